@@ -1,0 +1,43 @@
+import Foundation
+
+/// One page of a list endpoint: `{ "items": [...], "nextCursor": "…" | null }`.
+public struct Page<Item: Codable & Sendable>: Codable, Sendable {
+    public var items: [Item]
+    public var nextCursor: String?
+
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+
+    private enum CodingKeys: String, CodingKey { case items, nextCursor }
+
+    // Always write `nextCursor`, as `null` on the last page, so clients can test for it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}
+
+/// Opaque pagination cursors: a position encoded as URL-safe base64 JSON, so clients cannot
+/// depend on its shape and the server can change it.
+public enum Cursor {
+    public static func encode(_ position: some Encodable) -> String {
+        let data = (try? JSONEncoder().encode(position)) ?? Data()
+        return data.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Decodes a cursor made by `encode`; a tampered or foreign cursor is a 400 problem.
+    public static func decode<Position: Decodable>(_ cursor: String, as type: Position.Type) throws -> Position {
+        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let position = try? JSONDecoder().decode(type, from: data) else {
+            throw Problem.badRequest(detail: "The cursor is not one this server issued.", field: "cursor")
+        }
+        return position
+    }
+}

@@ -1,0 +1,147 @@
+import BoxofficeKit
+import Foundation
+import HTTPKit
+import Hummingbird
+import Logging
+import Messaging
+import Metrics
+import NIOCore
+import Persistence
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// The composition root: the one place that knows every module and wires them together.
+///
+/// `boxoffice serve` and the tests build the application the same way, through this type, so
+/// what the tests exercise is what runs.
+public final class BoxofficePlatform: Sendable {
+    public let configuration: ServerConfiguration
+    public let database: Database
+    public let logger: Logger
+    public let clock: any WallClock
+    public let drain = DrainState()
+    public let routes = RouteTable()
+    /// This application's metrics; a per-instance registry keeps tests' apps apart.
+    public let metricsRegistry = PrometheusCollectorRegistry()
+    public let metrics: PrometheusMetricsFactory
+    public let outbox: Outbox
+    public let relay: OutboxRelay
+
+    /// Every module's migrations, in the order they apply.
+    public static let migrationGroups: [MigrationGroup] = [
+        Outbox.migrations,
+    ]
+
+    public init(
+        configuration: ServerConfiguration,
+        database: Database,
+        logger: Logger,
+        clock: any WallClock = SystemClock(),
+        subscribers: [any EventSubscriber] = []
+    ) {
+        self.configuration = configuration
+        self.database = database
+        self.logger = logger
+        self.clock = clock
+        var metrics = PrometheusMetricsFactory(registry: metricsRegistry)
+        metrics.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(2.5), .seconds(5), .seconds(10),
+        ]
+        self.metrics = metrics
+        self.outbox = Outbox(clock: clock)
+        self.relay = OutboxRelay(
+            database: database, outbox: outbox, subscribers: subscribers, clock: clock,
+            logger: logger.with(component: "outbox"), metrics: metrics)
+    }
+
+    /// The router with every module's routes behind the shared middleware.
+    ///
+    /// `additionalRoutes` lets tests mount routes of their own behind the same middleware.
+    public func buildRouter(
+        additionalRoutes: (RouteRegistrar<AppRequestContext>) -> Void = { _ in }
+    ) throws -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
+        // Order matters: the request ID first, so every later log line and problem carries it;
+        // the access log next, so it sees the final status of every response, problems included.
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: AccessLogMiddleware(metrics: metrics))
+        router.add(middleware: ProblemMiddleware(routes: routes))
+        router.add(middleware: DrainMiddleware(state: drain, exemptPaths: OperationsController.paths))
+        router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
+        let registrar = RouteRegistrar(router: router, table: routes)
+        OperationsController(
+            database: database, drain: drain, registry: metricsRegistry, metrics: metrics,
+            openAPIJSON: try OpenAPIDocument.json()
+        ).addRoutes(to: registrar)
+        additionalRoutes(registrar)
+        return router
+    }
+
+    /// The HTTP application on the configured address.
+    public func buildApplication(
+        additionalRoutes: (RouteRegistrar<AppRequestContext>) -> Void = { _ in },
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let logger = self.logger
+        return Application(
+            router: try buildRouter(additionalRoutes: additionalRoutes),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                if let address = channel.localAddress {
+                    logger.notice("listening", metadata: ["address": .string("http://\(address.ipAddress ?? "?"):\(address.port ?? 0)")])
+                }
+                await onServerRunning(channel)
+            },
+            logger: logger.with(component: "http"))
+    }
+
+    /// Runs the application and the background services until shutdown.
+    ///
+    /// On graceful shutdown (SIGTERM/SIGINT when `signals` lists them): `/ready` fails and new
+    /// requests are refused at once; after `drainSeconds` the listener closes; in-flight requests
+    /// then get `shutdownTimeoutSeconds` to finish before everything is cancelled.
+    public func run(_ application: some ApplicationProtocol, signals: [UnixSignal] = []) async throws {
+        try await makeServiceGroup(application, signals: signals).run()
+    }
+
+    /// The service group `run` runs; tests trigger its graceful shutdown themselves.
+    public func makeServiceGroup(_ application: some ApplicationProtocol, signals: [UnixSignal] = []) -> ServiceGroup {
+        // ServiceGroup stops services in reverse order: drain first, then the HTTP server
+        // (which waits for in-flight requests), then the relay.
+        let services: [any Service] = [relay, application, DrainOnShutdown(drain: drain, seconds: configuration.drainSeconds, logger: logger)]
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: signals,
+            logger: logger.with(component: "lifecycle"))
+        groupConfiguration.maximumGracefulShutdownDuration = Duration.seconds(configuration.drainSeconds + configuration.shutdownTimeoutSeconds)
+        return ServiceGroup(configuration: groupConfiguration)
+    }
+}
+
+/// The first service to hear of shutdown: marks the node draining and holds the rest of the
+/// shutdown back for the drain period, so load balancers see `/ready` fail before the
+/// listener closes.
+struct DrainOnShutdown: Service {
+    let drain: DrainState
+    let seconds: Double
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        drain.beginDraining()
+        logger.notice("draining", metadata: ["seconds": .stringConvertible(seconds)])
+        try? await Task.sleep(for: .seconds(seconds))
+    }
+}
+
+extension Logger {
+    /// The same logger (handler, level, metadata) tagged with the part of the system speaking.
+    func with(component: String) -> Logger {
+        var copy = self
+        copy[metadataKey: "component"] = .string(component)
+        return copy
+    }
+}

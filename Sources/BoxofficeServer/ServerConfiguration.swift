@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import Persistence
+
+/// Everything `boxoffice serve` and `boxoffice migrate` need, validated.
+///
+/// Each setting comes from its command-line flag, else its `BOXOFFICE_…` environment variable,
+/// else the default. A bad value stops start-up with one line naming where it came from.
+public struct ServerConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    public var database: DatabaseConfiguration
+    /// Where the embedded database and generated keys live.
+    public var dataDirectory: String = ".boxoffice"
+    public var logLevel: Logger.Level = .info
+    public var logFormat: LogFormat = .json
+    public var maximumBodyBytes: Int = 1 << 20
+    /// How long `/ready` fails before the listener closes, so load balancers notice first.
+    public var drainSeconds: Double = 5
+    /// The longest in-flight requests get to finish once the listener has closed.
+    public var shutdownTimeoutSeconds: Double = 30
+
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case json
+        case text
+    }
+
+    public init(database: DatabaseConfiguration) {
+        self.database = database
+    }
+
+    /// Builds the configuration from flags (already parsed, by setting) and the environment.
+    public static func resolve(
+        flags: [Setting: String], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> ServerConfiguration {
+        let input = SettingsInput(flags: flags, environment: environment)
+        let dataDirectory = input.value(.dataDirectory)?.value ?? ".boxoffice"
+        let databaseURL = input.value(.databaseURL)
+        let database: DatabaseConfiguration
+        do {
+            database = try DatabaseConfiguration(url: databaseURL?.value ?? "sqlite:\(dataDirectory)/boxoffice.sqlite")
+        } catch {
+            throw ConfigurationError(origin: databaseURL?.origin ?? Setting.databaseURL.flag, problem: error.reason)
+        }
+        var configuration = ServerConfiguration(database: database)
+        configuration.dataDirectory = dataDirectory
+        if let (value, origin) = input.value(.host) {
+            guard !value.isEmpty, !value.contains(" ") else { throw ConfigurationError(origin: origin, problem: "not a host name or address") }
+            configuration.host = value
+        }
+        if let (value, origin) = input.value(.port) {
+            guard let port = Int(value), (0...65535).contains(port) else {
+                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a port number (0-65535)")
+            }
+            configuration.port = port
+        }
+        if let (value, origin) = input.value(.logLevel) {
+            guard let level = Logger.Level(rawValue: value.lowercased()) else {
+                let known = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError(origin: origin, problem: "unknown log level '\(value)' (use one of \(known))")
+            }
+            configuration.logLevel = level
+        }
+        if let (value, origin) = input.value(.logFormat) {
+            guard let format = LogFormat(rawValue: value.lowercased()) else {
+                throw ConfigurationError(origin: origin, problem: "unknown log format '\(value)' (use json or text)")
+            }
+            configuration.logFormat = format
+        }
+        if let (value, origin) = input.value(.maximumBodyBytes) {
+            guard let bytes = Int(value), bytes >= 1024, bytes <= 1 << 30 else {
+                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a byte count from 1024 to 1073741824")
+            }
+            configuration.maximumBodyBytes = bytes
+        }
+        if let (value, origin) = input.value(.drainSeconds) {
+            guard let seconds = Double(value), seconds >= 0, seconds <= 300 else {
+                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a number of seconds from 0 to 300")
+            }
+            configuration.drainSeconds = seconds
+        }
+        if let (value, origin) = input.value(.shutdownTimeoutSeconds) {
+            guard let seconds = Double(value), seconds > 0, seconds <= 600 else {
+                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a number of seconds from 0 to 600")
+            }
+            configuration.shutdownTimeoutSeconds = seconds
+        }
+        if let (value, origin) = input.value(.databasePoolSize) {
+            guard let size = Int(value), (1...500).contains(size) else {
+                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a pool size from 1 to 500")
+            }
+            if case .postgres(var settings) = configuration.database {
+                settings.maximumConnections = size
+                configuration.database = .postgres(settings)
+            }
+        }
+        return configuration
+    }
+}
+
+/// One configurable setting: its flag and its environment variable.
+public struct Setting: Hashable, Sendable, CaseIterable {
+    public let flag: String
+    public let environmentVariable: String
+    public let summary: String
+    public let defaultValue: String
+
+    public static let host = Setting(flag: "--host", environmentVariable: "BOXOFFICE_HOST", summary: "Address to listen on.", defaultValue: "127.0.0.1")
+    public static let port = Setting(flag: "--port", environmentVariable: "BOXOFFICE_PORT", summary: "Port to listen on (0 picks a free one).", defaultValue: "8080")
+    public static let databaseURL = Setting(
+        flag: "--database-url", environmentVariable: "BOXOFFICE_DATABASE_URL",
+        summary: "`postgres://user:password@host:5432/db[?sslmode=…&pool_max=…]` or `sqlite:PATH`.",
+        defaultValue: "sqlite:<data-dir>/boxoffice.sqlite")
+    public static let dataDirectory = Setting(
+        flag: "--data-dir", environmentVariable: "BOXOFFICE_DATA_DIR",
+        summary: "Where the embedded database and generated keys are kept.", defaultValue: ".boxoffice")
+    public static let logLevel = Setting(
+        flag: "--log-level", environmentVariable: "BOXOFFICE_LOG_LEVEL",
+        summary: "trace, debug, info, notice, warning, error or critical.", defaultValue: "info")
+    public static let logFormat = Setting(
+        flag: "--log-format", environmentVariable: "BOXOFFICE_LOG_FORMAT",
+        summary: "`json` (one object per line) or `text`.", defaultValue: "json")
+    public static let maximumBodyBytes = Setting(
+        flag: "--max-body-bytes", environmentVariable: "BOXOFFICE_MAX_BODY_BYTES",
+        summary: "Largest request body accepted; larger ones get 413.", defaultValue: "1048576")
+    public static let drainSeconds = Setting(
+        flag: "--drain-seconds", environmentVariable: "BOXOFFICE_DRAIN_SECONDS",
+        summary: "On SIGTERM, how long `/ready` fails before the listener closes.", defaultValue: "5")
+    public static let shutdownTimeoutSeconds = Setting(
+        flag: "--shutdown-timeout", environmentVariable: "BOXOFFICE_SHUTDOWN_TIMEOUT",
+        summary: "How long in-flight requests may take to finish after that.", defaultValue: "30")
+    public static let databasePoolSize = Setting(
+        flag: "--database-pool-size", environmentVariable: "BOXOFFICE_DATABASE_POOL_SIZE",
+        summary: "PostgreSQL connections per node.", defaultValue: "16")
+
+    public static let allCases: [Setting] = [
+        host, port, databaseURL, dataDirectory, logLevel, logFormat, maximumBodyBytes, drainSeconds,
+        shutdownTimeoutSeconds, databasePoolSize,
+    ]
+}
+
+/// A setting that cannot be used. `description` is the one line the CLI prints.
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
+    /// The flag or `VARIABLE=value` the bad value came from.
+    public let origin: String
+    public let problem: String
+
+    public init(origin: String, problem: String) {
+        self.origin = origin
+        self.problem = problem
+    }
+
+    public var description: String { "\(origin): \(problem)" }
+}
+
+struct SettingsInput {
+    let flags: [Setting: String]
+    let environment: [String: String]
+
+    /// The value and where it came from (`--port` or `BOXOFFICE_PORT`), flags first.
+    func value(_ setting: Setting) -> (value: String, origin: String)? {
+        if let value = flags[setting] { return (value, setting.flag) }
+        if let value = environment[setting.environmentVariable], !value.isEmpty {
+            return (value, setting.environmentVariable)
+        }
+        return nil
+    }
+}

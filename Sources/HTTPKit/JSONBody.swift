@@ -1,0 +1,50 @@
+import BoxofficeKit
+import Foundation
+import Hummingbird
+import NIOCore
+
+extension Request {
+    /// Reads the body as JSON of type `Body`.
+    ///
+    /// Answers with problems a client can act on: 415 for a non-JSON content type, 413 past the
+    /// body limit, 400 for text that is not JSON, 422 naming the field for a wrong shape.
+    public func decodeJSON<Body: Decodable>(as _: Body.Type, context: AppRequestContext) async throws -> Body {
+        if let contentType = headers[.contentType]?.lowercased(),
+           !contentType.hasPrefix("application/json"), !contentType.contains("+json") {
+            throw Problem.unsupportedMediaType(detail: "Send the body as application/json.")
+        }
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        do {
+            return try JSONCoding.decoder.decode(Body.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw Problem(decoding: error)
+        }
+    }
+}
+
+/// The JSON conventions of the API: camelCase keys, RFC 3339 times.
+public enum JSONCoding {
+    public static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+}
+
+extension Response {
+    /// A JSON response in the API's conventions.
+    public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONCoding.encoder.encode(value))))
+    }
+}

@@ -1,0 +1,85 @@
+import BoxofficeKit
+import Foundation
+import Persistence
+import SQLKit
+import Synchronization
+
+/// Writes domain events into the outbox table inside the caller's transaction.
+///
+/// The event exists exactly when the state change it describes exists: both commit or neither
+/// does. The relay delivers it afterwards; a commit wakes the relay at once, so delivery does not
+/// wait for the next poll.
+public final class Outbox: Sendable {
+    private let ids: IDGenerator
+    private let clock: any WallClock
+    private let listeners = Mutex<[@Sendable () -> Void]>([])
+
+    public init(clock: any WallClock = SystemClock()) {
+        self.clock = clock
+        self.ids = IDGenerator(clock: clock)
+    }
+
+    /// Records `event` in the outbox as part of `transaction`; returns the event's ID.
+    @discardableResult
+    public func publish<Event: DomainEvent>(_ event: Event, in transaction: DatabaseTransaction) async throws -> String {
+        let id = ids.next()
+        let payload = try EventCoding.encoder.encode(event)
+        try await transaction.sql.raw("""
+            INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts)
+            VALUES (\(bind: id), \(bind: Event.eventType), \(bind: Event.aggregateType), \(bind: event.aggregateID),
+                    \(bind: String(decoding: payload, as: UTF8.self)), \(bind: clock.now()), 0)
+            """).run()
+        let listeners = self.listeners.withLock { $0 }
+        transaction.afterCommit {
+            for listener in listeners { listener() }
+        }
+        return id
+    }
+
+    /// Called after every transaction that published at least one event commits.
+    func onCommittedEvents(_ listener: @escaping @Sendable () -> Void) {
+        listeners.withLock { $0.append(listener) }
+    }
+
+    /// The tables the outbox and its subscribers need.
+    public static let migrations = MigrationGroup(module: "messaging", migrations: [
+        Migration("0001_create_outbox") { dialect in
+            // `position` is the delivery order. Both dialects assign it at insert time, inside
+            // the writing transaction, so events of one aggregate (whose writers serialize on
+            // the aggregate's row) get increasing positions in commit order.
+            let position = dialect == .postgres
+                ? "position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+                : "position INTEGER PRIMARY KEY AUTOINCREMENT"
+            return [
+                """
+                CREATE TABLE outbox (
+                    \(position),
+                    id TEXT NOT NULL UNIQUE,
+                    event_type TEXT NOT NULL,
+                    aggregate_type TEXT NOT NULL,
+                    aggregate_id TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    occurred_at TIMESTAMPTZ NOT NULL,
+                    delivered_at TIMESTAMPTZ,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at TIMESTAMPTZ,
+                    last_error TEXT,
+                    dead_at TIMESTAMPTZ
+                )
+                """,
+                // The relay only ever scans what is still to deliver.
+                "CREATE INDEX outbox_pending ON outbox (position) WHERE delivered_at IS NULL AND dead_at IS NULL",
+            ]
+        },
+        Migration("0002_create_inbox", sql: [
+            """
+            CREATE TABLE inbox (
+                consumer TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                processed_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (consumer, event_id)
+            )
+            """,
+        ]),
+    ])
+}

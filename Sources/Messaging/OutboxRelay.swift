@@ -1,0 +1,218 @@
+import BoxofficeKit
+import Foundation
+import Logging
+import Metrics
+import Persistence
+import SQLKit
+import ServiceLifecycle
+
+/// Delivers committed outbox events to in-process subscribers, at least once, in order per
+/// aggregate, and marks them delivered.
+///
+/// Events still undelivered when a process stops are delivered by the next relay that runs.
+/// Several relays over one database are safe: a subscriber's inbox row is claimed inside its
+/// handling transaction, so the second relay to reach an event waits for, then skips, the first.
+/// A failing delivery is retried with exponential back-off while later events of the same
+/// aggregate wait behind it; after `maximumAttempts` it is set aside (`dead_at`) and logged.
+public final class OutboxRelay: Service {
+    public struct Configuration: Sendable {
+        /// How often to look for work when no commit has signalled any.
+        public var pollInterval: Duration = .milliseconds(500)
+        public var batchSize: Int = 200
+        public var maximumAttempts: Int = 10
+        public var firstRetryDelay: TimeInterval = 1
+        public var maximumRetryDelay: TimeInterval = 300
+
+        public init() {}
+    }
+
+    private let database: Database
+    private let subscribers: [any EventSubscriber]
+    private let clock: any WallClock
+    private let configuration: Configuration
+    private let logger: Logger
+    private let wakeups = WakeSignal()
+    private let deliveredCounter: Counter
+    private let failureCounter: Counter
+    private let deadCounter: Counter
+    /// Runs between handing an event to subscribers and marking it delivered. Tests use it to
+    /// stop a relay at the worst moment; nothing else sets it.
+    let afterDelivery: (@Sendable (EventEnvelope) async throws -> Void)?
+
+    public convenience init(
+        database: Database,
+        outbox: Outbox,
+        subscribers: [any EventSubscriber],
+        clock: any WallClock = SystemClock(),
+        configuration: Configuration = Configuration(),
+        logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.init(
+            database: database, outbox: outbox, subscribers: subscribers, clock: clock,
+            configuration: configuration, logger: logger, metrics: metrics, afterDelivery: nil)
+    }
+
+    init(
+        database: Database,
+        outbox: Outbox,
+        subscribers: [any EventSubscriber],
+        clock: any WallClock,
+        configuration: Configuration,
+        logger: Logger,
+        metrics: any MetricsFactory,
+        afterDelivery: (@Sendable (EventEnvelope) async throws -> Void)?
+    ) {
+        let names = subscribers.map(\.name)
+        precondition(Set(names).count == names.count, "subscriber names must be unique: \(names)")
+        self.database = database
+        self.subscribers = subscribers
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+        self.afterDelivery = afterDelivery
+        self.deliveredCounter = Counter(label: "boxoffice_outbox_events_delivered_total", factory: metrics)
+        self.failureCounter = Counter(label: "boxoffice_outbox_delivery_failures_total", factory: metrics)
+        self.deadCounter = Counter(label: "boxoffice_outbox_events_dead_total", factory: metrics)
+        outbox.onCommittedEvents { [wakeups] in wakeups.signal() }
+    }
+
+    /// Delivers until graceful shutdown or cancellation. Undelivered events stay in the outbox.
+    public func run() async throws {
+        logger.debug("outbox relay started", metadata: ["subscribers": .string(subscribers.map(\.name).joined(separator: ","))])
+        await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                var handled = 0
+                do {
+                    handled = try await deliverPending()
+                } catch where Task.isCancelled {
+                    break
+                } catch {
+                    logger.error("outbox relay pass failed", metadata: ["error": .string(String(describing: error))])
+                }
+                if handled < configuration.batchSize {
+                    await wakeups.wait(upTo: configuration.pollInterval)
+                }
+            }
+        }
+        logger.debug("outbox relay stopped")
+    }
+
+    /// One pass over the pending events; returns how many it looked at.
+    @discardableResult
+    public func deliverPending() async throws -> Int {
+        let pending = try await fetchPending()
+        var blockedAggregates = Set<String>()
+        let now = clock.now()
+        for item in pending {
+            let aggregateKey = "\(item.event.aggregateType)/\(item.event.aggregateID)"
+            if blockedAggregates.contains(aggregateKey) { continue }
+            if let retryAt = item.nextAttemptAt, retryAt > now {
+                blockedAggregates.insert(aggregateKey)  // later events of this aggregate wait
+                continue
+            }
+            do {
+                try await deliver(item.event)
+            } catch {
+                try await recordFailure(of: item, error: error)
+                blockedAggregates.insert(aggregateKey)
+                continue
+            }
+            try await afterDelivery?(item.event)
+            try await database.withTransaction { transaction in
+                try await transaction.sql
+                    .raw("UPDATE outbox SET delivered_at = \(bind: self.clock.now()), last_error = NULL WHERE position = \(bind: item.event.position)")
+                    .run()
+            }
+            deliveredCounter.increment()
+        }
+        return pending.count
+    }
+
+    /// Hands `event` to every subscriber that wants it, each in its own transaction that also
+    /// claims the event in the subscriber's inbox; an already-claimed event is skipped.
+    private func deliver(_ event: EventEnvelope) async throws {
+        for subscriber in subscribers where subscriber.eventTypes.contains(event.type) {
+            do {
+                try await database.withTransaction { transaction in
+                    let claimed = try await transaction.sql.raw("""
+                        INSERT INTO inbox (consumer, event_id, processed_at)
+                        VALUES (\(bind: subscriber.name), \(bind: event.id), \(bind: self.clock.now()))
+                        ON CONFLICT DO NOTHING
+                        RETURNING event_id
+                        """).first()
+                    guard claimed != nil else { return }
+                    try await subscriber.handle(event, in: transaction)
+                }
+            } catch {
+                throw SubscriberFailure(subscriber: subscriber.name, underlying: error)
+            }
+        }
+    }
+
+    private func recordFailure(of item: PendingEvent, error: any Error) async throws {
+        let attempts = item.attempts + 1
+        let now = clock.now()
+        let dead = attempts >= configuration.maximumAttempts
+        let delay = min(configuration.maximumRetryDelay, configuration.firstRetryDelay * pow(2, Double(attempts - 1)))
+        let message = String(String(describing: error).prefix(2000))
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                UPDATE outbox
+                SET attempts = \(bind: attempts), last_error = \(bind: message),
+                    next_attempt_at = \(bind: now.addingTimeInterval(delay)), dead_at = \(bind: dead ? now : nil)
+                WHERE position = \(bind: item.event.position)
+                """).run()
+        }
+        failureCounter.increment()
+        var metadata: Logger.Metadata = [
+            "event_id": .string(item.event.id), "event_type": .string(item.event.type),
+            "attempts": .stringConvertible(attempts), "error": .string(message),
+        ]
+        if dead {
+            deadCounter.increment()
+            logger.error("outbox event set aside after repeated failures", metadata: metadata)
+        } else {
+            metadata["retry_in_seconds"] = .stringConvertible(delay)
+            logger.warning("outbox delivery failed; will retry", metadata: metadata)
+        }
+    }
+
+    private struct PendingEvent: Sendable {
+        let event: EventEnvelope
+        let attempts: Int
+        let nextAttemptAt: Date?
+    }
+
+    private func fetchPending() async throws -> [PendingEvent] {
+        try await database.read { sql in
+            let rows = try await sql.raw("""
+                SELECT position, id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts, next_attempt_at
+                FROM outbox
+                WHERE delivered_at IS NULL AND dead_at IS NULL
+                ORDER BY position
+                LIMIT \(bind: configuration.batchSize)
+                """).all()
+            return try rows.map { row in
+                PendingEvent(
+                    event: EventEnvelope(
+                        id: try row.decode(column: "id", as: String.self),
+                        type: try row.decode(column: "event_type", as: String.self),
+                        aggregateType: try row.decode(column: "aggregate_type", as: String.self),
+                        aggregateID: try row.decode(column: "aggregate_id", as: String.self),
+                        occurredAt: try row.decode(column: "occurred_at", as: Date.self),
+                        payload: Data(try row.decode(column: "payload", as: String.self).utf8),
+                        position: try row.decode(column: "position", as: Int64.self)),
+                    attempts: try row.decode(column: "attempts", as: Int.self),
+                    nextAttemptAt: try row.decode(column: "next_attempt_at", as: Date?.self))
+            }
+        }
+    }
+}
+
+/// A subscriber threw while handling an event; recorded as the event's `last_error`.
+public struct SubscriberFailure: Error, CustomStringConvertible {
+    public let subscriber: String
+    public let underlying: any Error
+    public var description: String { "\(subscriber): \(underlying)" }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// One versioned change to the schema, owned by the module whose tables it touches.
+public struct Migration: Sendable {
+    /// Ordered within its module: `0001_create_outbox`. Never rename or edit one that shipped;
+    /// add a new one instead.
+    public let id: String
+    /// The statements for each dialect, run in order in one transaction.
+    public let statements: @Sendable (DatabaseDialect) -> [String]
+
+    public init(_ id: String, statements: @escaping @Sendable (DatabaseDialect) -> [String]) {
+        self.id = id
+        self.statements = statements
+    }
+
+    /// A migration whose SQL is the same in both dialects.
+    public init(_ id: String, sql: [String]) {
+        self.init(id) { _ in sql }
+    }
+}
+
+/// A module's migrations, in the order they must run. The composition root lists the groups.
+public struct MigrationGroup: Sendable {
+    public let module: String
+    public let migrations: [Migration]
+
+    public init(module: String, migrations: [Migration]) {
+        self.module = module
+        self.migrations = migrations
+    }
+}
+
+/// Where one migration stands.
+public struct MigrationStatus: Sendable, Equatable {
+    /// `module/id`, the key recorded in `schema_migrations`.
+    public let name: String
+    public let appliedAt: Date?
+
+    public var isApplied: Bool { appliedAt != nil }
+}
+
+/// Applies migrations and records them in `schema_migrations`.
+///
+/// Safe to run from several processes at once: on PostgreSQL an advisory lock lets one migrator
+/// work while the others wait and then find nothing left to do; on SQLite each migration's
+/// check-and-apply happens inside one write transaction, which the file lock serializes.
+public struct Migrator: Sendable {
+    private let database: Database
+    private let groups: [MigrationGroup]
+    private let clock: @Sendable () -> Date
+
+    /// Arbitrary but fixed: the key of the PostgreSQL advisory lock migrators share.
+    static let advisoryLockKey: Int64 = 0x626F_786F_6666_6963  // "boxoffic"
+
+    public init(database: Database, groups: [MigrationGroup], clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.groups = groups
+        self.clock = clock
+        let names = groups.flatMap { group in group.migrations.map { "\(group.module)/\($0.id)" } }
+        precondition(Set(names).count == names.count, "duplicate migration names: \(names)")
+    }
+
+    private var ordered: [(name: String, migration: Migration)] {
+        groups.flatMap { group in group.migrations.map { ("\(group.module)/\($0.id)", $0) } }
+    }
+
+    /// Every known migration, applied or not, in the order they run.
+    public func status() async throws -> [MigrationStatus] {
+        let applied = try await withLock { session in try await Self.appliedMigrations(session.sql) }
+        return ordered.map { MigrationStatus(name: $0.name, appliedAt: applied[$0.name]) }
+    }
+
+    /// Applies every pending migration; returns the names it applied (empty when up to date).
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        try await withLock { session in try await apply(in: session) }
+    }
+
+    /// Holds the migrators' lock for `body`, with the ledger table in place. The ledger is
+    /// created under the lock because two concurrent `CREATE TABLE IF NOT EXISTS` can collide
+    /// on PostgreSQL.
+    private func withLock<Result: Sendable>(_ body: (DatabaseSession) async throws -> Result) async throws -> Result {
+        try await database.withSession { session in
+            guard session.dialect == .postgres else {
+                try await Self.ensureLedger(session.sql)
+                return try await body(session)
+            }
+            try await session.sql.raw("SELECT pg_advisory_lock(\(bind: Self.advisoryLockKey))").run()
+            do {
+                try await Self.ensureLedger(session.sql)
+                let result = try await body(session)
+                try await session.sql.raw("SELECT pg_advisory_unlock(\(bind: Self.advisoryLockKey))").run()
+                return result
+            } catch {
+                try? await session.sql.raw("SELECT pg_advisory_unlock(\(bind: Self.advisoryLockKey))").run()
+                throw error
+            }
+        }
+    }
+
+    private func apply(in session: DatabaseSession) async throws -> [String] {
+        var appliedNow: [String] = []
+        for (name, migration) in ordered {
+            let didApply = try await session.withTransaction { transaction in
+                // Checked inside the write transaction, so a concurrent SQLite migrator that
+                // got there first is seen and this one does nothing.
+                let done = try await transaction.sql
+                    .raw("SELECT name FROM schema_migrations WHERE name = \(bind: name)")
+                    .first()
+                guard done == nil else { return false }
+                for statement in migration.statements(session.dialect) {
+                    try await transaction.sql.raw(SQLQueryString(statement)).run()
+                }
+                try await transaction.sql
+                    .raw("INSERT INTO schema_migrations (name, applied_at) VALUES (\(bind: name), \(bind: clock()))")
+                    .run()
+                return true
+            }
+            if didApply {
+                database.logger.info("applied migration", metadata: ["migration": .string(name)])
+                appliedNow.append(name)
+            }
+        }
+        return appliedNow
+    }
+
+    private static func ensureLedger(_ sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                name TEXT PRIMARY KEY,
+                applied_at TIMESTAMPTZ NOT NULL
+            )
+            """).run()
+    }
+
+    private static func appliedMigrations(_ sql: any SQLDatabase) async throws -> [String: Date] {
+        let rows = try await sql.raw("SELECT name, applied_at FROM schema_migrations").all()
+        var applied: [String: Date] = [:]
+        for row in rows {
+            applied[try row.decode(column: "name", as: String.self)] = try row.decode(column: "applied_at", as: Date.self)
+        }
+        return applied
+    }
+}

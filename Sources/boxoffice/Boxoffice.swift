@@ -1,0 +1,159 @@
+import ArgumentParser
+import BoxofficeServer
+import Foundation
+import Logging
+import Persistence
+
+@main
+struct Boxoffice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boxoffice",
+        abstract: "Ticketing and commerce for high-demand on-sales.",
+        version: BoxofficeVersion.current,
+        subcommands: [Serve.self, Migrate.self, Version.self])
+}
+
+/// Options every command that touches the database shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "postgres://user:password@host:5432/db or sqlite:PATH (env BOXOFFICE_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the embedded database and generated keys (env BOXOFFICE_DATA_DIR; default .boxoffice).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (env BOXOFFICE_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: "json or text (env BOXOFFICE_LOG_FORMAT; default json).")
+    var logFormat: String?
+
+    var flags: [Setting: String] {
+        var flags: [Setting: String] = [:]
+        flags[.databaseURL] = databaseURL
+        flags[.dataDirectory] = dataDirectory
+        flags[.logLevel] = logLevel
+        flags[.logFormat] = logFormat
+        return flags
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the HTTP API, applying pending migrations first.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Address to listen on (env BOXOFFICE_HOST; default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on, 0 for any free one (env BOXOFFICE_PORT; default 8080).")
+    var port: String?
+
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (env BOXOFFICE_MAX_BODY_BYTES; default 1048576).")
+    var maximumBodyBytes: String?
+
+    @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long /ready fails before the listener closes (env BOXOFFICE_DRAIN_SECONDS; default 5).")
+    var drainSeconds: String?
+
+    @Option(name: .customLong("shutdown-timeout"), help: "Seconds in-flight requests get to finish after that (env BOXOFFICE_SHUTDOWN_TIMEOUT; default 30).")
+    var shutdownTimeout: String?
+
+    @Option(name: .customLong("database-pool-size"), help: "PostgreSQL connections per node (env BOXOFFICE_DATABASE_POOL_SIZE; default 16).")
+    var databasePoolSize: String?
+
+    func run() async throws {
+        var flags = common.flags
+        flags[.host] = host
+        flags[.port] = port
+        flags[.maximumBodyBytes] = maximumBodyBytes
+        flags[.drainSeconds] = drainSeconds
+        flags[.shutdownTimeoutSeconds] = shutdownTimeout
+        flags[.databasePoolSize] = databasePoolSize
+        try await reportingFailures {
+            let configuration = try ServerConfiguration.resolve(flags: flags)
+            let logger = bootstrapLogging(configuration)
+            try await Server.serve(configuration, logger: logger)
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending database migrations, or list them with --status.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(help: "List applied and pending migrations instead of applying them.")
+    var status = false
+
+    func run() async throws {
+        try await reportingFailures {
+            var flags = common.flags
+            // Migration progress goes to standard output as plain lines; logs stay quiet.
+            if flags[.logLevel] == nil, ProcessInfo.processInfo.environment[Setting.logLevel.environmentVariable] == nil {
+                flags[.logLevel] = "warning"
+            }
+            let configuration = try ServerConfiguration.resolve(flags: flags)
+            let logger = bootstrapLogging(configuration)
+            if status {
+                let statuses = try await Server.migrationStatus(configuration, logger: logger)
+                for migration in statuses {
+                    let state = migration.appliedAt.map { "applied \($0.formatted(Date.ISO8601FormatStyle()))" } ?? "pending"
+                    print("\(migration.name)  \(state)")
+                }
+                let pending = statuses.filter { !$0.isApplied }.count
+                print("\(statuses.count - pending) applied, \(pending) pending")
+            } else {
+                let applied = try await Server.migrate(configuration, logger: logger)
+                for name in applied { print("applied \(name)") }
+                print(applied.isEmpty ? "nothing to apply; the database is up to date" : "applied \(applied.count) migration(s)")
+            }
+        }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+
+    func run() {
+        print("boxoffice \(BoxofficeVersion.current)")
+    }
+}
+
+/// Runs a command body; a configuration error becomes one line on standard error and exit
+/// code 78 (EX_CONFIG), any other failure one line and exit code 1. No stack traces.
+func reportingFailures(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ConfigurationError {
+        printError("boxoffice: \(error.description)")
+        throw ExitCode(78)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        printError("boxoffice: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Sets up process-wide logging once, in the chosen format and level.
+func bootstrapLogging(_ configuration: ServerConfiguration) -> Logger {
+    let level = configuration.logLevel
+    switch configuration.logFormat {
+    case .json:
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+    case .text:
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+    var logger = Logger(label: "boxoffice")
+    logger.logLevel = level
+    return logger
+}

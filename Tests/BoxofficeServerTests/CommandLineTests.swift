@@ -1,0 +1,134 @@
+import BoxofficeServer
+import Foundation
+import HummingbirdTesting
+import NIOCore
+import NIOPosix
+import Persistence
+import TestSupport
+import Testing
+
+/// The `boxoffice` binary as an operator runs it.
+@Suite struct CommandLineTests {
+    private func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("boxoffice-cli-\(UUID().uuidString)").path
+    }
+
+    @Test func versionPrintsTheVersion() async throws {
+        let outcome = try await BoxofficeExecutable.run(["version"])
+        #expect(outcome.status == 0)
+        #expect(outcome.standardOutput == "boxoffice \(BoxofficeVersion.current)\n")
+    }
+
+    @Test(arguments: [
+        (["serve", "--log-level", "loud"], [String: String](), "--log-level: unknown log level 'loud'"),
+        (["serve", "--log-format", "xml"], [:], "--log-format: unknown log format 'xml'"),
+        (["serve", "--port", "99999"], [:], "--port: '99999' is not a port number"),
+        (["serve"], ["BOXOFFICE_DATABASE_URL": "mysql://root@localhost/db"], "BOXOFFICE_DATABASE_URL: expected postgres://"),
+        (["migrate", "--database-url", "postgres://app@localhost"], [:], "--database-url: the postgres URL names no database"),
+    ])
+    func badConfigurationIsOneLineNamingTheSettingAndANonZeroExit(
+        arguments: [String], environment: [String: String], expected: String
+    ) async throws {
+        let outcome = try await BoxofficeExecutable.run(arguments + ["--data-dir", temporaryDirectory()], environment: environment)
+        #expect(outcome.status == 78)
+        #expect(outcome.standardError.hasPrefix("boxoffice: \(expected)"))
+        #expect(outcome.standardError.filter { $0 == "\n" }.count == 1, "one line: \(outcome.standardError)")
+    }
+
+    @Test func anUnreachableDatabaseIsOneLineNamingTheDatabaseSetting() async throws {
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        let outcome = try await BoxofficeExecutable.run(
+            ["serve", "--data-dir", temporaryDirectory()],
+            environment: ["BOXOFFICE_DATABASE_URL": "postgres://app:secret@127.0.0.1:1/boxoffice?sslmode=disable"])
+        #expect(outcome.status == 78)
+        #expect(outcome.standardError.hasPrefix("boxoffice: --database-url/BOXOFFICE_DATABASE_URL: cannot use postgres://app:***@127.0.0.1:1/boxoffice"))
+        #expect(!outcome.standardError.contains("secret"))
+        #expect(outcome.standardError.filter { $0 == "\n" }.count == 1, "one line: \(outcome.standardError)")
+    }
+
+    @Test func aPortInUseIsOneLineNamingThePortSetting() async throws {
+        let occupier = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(occupier.localAddress?.port)
+        let outcome = try await BoxofficeExecutable.run(["serve", "--port", String(port), "--data-dir", temporaryDirectory()])
+        try await occupier.close()
+        #expect(outcome.status == 78)
+        #expect(outcome.standardError == "boxoffice: --port/BOXOFFICE_PORT: 127.0.0.1:\(port) is already in use\n")
+    }
+
+    @Test func migrateOnSQLiteAppliesOnceThenReportsNothingToApply() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let names = BoxofficePlatform.migrationGroups.flatMap { group in group.migrations.map { "\(group.module)/\($0.id)" } }
+
+        let pending = try await BoxofficeExecutable.run(["migrate", "--status", "--data-dir", directory])
+        #expect(pending.status == 0)
+        #expect(pending.standardOutput.contains("0 applied, \(names.count) pending"))
+
+        let first = try await BoxofficeExecutable.run(["migrate", "--data-dir", directory])
+        #expect(first.status == 0, "\(first.standardError)")
+        #expect(first.standardOutput.split(separator: "\n").filter { $0.hasPrefix("applied ") && !$0.contains("migration(s)") }
+            .map { String($0.dropFirst("applied ".count)) } == names)
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/boxoffice.sqlite"))
+
+        let second = try await BoxofficeExecutable.run(["migrate", "--data-dir", directory])
+        #expect(second.standardOutput == "nothing to apply; the database is up to date\n")
+
+        let status = try await BoxofficeExecutable.run(["migrate", "--status", "--data-dir", directory])
+        #expect(status.standardOutput.contains("\(names.count) applied, 0 pending"))
+    }
+
+    @Test func twoMigrateProcessesAtOnceAgainstPostgresApplyEachMigrationOnce() async throws {
+        try await TestDatabases.withFreshConfiguration(.postgres) { configuration in
+            let environment = ["BOXOFFICE_DATABASE_URL": TestDatabases.url(of: configuration)]
+            let names = BoxofficePlatform.migrationGroups.flatMap { group in group.migrations.map { "\(group.module)/\($0.id)" } }
+            let processes = try (0..<2).map { _ in try BoxofficeExecutable.start(["migrate"], environment: environment) }
+            var applied: [String] = []
+            for process in processes {
+                let outcome = await process.finish()
+                #expect(outcome.status == 0, "\(outcome.standardError)")
+                applied += outcome.standardOutput.split(separator: "\n")
+                    .filter { $0.hasPrefix("applied ") && !$0.contains("migration(s)") }
+                    .map { String($0.dropFirst("applied ".count)) }
+            }
+            #expect(applied.sorted() == names.sorted())
+            let status = try await BoxofficeExecutable.run(["migrate", "--status"], environment: environment)
+            #expect(status.standardOutput.contains("\(names.count) applied, 0 pending"))
+        }
+    }
+
+    @Test func serveAnswersHealthAndMetricsThenStopsCleanlyOnSIGTERM() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try BoxofficeExecutable.start(["serve", "--port", "0", "--data-dir", directory, "--drain-seconds", "0.2"])
+        defer { if server.process.isRunning { server.process.terminate() } }
+
+        // The JSON log says where it listens: {"address":"http://127.0.0.1:PORT","msg":"listening",…}
+        var port: Int?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while port == nil, ContinuousClock.now < deadline, server.process.isRunning {
+            for line in server.standardOutput.split(separator: "\n") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      object["msg"] as? String == "listening", let address = object["address"] as? String
+                else { continue }
+                port = address.split(separator: ":").last.flatMap { Int($0) }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let listening = try #require(port, "no 'listening' line in: \(server.standardOutput)")
+
+        let health = try await TestClient.withClient(host: "127.0.0.1", port: listening) { try await $0.get("/health") }
+        #expect(health.status == .ok)
+        let metrics = try await TestClient.withClient(host: "127.0.0.1", port: listening) { try await $0.get("/metrics") }
+        #expect(metrics.status == .ok)
+        #expect(metrics.body.map { String(buffer: $0) }?.contains("boxoffice_http_requests_total") == true)
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/boxoffice.sqlite"))
+
+        server.process.terminate()  // SIGTERM
+        let outcome = await server.finish()
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let accessLines = outcome.standardOutput.split(separator: "\n").filter { $0.contains(#""msg":"request""#) }
+        #expect(accessLines.count == 2)
+        #expect(accessLines.allSatisfy { $0.contains(#""request_id":"#) })
+    }
+}

@@ -1,0 +1,242 @@
+import BoxofficeKit
+import BoxofficeServer
+import Foundation
+import HTTPKit
+import Hummingbird
+import HummingbirdTesting
+import Persistence
+import TestSupport
+import Testing
+
+/// A body shape for the test-only echo route, to exercise decoding through the real middleware.
+struct Greeting: Codable {
+    let name: String
+    let times: Int
+}
+
+struct ExplodingDependency: Error, CustomStringConvertible {
+    var description: String { "connection string postgres://admin:hunter2@10.0.0.5 refused" }
+}
+
+/// Test-only routes mounted behind the production middleware.
+func testRoutes(_ routes: RouteRegistrar<AppRequestContext>) {
+    routes.post("/test/greetings") { request, context in
+        let greeting = try await request.decodeJSON(as: Greeting.self, context: context)
+        return try Response.json(greeting, status: .created)
+    }
+    routes.get("/test/explode") { _, _ -> String in
+        throw ExplodingDependency()
+    }
+}
+
+func decodeProblem(_ body: ByteBuffer) throws -> Problem {
+    try JSONDecoder().decode(Problem.self, from: Data(body.readableBytesView))
+}
+
+@Suite struct HTTPBehaviourTests {
+    @Test func healthAnswersOKWithARequestID() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                try await client.execute(uri: "/health", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
+                    #expect(response.headers[.requestID]?.isEmpty == false)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func readyChecksTheDatabase(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                try await client.execute(uri: "/ready", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body).contains(#""database":"ok""#))
+                }
+            }
+        }
+    }
+
+    @Test func aPlainCallerRequestIDIsEchoedAndAnUnsafeOneReplaced() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                try await client.execute(uri: "/health", method: .get, headers: [.requestID: "trace-42.a:b"]) { response in
+                    #expect(response.headers[.requestID] == "trace-42.a:b")
+                }
+                try await client.execute(uri: "/health", method: .get, headers: [.requestID: "bad id\twith spaces"]) { response in
+                    let replaced = try #require(response.headers[.requestID])
+                    #expect(replaced != "bad id\twith spaces")
+                    #expect(UUID(uuidString: replaced) != nil)
+                }
+            }
+        }
+    }
+
+    @Test func anUnknownRouteIsANotFoundProblemCarryingTheRequestID() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                try await client.execute(uri: "/v1/nothing-here", method: .get) { response in
+                    #expect(response.status == .notFound)
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                    let problem = try decodeProblem(response.body)
+                    #expect(problem.type == "/problems/not-found")
+                    #expect(problem.status == 404)
+                    #expect(problem.requestId == response.headers[.requestID])
+                }
+            }
+        }
+    }
+
+    @Test func aKnownPathWithTheWrongMethodIsMethodNotAllowedWithAllow() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                try await client.execute(uri: "/health", method: .delete) { response in
+                    #expect(response.status == .methodNotAllowed)
+                    #expect(response.headers[.allow] == "GET")
+                    let problem = try decodeProblem(response.body)
+                    #expect(problem.type == "/problems/method-not-allowed")
+                    #expect(problem.requestId == response.headers[.requestID])
+                }
+            }
+        }
+    }
+
+    @Test func malformedJSONIsABadRequestProblem() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication(additionalRoutes: testRoutes).test(.router) { client in
+                try await client.execute(
+                    uri: "/test/greetings", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"name": "Kim", "#)
+                ) { response in
+                    #expect(response.status == .badRequest)
+                    let problem = try decodeProblem(response.body)
+                    #expect(problem.type == "/problems/bad-request")
+                    #expect(problem.requestId == response.headers[.requestID])
+                }
+            }
+        }
+    }
+
+    @Test func aWrongShapeIsAValidationProblemNamingTheField() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication(additionalRoutes: testRoutes).test(.router) { client in
+                try await client.execute(
+                    uri: "/test/greetings", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"name": "Kim", "times": "twice"}"#)
+                ) { response in
+                    #expect(response.status == .unprocessableContent)
+                    let problem = try decodeProblem(response.body)
+                    #expect(problem.errors == [.init(field: "times", message: "must be a whole number")])
+                }
+                try await client.execute(
+                    uri: "/test/greetings", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"times": 2}"#)
+                ) { response in
+                    #expect(response.status == .unprocessableContent)
+                    let problem = try decodeProblem(response.body)
+                    #expect(problem.errors == [.init(field: "name", message: "is required")])
+                }
+                try await client.execute(
+                    uri: "/test/greetings", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"name": "Kim", "times": 2}"#)
+                ) { response in
+                    #expect(response.status == .created)
+                }
+            }
+        }
+    }
+
+    @Test func aNonJSONContentTypeIsUnsupportedMediaType() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication(additionalRoutes: testRoutes).test(.router) { client in
+                try await client.execute(
+                    uri: "/test/greetings", method: .post, headers: [.contentType: "text/plain"],
+                    body: ByteBuffer(string: "name=Kim")
+                ) { response in
+                    #expect(response.status == .unsupportedMediaType)
+                    let problem = try decodeProblem(response.body)
+                    #expect(problem.type == "/problems/unsupported-media-type")
+                }
+            }
+        }
+    }
+
+    @Test func aBodyOverTheLimitIsPayloadTooLarge() async throws {
+        try await withPlatform(configure: { $0.maximumBodyBytes = 1024 }) { platform in
+            try await platform.buildApplication(additionalRoutes: testRoutes).test(.router) { client in
+                let name = String(repeating: "x", count: 4096)
+                try await client.execute(
+                    uri: "/test/greetings", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"name": "\#(name)", "times": 1}"#)
+                ) { response in
+                    #expect(response.status == .contentTooLarge)
+                    let problem = try decodeProblem(response.body)
+                    #expect(problem.type == "/problems/payload-too-large")
+                    #expect(problem.detail?.contains("1024") == true)
+                    #expect(problem.requestId == response.headers[.requestID])
+                }
+            }
+        }
+    }
+
+    @Test func anUnexpectedErrorIsAnOpaque500AndIsLoggedWithTheRequestID() async throws {
+        let logs = LogRecorder()
+        try await withPlatform(logger: logs.logger) { platform in
+            try await platform.buildApplication(additionalRoutes: testRoutes).test(.router) { client in
+                try await client.execute(uri: "/test/explode", method: .get, headers: [.requestID: "req-explode-1"]) { response in
+                    #expect(response.status == .internalServerError)
+                    let body = String(buffer: response.body)
+                    #expect(!body.contains("hunter2"))
+                    #expect(!body.contains("ExplodingDependency"))
+                    let problem = try decodeProblem(response.body)
+                    #expect(problem.type == "/problems/internal-error")
+                    #expect(problem.requestId == "req-explode-1")
+                }
+            }
+        }
+        let errors = logs.all.filter { $0.level == .error }
+        #expect(errors.count == 1)
+        #expect(errors.first?.metadata["request_id"] == "req-explode-1")
+        #expect(errors.first?.metadata["error"]?.contains("refused") == true)
+    }
+
+    @Test func everyRequestWritesOneAccessLogLine() async throws {
+        let logs = LogRecorder()
+        try await withPlatform(logger: logs.logger) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                try await client.execute(uri: "/health", method: .get, headers: [.requestID: "req-log-1"]) { _ in }
+                try await client.execute(uri: "/missing", method: .get, headers: [.requestID: "req-log-2"]) { _ in }
+            }
+        }
+        let lines = logs.all.filter { $0.message == "request" }
+        #expect(lines.count == 2)
+        #expect(lines.map { $0.metadata["request_id"] } == ["req-log-1", "req-log-2"])
+        #expect(lines.map { $0.metadata["status"] } == ["200", "404"])
+        #expect(lines.map { $0.metadata["route"] } == ["/health", "unmatched"])
+        #expect(lines.allSatisfy { $0.metadata["duration_ms"] != nil })
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func metricsExposeRequestCountsLatenciesAndPoolGauges(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                for _ in 0..<3 {
+                    try await client.execute(uri: "/health", method: .get) { _ in }
+                }
+                try await client.execute(uri: "/nowhere", method: .get) { _ in }
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                    let text = String(buffer: response.body)
+                    #expect(text.contains(#"boxoffice_http_requests_total{method="GET",route="/health",status="200"} 3"#))
+                    #expect(text.contains(#"boxoffice_http_requests_total{method="GET",route="unmatched",status="404"} 1"#))
+                    #expect(text.contains(#"boxoffice_http_request_duration_seconds_bucket{method="GET",route="/health",le="#))
+                    #expect(text.contains("boxoffice_db_pool_connections_max"))
+                    #expect(text.contains("boxoffice_db_pool_connections_in_use"))
+                    #expect(text.contains("boxoffice_db_pool_waiting_requests"))
+                }
+            }
+        }
+    }
+}
