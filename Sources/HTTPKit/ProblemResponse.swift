@@ -15,7 +15,7 @@ extension Problem {
         var problem = self
         problem.requestId = requestID
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = (try? encoder.encode(problem)) ?? Data(#"{"status":500,"title":"Internal error"}"#.utf8)
         var headers = extraHeaders
         headers[.contentType] = "application/problem+json"

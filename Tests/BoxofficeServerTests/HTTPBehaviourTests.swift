@@ -215,6 +215,7 @@ func decodeProblem(_ body: ByteBuffer) throws -> Problem {
         #expect(lines.map { $0.metadata["status"] } == ["200", "404"])
         #expect(lines.map { $0.metadata["route"] } == ["/health", "unmatched"])
         #expect(lines.allSatisfy { $0.metadata["duration_ms"] != nil })
+        #expect(lines.allSatisfy { $0.metadata["hb.request.id"] == nil }, "one request ID per line, ours")
     }
 
     @Test(arguments: DatabaseDialect.allCases)

@@ -19,6 +19,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
         let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? ids.next()
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
+        context.logger[metadataKey: "hb.request.id"] = nil  // Hummingbird's own ID; ours replaces it
         var response = try await next(request, context)
         response.headers[.requestID] = requestID
         return response
