@@ -67,8 +67,13 @@ public final class Outbox: Sendable {
                     dead_at TIMESTAMPTZ
                 )
                 """,
-                // The relay only ever scans what is still to deliver.
+                // The relay only ever scans what is still to deliver, in order, and looks up
+                // earlier undelivered events of the same aggregate.
                 "CREATE INDEX outbox_pending ON outbox (position) WHERE delivered_at IS NULL AND dead_at IS NULL",
+                """
+                CREATE INDEX outbox_pending_by_aggregate ON outbox (aggregate_type, aggregate_id, position)
+                WHERE delivered_at IS NULL AND dead_at IS NULL
+                """,
             ]
         },
         Migration("0002_create_inbox", sql: [

@@ -82,15 +82,17 @@ public final class OutboxRelay: Service {
         logger.debug("outbox relay started", metadata: ["subscribers": .string(subscribers.map(\.name).joined(separator: ","))])
         await cancelWhenGracefulShutdown { [self] in
             while !Task.isCancelled {
-                var handled = 0
+                var fetched = 0
                 do {
-                    handled = try await deliverPending()
+                    fetched = try await deliverPending()
                 } catch where Task.isCancelled {
                     break
                 } catch {
                     logger.error("outbox relay pass failed", metadata: ["error": .string(String(describing: error))])
                 }
-                if handled < configuration.batchSize {
+                // A full batch means more may be due, so go again at once; otherwise sleep until
+                // a commit signals new events or the poll interval passes.
+                if fetched < configuration.batchSize {
                     await wakeups.wait(upTo: configuration.pollInterval)
                 }
             }
@@ -98,19 +100,15 @@ public final class OutboxRelay: Service {
         logger.debug("outbox relay stopped")
     }
 
-    /// One pass over the pending events; returns how many it looked at.
+    /// One pass over the events that are due; returns how many it fetched (a full batch means
+    /// there may be more).
     @discardableResult
     public func deliverPending() async throws -> Int {
-        let pending = try await fetchPending()
+        let pending = try await fetchDue()
         var blockedAggregates = Set<String>()
-        let now = clock.now()
         for item in pending {
             let aggregateKey = "\(item.event.aggregateType)/\(item.event.aggregateID)"
-            if blockedAggregates.contains(aggregateKey) { continue }
-            if let retryAt = item.nextAttemptAt, retryAt > now {
-                blockedAggregates.insert(aggregateKey)  // later events of this aggregate wait
-                continue
-            }
+            if blockedAggregates.contains(aggregateKey) { continue }  // an earlier one failed just now
             do {
                 try await deliver(item.event)
             } catch {
@@ -181,16 +179,24 @@ public final class OutboxRelay: Service {
     private struct PendingEvent: Sendable {
         let event: EventEnvelope
         let attempts: Int
-        let nextAttemptAt: Date?
     }
 
-    private func fetchPending() async throws -> [PendingEvent] {
-        try await database.read { sql in
+    /// Undelivered events in outbox order, leaving out any event that is backing off after a
+    /// failure and every later event of the same aggregate (they must not overtake it). Doing
+    /// this in SQL keeps one stuck aggregate from filling every batch and starving the rest.
+    private func fetchDue() async throws -> [PendingEvent] {
+        let now = clock.now()
+        return try await database.read { sql in
             let rows = try await sql.raw("""
-                SELECT position, id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts, next_attempt_at
-                FROM outbox
-                WHERE delivered_at IS NULL AND dead_at IS NULL
-                ORDER BY position
+                SELECT e.position, e.id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload, e.occurred_at, e.attempts
+                FROM outbox e
+                WHERE e.delivered_at IS NULL AND e.dead_at IS NULL
+                  AND NOT EXISTS (
+                    SELECT 1 FROM outbox waiting
+                    WHERE waiting.aggregate_type = e.aggregate_type AND waiting.aggregate_id = e.aggregate_id
+                      AND waiting.delivered_at IS NULL AND waiting.dead_at IS NULL
+                      AND waiting.position <= e.position AND waiting.next_attempt_at > \(bind: now))
+                ORDER BY e.position
                 LIMIT \(bind: configuration.batchSize)
                 """).all()
             return try rows.map { row in
@@ -203,8 +209,7 @@ public final class OutboxRelay: Service {
                         occurredAt: try row.decode(column: "occurred_at", as: Date.self),
                         payload: Data(try row.decode(column: "payload", as: String.self).utf8),
                         position: try row.decode(column: "position", as: Int64.self)),
-                    attempts: try row.decode(column: "attempts", as: Int.self),
-                    nextAttemptAt: try row.decode(column: "next_attempt_at", as: Date?.self))
+                    attempts: try row.decode(column: "attempts", as: Int.self))
             }
         }
     }

@@ -170,6 +170,28 @@ func makeRelay(
     }
 
     @Test(arguments: DatabaseDialect.allCases)
+    func anAggregateThatIsBackingOffDoesNotStarveOthersEvenWhenItFillsABatch(dialect: DatabaseDialect) async throws {
+        try await TestDatabases.withDatabase(dialect, migrations: Self.schema) { database in
+            let outbox = Outbox()
+            var configuration = OutboxRelay.Configuration()
+            configuration.batchSize = 3
+            let relay = makeRelay(
+                database, outbox, [RecordingSubscriber(name: "audit", failFirst: 1)], clock: ManualClock(),
+                configuration: configuration)
+            try await database.withTransaction { transaction in
+                for gate in ["a", "b", "c"] {
+                    try await outbox.publish(TicketScanned(ticketID: "stuck", gate: gate), in: transaction)
+                }
+                try await outbox.publish(TicketScanned(ticketID: "fine", gate: "d"), in: transaction)
+            }
+            #expect(try await relay.deliverPending() == 3)  // the stuck aggregate's first fails
+            #expect(try await effects(database).isEmpty)
+            #expect(try await relay.deliverPending() == 1)  // its events are skipped, not refetched
+            #expect(try await effects(database).map(\.ticket_id) == ["fine"])
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func anEventThatKeepsFailingIsSetAsideWithItsError(dialect: DatabaseDialect) async throws {
         try await TestDatabases.withDatabase(dialect, migrations: Self.schema) { database in
             let outbox = Outbox()
