@@ -248,6 +248,10 @@ private final class SQLiteStore: Sendable {
                 if opened.count == 1 {
                     try await sql.raw("PRAGMA journal_mode = WAL").run()
                     try await sql.raw("PRAGMA synchronous = FULL").run()
+                } else {
+                    // Readers refuse writes, so a write sent through `read` fails loudly
+                    // instead of racing the single writer.
+                    try await sql.raw("PRAGMA query_only = ON").run()
                 }
             }
         } catch {

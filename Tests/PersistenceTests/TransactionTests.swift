@@ -100,6 +100,18 @@ private struct Boom: Error {}
         }
     }
 
+    @Test func sqliteReadConnectionsRefuseWrites() async throws {
+        try await TestDatabases.withDatabase(.sqlite, migrations: counterSchema) { database in
+            await #expect(throws: (any Error).self) {
+                try await database.read { sql in
+                    try await sql.raw("INSERT INTO notes (id, body) VALUES ('sneaky', 'x')").run()
+                }
+            }
+            let count = try await noteCount(database)
+            #expect(count == 0)
+        }
+    }
+
     @Test(arguments: DatabaseDialect.allCases)
     func poolStatisticsReportTheConfiguredMaximumAndConnectionsInUse(dialect: DatabaseDialect) async throws {
         try await TestDatabases.withDatabase(dialect) { database in
