@@ -48,10 +48,7 @@ public struct ServerConfiguration: Sendable {
             guard !value.isEmpty, !value.contains(" ") else { throw ConfigurationError(origin: origin, problem: "not a host name or address") }
             configuration.host = value
         }
-        if let (value, origin) = input.value(.port) {
-            guard let port = Int(value), (0...65535).contains(port) else {
-                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a port number (0-65535)")
-            }
+        if let port = try input.number(.port, in: 0...65535, noun: "port number") {
             configuration.port = port
         }
         if let (value, origin) = input.value(.logLevel) {
@@ -67,32 +64,19 @@ public struct ServerConfiguration: Sendable {
             }
             configuration.logFormat = format
         }
-        if let (value, origin) = input.value(.maximumBodyBytes) {
-            guard let bytes = Int(value), bytes >= 1024, bytes <= 1 << 30 else {
-                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a byte count from 1024 to 1073741824")
-            }
+        if let bytes = try input.number(.maximumBodyBytes, in: 1024...(1 << 30), noun: "byte count") {
             configuration.maximumBodyBytes = bytes
         }
-        if let (value, origin) = input.value(.drainSeconds) {
-            guard let seconds = Double(value), seconds >= 0, seconds <= 300 else {
-                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a number of seconds from 0 to 300")
-            }
+        if let seconds = try input.number(.drainSeconds, in: 0.0...300, noun: "number of seconds") {
             configuration.drainSeconds = seconds
         }
-        if let (value, origin) = input.value(.shutdownTimeoutSeconds) {
-            guard let seconds = Double(value), seconds > 0, seconds <= 600 else {
-                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a number of seconds from 0 to 600")
-            }
+        if let seconds = try input.number(.shutdownTimeoutSeconds, in: 0.1...600, noun: "number of seconds") {
             configuration.shutdownTimeoutSeconds = seconds
         }
-        if let (value, origin) = input.value(.databasePoolSize) {
-            guard let size = Int(value), (1...500).contains(size) else {
-                throw ConfigurationError(origin: origin, problem: "'\(value)' is not a pool size from 1 to 500")
-            }
-            if case .postgres(var settings) = configuration.database {
-                settings.maximumConnections = size
-                configuration.database = .postgres(settings)
-            }
+        if let size = try input.number(.databasePoolSize, in: 1...500, noun: "pool size"),
+           case .postgres(var settings) = configuration.database {
+            settings.maximumConnections = size
+            configuration.database = .postgres(settings)
         }
         return configuration
     }
@@ -104,6 +88,9 @@ public struct Setting: Hashable, Sendable, CaseIterable {
     public let environmentVariable: String
     public let summary: String
     public let defaultValue: String
+
+    /// The `--help` text: what it is, its variable and its default.
+    public var helpText: String { "\(summary) (env \(environmentVariable); default \(defaultValue))" }
 
     public static let host = Setting(flag: "--host", environmentVariable: "BOXOFFICE_HOST", summary: "Address to listen on.", defaultValue: "127.0.0.1")
     public static let port = Setting(flag: "--port", environmentVariable: "BOXOFFICE_PORT", summary: "Port to listen on (0 picks a free one).", defaultValue: "8080")
@@ -164,5 +151,16 @@ struct SettingsInput {
             return (value, setting.environmentVariable)
         }
         return nil
+    }
+
+    /// A number within `range`, or nil when the setting is not given.
+    func number<Number: LosslessStringConvertible & Comparable>(
+        _ setting: Setting, in range: ClosedRange<Number>, noun: String
+    ) throws(ConfigurationError) -> Number? {
+        guard let (value, origin) = value(setting) else { return nil }
+        guard let number = Number(value), range.contains(number) else {
+            throw ConfigurationError(origin: origin, problem: "'\(value)' is not a \(noun) (\(range.lowerBound)-\(range.upperBound))")
+        }
+        return number
     }
 }

@@ -15,16 +15,16 @@ struct Boxoffice: AsyncParsableCommand {
 
 /// Options every command that touches the database shares.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "postgres://user:password@host:5432/db or sqlite:PATH (env BOXOFFICE_DATABASE_URL).")
+    @Option(name: .customLong("database-url"), help: ArgumentHelp(Setting.databaseURL.helpText))
     var databaseURL: String?
 
-    @Option(name: .customLong("data-dir"), help: "Directory for the embedded database and generated keys (env BOXOFFICE_DATA_DIR; default .boxoffice).")
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(Setting.dataDirectory.helpText))
     var dataDirectory: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (env BOXOFFICE_LOG_LEVEL; default info).")
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(Setting.logLevel.helpText))
     var logLevel: String?
 
-    @Option(name: .customLong("log-format"), help: "json or text (env BOXOFFICE_LOG_FORMAT; default json).")
+    @Option(name: .customLong("log-format"), help: ArgumentHelp(Setting.logFormat.helpText))
     var logFormat: String?
 
     var flags: [Setting: String] {
@@ -43,22 +43,22 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Address to listen on (env BOXOFFICE_HOST; default 127.0.0.1).")
+    @Option(help: ArgumentHelp(Setting.host.helpText))
     var host: String?
 
-    @Option(help: "Port to listen on, 0 for any free one (env BOXOFFICE_PORT; default 8080).")
+    @Option(help: ArgumentHelp(Setting.port.helpText))
     var port: String?
 
-    @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (env BOXOFFICE_MAX_BODY_BYTES; default 1048576).")
+    @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp(Setting.maximumBodyBytes.helpText))
     var maximumBodyBytes: String?
 
-    @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long /ready fails before the listener closes (env BOXOFFICE_DRAIN_SECONDS; default 5).")
+    @Option(name: .customLong("drain-seconds"), help: ArgumentHelp(Setting.drainSeconds.helpText))
     var drainSeconds: String?
 
-    @Option(name: .customLong("shutdown-timeout"), help: "Seconds in-flight requests get to finish after that (env BOXOFFICE_SHUTDOWN_TIMEOUT; default 30).")
+    @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Setting.shutdownTimeoutSeconds.helpText))
     var shutdownTimeout: String?
 
-    @Option(name: .customLong("database-pool-size"), help: "PostgreSQL connections per node (env BOXOFFICE_DATABASE_POOL_SIZE; default 16).")
+    @Option(name: .customLong("database-pool-size"), help: ArgumentHelp(Setting.databasePoolSize.helpText))
     var databasePoolSize: String?
 
     func run() async throws {
