@@ -123,6 +123,7 @@ struct Version: ParsableCommand {
 /// Runs a command body; a configuration error becomes one line on standard error and exit
 /// code 78 (EX_CONFIG), any other failure one line and exit code 1. No stack traces.
 func reportingFailures(_ body: () async throws -> Void) async throws {
+    defer { LogOutput.standardOutput.flush() }  // log lines are written in batches
     do {
         try await body()
     } catch let error as ConfigurationError {
