@@ -109,6 +109,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: Benchmarks (see Benchmarks/README.md)
+        .executableTarget(
+            name: "bench-ceiling",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/Ceiling",
+            swiftSettings: strictSettings
+        ),
         // MARK: Tests
         .target(
             name: "TestSupport",
