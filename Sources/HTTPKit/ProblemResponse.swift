@@ -14,9 +14,7 @@ extension Problem {
     public func response(requestID: String, headers extraHeaders: HTTPFields = [:]) -> Response {
         var problem = self
         problem.requestId = requestID
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = (try? encoder.encode(problem)) ?? Data(#"{"status":500,"title":"Internal error"}"#.utf8)
+        let body = (try? JSONCoding.encoder.encode(problem)) ?? Data(#"{"status":500,"title":"Internal error"}"#.utf8)
         var headers = extraHeaders
         headers[.contentType] = "application/problem+json"
         return Response(

@@ -1,3 +1,4 @@
+import BoxofficeKit
 import Foundation
 import Logging
 import SQLKit
@@ -49,12 +50,12 @@ public struct MigrationStatus: Sendable, Equatable {
 public struct Migrator: Sendable {
     private let database: Database
     private let groups: [MigrationGroup]
-    private let clock: @Sendable () -> Date
+    private let clock: any WallClock
 
     /// Arbitrary but fixed: the key of the PostgreSQL advisory lock migrators share.
     static let advisoryLockKey: Int64 = 0x626F_786F_6666_6963  // "boxoffic"
 
-    public init(database: Database, groups: [MigrationGroup], clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(database: Database, groups: [MigrationGroup], clock: any WallClock = SystemClock()) {
         self.database = database
         self.groups = groups
         self.clock = clock
@@ -114,7 +115,7 @@ public struct Migrator: Sendable {
                     try await transaction.sql.raw(SQLQueryString(statement)).run()
                 }
                 try await transaction.sql
-                    .raw("INSERT INTO schema_migrations (name, applied_at) VALUES (\(bind: name), \(bind: clock()))")
+                    .raw("INSERT INTO schema_migrations (name, applied_at) VALUES (\(bind: name), \(bind: clock.now()))")
                     .run()
                 return true
             }
