@@ -8,7 +8,7 @@ extension Request {
     ///
     /// Answers with problems a client can act on: 415 for a non-JSON content type, 413 past the
     /// body limit, 400 for text that is not JSON, 422 naming the field for a wrong shape.
-    public func decodeJSON<Body: Decodable>(as _: Body.Type, context: AppRequestContext) async throws -> Body {
+    public func decodeJSON<Body: Decodable>(as _: Body.Type, context: some RequestContext) async throws -> Body {
         if let contentType = headers[.contentType]?.lowercased(),
            !contentType.hasPrefix("application/json"), !contentType.contains("+json") {
             throw Problem.unsupportedMediaType(detail: "Send the body as application/json.")

@@ -66,6 +66,15 @@ public struct RouteRegistrar<Context: RequestContext> {
         RouteRegistrar(router: router.group(RouterPath(path)), table: table, prefix: Self.join(prefix, path))
     }
 
+    /// Routes under `path` whose handlers get a `Child` context, made from this one; a `Child`
+    /// that cannot be made (e.g. no signed-in user) refuses the request with its error.
+    public func group<Child: ChildRequestContext>(
+        _ path: String, context _: Child.Type
+    ) -> RouteRegistrar<Child> where Child.ParentContext == Context {
+        RouteRegistrar<Child>(
+            router: router.group(RouterPath(path), context: Child.self), table: table, prefix: Self.join(prefix, path))
+    }
+
     /// Adds middleware to the routes mounted through the returned registrar afterwards.
     public func add(middleware: any MiddlewareProtocol<Request, Response, Context>) -> RouteRegistrar<Context> {
         RouteRegistrar(router: router.add(middleware: middleware), table: table, prefix: prefix)
