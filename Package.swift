@@ -36,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: Shared kernel and infrastructure (know nothing of any bounded context)
@@ -81,11 +84,37 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Coordination",
+            dependencies: ["BoxofficeKit"],
+            swiftSettings: strictSettings
+        ),
+        // MARK: Bounded contexts (never import each other)
+        .target(
+            name: "Identity",
+            dependencies: [
+                "BoxofficeKit",
+                "Coordination",
+                "HTTPKit",
+                "Messaging",
+                "Persistence",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: Composition root: the only module that knows every other one
         .target(
             name: "BoxofficeServer",
             dependencies: [
                 "BoxofficeKit",
+                "Coordination",
+                "Identity",
                 "Persistence",
                 "Messaging",
                 "HTTPKit",
@@ -104,7 +133,9 @@ let package = Package(
         .executableTarget(
             name: "boxoffice",
             dependencies: [
+                "BoxofficeKit",
                 "BoxofficeServer",
+                "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -121,6 +152,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "BoxofficeKit",
+                "BoxofficeServer",
                 "Persistence",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -141,6 +173,22 @@ let package = Package(
         .testTarget(
             name: "MessagingTests",
             dependencies: ["Messaging", "Persistence", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "CoordinationTests",
+            dependencies: ["Coordination", "BoxofficeKit"],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "IdentityTests",
+            dependencies: [
+                "BoxofficeServer",
+                "HTTPKit",
+                "Identity",
+                "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: testSettings
         ),
         .testTarget(

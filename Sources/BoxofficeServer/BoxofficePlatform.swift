@@ -1,7 +1,9 @@
 import BoxofficeKit
+import Coordination
 import Foundation
 import HTTPKit
 import Hummingbird
+import Identity
 import Logging
 import Messaging
 import Metrics
@@ -27,10 +29,13 @@ public final class BoxofficePlatform: Sendable {
     public let metrics: PrometheusMetricsFactory
     public let outbox: Outbox
     public let relay: OutboxRelay
+    public let rateLimiter: any RateLimiter
+    public let identity: IdentityService
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
         Outbox.migrations,
+        IdentityService.migrations,
     ]
 
     public init(
@@ -39,7 +44,7 @@ public final class BoxofficePlatform: Sendable {
         logger: Logger,
         clock: any WallClock = SystemClock(),
         subscribers: [any EventSubscriber] = []
-    ) {
+    ) async throws {
         self.configuration = configuration
         self.database = database
         self.logger = logger
@@ -55,6 +60,17 @@ public final class BoxofficePlatform: Sendable {
         self.relay = OutboxRelay(
             database: database, outbox: outbox, subscribers: subscribers, clock: clock,
             logger: logger.with(component: "outbox"), metrics: metrics)
+        self.rateLimiter = InMemoryRateLimiter(clock: clock)
+        var identityConfiguration = IdentityService.Configuration()
+        identityConfiguration.accessTokenLifetime = configuration.accessTokenMinutes * 60
+        identityConfiguration.refreshTokenLifetime = configuration.refreshTokenDays * 24 * 3600
+        identityConfiguration.bcryptCost = UInt8(configuration.bcryptCost)
+        let accessTokens = await AccessTokens(
+            signingKey: try SigningKey.load(configuration, logger: logger), lifetime: identityConfiguration.accessTokenLifetime,
+            clock: clock)
+        self.identity = IdentityService(
+            database: database, outbox: outbox, accessTokens: accessTokens, rateLimiter: rateLimiter, clock: clock,
+            configuration: identityConfiguration, logger: logger.with(component: "identity"))
     }
 
     /// The router with every module's routes behind the shared middleware.
@@ -71,11 +87,13 @@ public final class BoxofficePlatform: Sendable {
         router.add(middleware: ProblemMiddleware(routes: routes))
         router.add(middleware: DrainMiddleware(state: drain, exemptPaths: OperationsController.paths))
         router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
+        router.add(middleware: AuthenticationMiddleware(verifier: identity.accessTokenVerifier))
         let registrar = RouteRegistrar(router: router, table: routes)
         OperationsController(
             database: database, drain: drain, registry: metricsRegistry, metrics: metrics,
             openAPIJSON: try OpenAPIDocument.json()
         ).addRoutes(to: registrar)
+        IdentityController(service: identity).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router
     }

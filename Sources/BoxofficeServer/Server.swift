@@ -1,4 +1,5 @@
 import Foundation
+import Identity
 import Logging
 import NIOCore
 import Persistence
@@ -13,7 +14,7 @@ public enum Server {
             if !applied.isEmpty {
                 logger.notice("migrated", metadata: ["applied": .array(applied.map { .string($0) })])
             }
-            let platform = BoxofficePlatform(configuration: configuration, database: database, logger: logger)
+            let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: logger)
             let application = try platform.buildApplication()
             do {
                 try await platform.run(application, signals: [.sigterm, .sigint])
@@ -40,6 +41,17 @@ public enum Server {
     public static func migrationStatus(_ configuration: ServerConfiguration, logger: Logger) async throws -> [MigrationStatus] {
         try await withDatabase(configuration, logger: logger) { database in
             try await Migrator(database: database, groups: BoxofficePlatform.migrationGroups).status()
+        }
+    }
+
+    /// Creates an administrator, or grants the role to an existing account, after migrating.
+    public static func createAdmin(
+        _ configuration: ServerConfiguration, email: String, password: String, name: String, logger: Logger
+    ) async throws -> (user: User, created: Bool) {
+        try await withDatabase(configuration, logger: logger) { database in
+            try await Migrator(database: database, groups: BoxofficePlatform.migrationGroups).migrate()
+            let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: logger)
+            return try await platform.identity.createAdmin(email: email, password: password, name: name)
         }
     }
 

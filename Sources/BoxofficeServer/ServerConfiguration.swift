@@ -19,6 +19,12 @@ public struct ServerConfiguration: Sendable {
     public var drainSeconds: Double = 5
     /// The longest in-flight requests get to finish once the listener has closed.
     public var shutdownTimeoutSeconds: Double = 30
+    /// The access-token signing secret; nil means a key generated under `dataDirectory`.
+    public var jwtSecret: String?
+    public var accessTokenMinutes: Double = 15
+    public var refreshTokenDays: Double = 30
+    /// bcrypt work factor; each step doubles the time a password check takes.
+    public var bcryptCost: Int = 11
 
     public enum LogFormat: String, Sendable, CaseIterable {
         case json
@@ -73,6 +79,21 @@ public struct ServerConfiguration: Sendable {
         if let seconds = try input.number(.shutdownTimeoutSeconds, in: 0.1...600, noun: "number of seconds") {
             configuration.shutdownTimeoutSeconds = seconds
         }
+        if let (secret, origin) = input.value(.jwtSecret) {
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError(origin: origin, problem: "the secret must be at least 32 bytes long")
+            }
+            configuration.jwtSecret = secret
+        }
+        if let minutes = try input.number(.accessTokenMinutes, in: 1.0...1440, noun: "number of minutes") {
+            configuration.accessTokenMinutes = minutes
+        }
+        if let days = try input.number(.refreshTokenDays, in: 0.01...365, noun: "number of days") {
+            configuration.refreshTokenDays = days
+        }
+        if let cost = try input.number(.bcryptCost, in: 4...16, noun: "bcrypt cost") {
+            configuration.bcryptCost = cost
+        }
         if let size = try input.number(.databasePoolSize, in: 1...500, noun: "pool size"),
            case .postgres(var settings) = configuration.database {
             settings.maximumConnections = size
@@ -120,9 +141,23 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         flag: "--database-pool-size", environmentVariable: "BOXOFFICE_DATABASE_POOL_SIZE",
         summary: "PostgreSQL connections per node.", defaultValue: "16")
 
+    public static let jwtSecret = Setting(
+        flag: "--jwt-secret", environmentVariable: "BOXOFFICE_JWT_SECRET",
+        summary: "Access-token signing secret, 32+ bytes; every node must share it.",
+        defaultValue: "a key generated in <data-dir>/jwt-signing.key")
+    public static let accessTokenMinutes = Setting(
+        flag: "--access-token-minutes", environmentVariable: "BOXOFFICE_ACCESS_TOKEN_MINUTES",
+        summary: "Lifetime of access tokens.", defaultValue: "15")
+    public static let refreshTokenDays = Setting(
+        flag: "--refresh-token-days", environmentVariable: "BOXOFFICE_REFRESH_TOKEN_DAYS",
+        summary: "Lifetime of refresh tokens (each is usable once).", defaultValue: "30")
+    public static let bcryptCost = Setting(
+        flag: "--bcrypt-cost", environmentVariable: "BOXOFFICE_BCRYPT_COST",
+        summary: "bcrypt work factor for passwords (4-16).", defaultValue: "11")
+
     public static let allCases: [Setting] = [
         host, port, databaseURL, dataDirectory, logLevel, logFormat, maximumBodyBytes, drainSeconds,
-        shutdownTimeoutSeconds, databasePoolSize,
+        shutdownTimeoutSeconds, databasePoolSize, jwtSecret, accessTokenMinutes, refreshTokenDays, bcryptCost,
     ]
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
+import BoxofficeKit
 import BoxofficeServer
 import Foundation
+import Identity
 import Logging
 import Persistence
 
@@ -10,7 +12,7 @@ struct Boxoffice: AsyncParsableCommand {
         commandName: "boxoffice",
         abstract: "Ticketing and commerce for high-demand on-sales.",
         version: BoxofficeVersion.current,
-        subcommands: [Serve.self, Migrate.self, Version.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Version.self])
 }
 
 /// Options every command that touches the database shares.
@@ -131,6 +133,10 @@ func reportingFailures(_ body: () async throws -> Void) async throws {
         throw ExitCode(78)
     } catch let error as ExitCode {
         throw error
+    } catch let error as any ProblemConvertible {
+        let problem = error.problem
+        printError("boxoffice: \(problem.detail ?? problem.title)\(problem.errors.map { " (" + $0.map { "\($0.field) \($0.message)" }.joined(separator: "; ") + ")" } ?? "")")
+        throw ExitCode(65)
     } catch {
         printError("boxoffice: \(error)")
         throw ExitCode.failure
@@ -157,4 +163,42 @@ func bootstrapLogging(_ configuration: ServerConfiguration) -> Logger {
     var logger = Logger(label: "boxoffice")
     logger.logLevel = level
     return logger
+}
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage accounts.",
+        subcommands: [CreateAdmin.self])
+
+    struct CreateAdmin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-admin",
+            abstract: "Create an administrator (or make an existing account one). Reads the password from standard input.")
+
+        @OptionGroup var common: CommonOptions
+
+        @Option(help: "The administrator's email address.")
+        var email: String
+
+        @Option(help: "Display name.")
+        var name: String = "Administrator"
+
+        func run() async throws {
+            try await reportingFailures {
+                var flags = common.flags
+                if flags[.logLevel] == nil, ProcessInfo.processInfo.environment[Setting.logLevel.environmentVariable] == nil {
+                    flags[.logLevel] = "warning"
+                }
+                let configuration = try ServerConfiguration.resolve(flags: flags)
+                let logger = bootstrapLogging(configuration)
+                guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                    printError("boxoffice: give the password on standard input, e.g. printf '%s' \"$PASSWORD\" | boxoffice users create-admin --email …")
+                    throw ExitCode(64)
+                }
+                let (user, created) = try await Server.createAdmin(
+                    configuration, email: email, password: line, name: name, logger: logger)
+                print(created ? "created administrator \(user.email) (\(user.id))" : "\(user.email) (\(user.id)) is now an administrator")
+            }
+        }
+    }
 }

@@ -97,6 +97,35 @@ import Testing
         }
     }
 
+    @Test func createAdminMakesAnAccountThatCanSignInAsAdmin() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let arguments = ["users", "create-admin", "--email", "Root@Example.com", "--data-dir", directory, "--name", "Root"]
+        let created = try await BoxofficeExecutable.run(arguments, input: "a long admin password\n")
+        #expect(created.status == 0, "\(created.standardError)")
+        #expect(created.standardOutput.hasPrefix("created administrator Root@Example.com ("))
+
+        let again = try await BoxofficeExecutable.run(arguments, input: "ignored for existing accounts\n")
+        #expect(again.standardOutput.contains("is now an administrator"))
+
+        let weak = try await BoxofficeExecutable.run(
+            ["users", "create-admin", "--email", "other@example.com", "--data-dir", directory], input: "short\n")
+        #expect(weak.status == 65)
+        #expect(weak.standardError.contains("password must be 10 to 128 characters"))
+
+        let noPassword = try await BoxofficeExecutable.run(["users", "create-admin", "--email", "x@example.com", "--data-dir", directory])
+        #expect(noPassword.status == 64)
+
+        // The account works: sign in against the same database and key.
+        var configuration = try ServerConfiguration.resolve(flags: [.dataDirectory: directory], environment: [:])
+        configuration.bcryptCost = 4
+        try await Database.withDatabase(configuration.database, logger: TestDatabases.logger) { database in
+            let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: TestDatabases.logger)
+            let session = try await platform.identity.signIn(email: "root@example.com", password: "a long admin password", clientAddress: nil)
+            #expect(session.user.roles.contains(.admin))
+        }
+    }
+
     @Test func serveAnswersHealthAndMetricsThenStopsCleanlyOnSIGTERM() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

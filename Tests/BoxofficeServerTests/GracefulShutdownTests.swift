@@ -4,6 +4,7 @@ import HTTPKit
 import Hummingbird
 import HummingbirdTesting
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 @Suite struct GracefulShutdownTests {

@@ -1,6 +1,7 @@
 import BoxofficeServer
 import Foundation
 import HummingbirdTesting
+import TestSupport
 import Testing
 import Yams
 

@@ -5,58 +5,6 @@ import Persistence
 import Synchronization
 import TestSupport
 
-/// Builds the real platform over a fresh, migrated database.
-func withPlatform<Result: Sendable>(
-    _ dialect: DatabaseDialect = .sqlite,
-    logger: Logger = TestDatabases.logger,
-    configure: (inout ServerConfiguration) -> Void = { _ in },
-    _ body: (BoxofficePlatform) async throws -> Result
-) async throws -> Result {
-    try await TestDatabases.withDatabase(dialect, migrations: BoxofficePlatform.migrationGroups) { database in
-        var configuration = ServerConfiguration(database: database.configuration)
-        configuration.port = 0
-        configure(&configuration)
-        return try await body(BoxofficePlatform(configuration: configuration, database: database, logger: logger))
-    }
-}
-
-/// Keeps every log record, so tests can assert on what operators would see.
-final class LogRecorder: Sendable {
-    struct Record: Sendable {
-        let level: Logger.Level
-        let message: String
-        let metadata: [String: String]
-    }
-
-    private let records = Mutex<[Record]>([])
-
-    var all: [Record] { records.withLock { $0 } }
-
-    func append(_ record: Record) { records.withLock { $0.append(record) } }
-
-    var logger: Logger {
-        var logger = Logger(label: "boxoffice.test") { _ in RecordingHandler(recorder: self) }
-        logger.logLevel = .info
-        return logger
-    }
-
-    private struct RecordingHandler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-            recorder.append(Record(level: event.level, message: event.message.description, metadata: merged.mapValues(\.description)))
-        }
-    }
-}
-
 /// Runs the built `boxoffice` executable, which sits beside the test bundle.
 enum BoxofficeExecutable {
     static var url: URL {
@@ -75,8 +23,11 @@ enum BoxofficeExecutable {
     }
 
     /// Runs to completion (killed after `timeout`) with a clean `BOXOFFICE_*` environment.
-    static func run(_ arguments: [String], environment extra: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Outcome {
-        let process = try start(arguments, environment: extra)
+    static func run(
+        _ arguments: [String], environment extra: [String: String] = [:], input: String? = nil,
+        timeout: Duration = .seconds(60)
+    ) async throws -> Outcome {
+        let process = try start(arguments, environment: extra, input: input)
         let killer = Task {
             try await Task.sleep(for: timeout)
             process.process.terminate()
@@ -85,7 +36,7 @@ enum BoxofficeExecutable {
         return await process.finish()
     }
 
-    static func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> RunningProcess {
+    static func start(_ arguments: [String], environment extra: [String: String] = [:], input: String? = nil) throws -> RunningProcess {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -96,9 +47,17 @@ enum BoxofficeExecutable {
         let error = Pipe()
         process.standardOutput = output
         process.standardError = error
-        process.standardInput = FileHandle.nullDevice
         let running = RunningProcess(process: process, output: output, error: error)
-        try process.run()
+        if let input {
+            let pipe = Pipe()
+            process.standardInput = pipe
+            try process.run()
+            pipe.fileHandleForWriting.write(Data(input.utf8))
+            try pipe.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
         return running
     }
 

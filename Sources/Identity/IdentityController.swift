@@ -1,0 +1,112 @@
+import BoxofficeKit
+import HTTPKit
+import Hummingbird
+
+/// `/v1/auth/*`, `/v1/me` and the admin's role management.
+public struct IdentityController: Sendable {
+    let service: IdentityService
+
+    public init(service: IdentityService) {
+        self.service = service
+    }
+
+    struct SignUpRequest: Decodable {
+        let email: String
+        let password: String
+        let name: String
+    }
+
+    struct SignInRequest: Decodable {
+        let email: String
+        let password: String
+    }
+
+    struct RefreshTokenRequest: Decodable {
+        let refreshToken: String
+    }
+
+    struct UserResponse: Encodable {
+        let user: User
+    }
+
+    struct RefreshResponse: Encodable {
+        let accessToken: String
+        let refreshToken: String
+        let tokenType: String
+        let expiresIn: Int
+    }
+
+    struct ProfileUpdate: Decodable {
+        let name: String?
+    }
+
+    struct PasswordChange: Decodable {
+        let currentPassword: String
+        let newPassword: String
+    }
+
+    struct RolesUpdate: Decodable {
+        let roles: [String]
+    }
+
+    public func addRoutes(to routes: RouteRegistrar<AppRequestContext>) {
+        let auth = routes.group("/v1/auth")
+        auth.post("/signup") { request, context in
+            let body = try await request.decodeJSON(as: SignUpRequest.self, context: context)
+            let user = try await service.signUp(email: body.email, password: body.password, name: body.name)
+            return try Response.json(UserResponse(user: user), status: .created)
+        }
+        auth.post("/signin") { request, context in
+            let body = try await request.decodeJSON(as: SignInRequest.self, context: context)
+            let session = try await service.signIn(email: body.email, password: body.password, clientAddress: context.clientAddress)
+            return try Response.json(session, headers: [.cacheControl: "no-store"])
+        }
+        auth.post("/refresh") { request, context in
+            let body = try await request.decodeJSON(as: RefreshTokenRequest.self, context: context)
+            let session = try await service.refresh(body.refreshToken)
+            return try Response.json(
+                RefreshResponse(
+                    accessToken: session.accessToken, refreshToken: session.refreshToken,
+                    tokenType: session.tokenType, expiresIn: session.expiresIn),
+                headers: [.cacheControl: "no-store"])
+        }
+        auth.post("/signout") { request, context in
+            let body = try await request.decodeJSON(as: RefreshTokenRequest.self, context: context)
+            try await service.signOut(body.refreshToken)
+            return HTTPResponse.Status.noContent
+        }
+
+        let me = routes.group("/v1/me", context: AuthenticatedContext.self)
+        me.get("") { _, context in
+            try Response.json(try await service.user(id: context.principal.userID))
+        }
+        me.patch("") { request, context in
+            let body = try await request.decodeJSON(as: ProfileUpdate.self, context: context)
+            return try Response.json(try await service.updateProfile(userID: context.principal.userID, name: body.name))
+        }
+        me.post("/password") { request, context in
+            let body = try await request.decodeJSON(as: PasswordChange.self, context: context)
+            try await service.changePassword(userID: context.principal.userID, current: body.currentPassword, new: body.newPassword)
+            return HTTPResponse.Status.noContent
+        }
+
+        let admin = routes.group("/v1/admin", context: AuthenticatedContext.self)
+            .add(middleware: RequireRoleMiddleware(anyOf: .admin))
+        admin.put("/users/:userId/roles") { request, context in
+            let body = try await request.decodeJSON(as: RolesUpdate.self, context: context)
+            var roles = Set<Role>()
+            var errors: [Problem.FieldError] = []
+            for (index, name) in body.roles.enumerated() {
+                if let role = Role(rawValue: name) {
+                    roles.insert(role)
+                } else {
+                    let known = Role.allCases.map(\.rawValue).joined(separator: ", ")
+                    errors.append(.init(field: "roles[\(index)]", message: "'\(name)' is not a role (\(known))"))
+                }
+            }
+            guard errors.isEmpty else { throw Problem.validation(errors) }
+            let userID = try context.parameters.require("userId")
+            return try Response.json(try await service.setRoles(userID: userID, roles: roles, by: context.principal))
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Persistence
+
+extension IdentityService {
+    /// The identity context's tables. Other contexts refer to users by ID only.
+    public static let migrations = MigrationGroup(module: "identity", migrations: [
+        Migration("0001_create_users", sql: [
+            """
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL,
+                -- Lower-cased and trimmed: the uniqueness that matters to people.
+                email_normalized TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                password_hash TEXT,
+                -- Sorted, comma-separated role names.
+                roles TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+        ]),
+        Migration("0002_create_refresh_tokens", sql: [
+            """
+            CREATE TABLE refresh_tokens (
+                id TEXT PRIMARY KEY,
+                -- Every token rotated from one sign-in shares a family; reuse revokes the family.
+                family_id TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users (id),
+                -- SHA-256 of the secret half; the token itself is never stored.
+                secret_hash TEXT NOT NULL,
+                issued_at TIMESTAMPTZ NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL,
+                used_at TIMESTAMPTZ,
+                revoked_at TIMESTAMPTZ
+            )
+            """,
+            "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
+            "CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id)",
+        ]),
+    ])
+}

@@ -1,0 +1,353 @@
+import BoxofficeKit
+import Coordination
+import Crypto
+import Foundation
+import HTTPKit
+import Logging
+import Messaging
+import Persistence
+import SQLKit
+
+/// Accounts, credentials and roles: everything about who someone is.
+public final class IdentityService: Sendable {
+    public struct Configuration: Sendable {
+        public var accessTokenLifetime: TimeInterval = 15 * 60
+        public var refreshTokenLifetime: TimeInterval = 30 * 24 * 3600
+        public var bcryptCost: UInt8 = 11
+        /// Failed sign-ins allowed per account before it is throttled.
+        public var failedSignInsPerAccount = RateLimit.perPeriod(5, 15 * 60)
+        /// Failed sign-ins allowed per client address (covers spraying many accounts).
+        public var failedSignInsPerAddress = RateLimit.perPeriod(30, 15 * 60)
+
+        public init() {}
+    }
+
+    /// A signed-in session as the API returns it.
+    public struct Session: Codable, Sendable {
+        public let accessToken: String
+        public let refreshToken: String
+        public let tokenType: String
+        /// Seconds until the access token expires.
+        public let expiresIn: Int
+        public let user: User
+    }
+
+    let database: Database
+    let outbox: Outbox
+    let accessTokens: AccessTokens
+    private let rateLimiter: any RateLimiter
+    private let clock: any WallClock
+    private let ids: IDGenerator
+    private let passwords: PasswordHasher
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public init(
+        database: Database, outbox: Outbox, accessTokens: AccessTokens, rateLimiter: any RateLimiter,
+        clock: any WallClock, configuration: Configuration = Configuration(), logger: Logger
+    ) {
+        self.database = database
+        self.outbox = outbox
+        self.accessTokens = accessTokens
+        self.rateLimiter = rateLimiter
+        self.clock = clock
+        self.ids = IDGenerator(clock: clock)
+        self.passwords = PasswordHasher(cost: configuration.bcryptCost)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// What the HTTP edge uses to authenticate requests.
+    public var accessTokenVerifier: any AccessTokenVerifier { accessTokens }
+
+    // MARK: Accounts
+
+    /// Creates an account with the given roles (fans sign up with none beyond `fan`).
+    public func signUp(email: String, password: String, name: String, roles: Set<Role> = []) async throws -> User {
+        var errors: [Problem.FieldError] = []
+        if let problem = AccountRules.emailProblem(email) { errors.append(.init(field: "email", message: problem)) }
+        if let problem = AccountRules.passwordProblem(password, email: email) { errors.append(.init(field: "password", message: problem)) }
+        if let problem = AccountRules.nameProblem(name) { errors.append(.init(field: "name", message: problem)) }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+
+        let hash = try await passwords.hash(password)
+        let id = ids.next()
+        let now = clock.now()
+        let storedRoles = AccountRules.encode(roles)
+        let trimmedEmail = email.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmedName = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let created = try await database.withTransaction { transaction in
+            // ON CONFLICT instead of catching the unique violation: no error parsing per dialect,
+            // and a duplicate costs no aborted transaction.
+            let inserted = try await transaction.sql.raw("""
+                INSERT INTO users (id, email, email_normalized, name, password_hash, roles, created_at, updated_at)
+                VALUES (\(bind: id), \(bind: trimmedEmail), \(bind: AccountRules.normalizedEmail(email)),
+                        \(bind: trimmedName), \(bind: hash), \(bind: storedRoles), \(bind: now), \(bind: now))
+                ON CONFLICT (email_normalized) DO NOTHING
+                RETURNING id
+                """).first()
+            guard inserted != nil else { return false }
+            try await self.outbox.publish(UserRegistered(userID: id, roles: AccountRules.decode(storedRoles)), in: transaction)
+            return true
+        }
+        guard created else {
+            throw Problem(
+                type: Problem.typeURI("email-taken"), title: "The email address is already registered.", status: 409,
+                detail: "An account with this email address exists; sign in instead.",
+                errors: [.init(field: "email", message: "is already registered")])
+        }
+        return User(id: id, email: trimmedEmail, name: trimmedName, roles: AccountRules.decode(storedRoles))
+    }
+
+    public func user(id: String) async throws -> User {
+        guard let user = try await database.read({ sql in try await Self.fetchUser(sql, id: id) }) else {
+            throw Problem.notFound(detail: "No such user.")
+        }
+        return user
+    }
+
+    public func updateProfile(userID: String, name: String?) async throws -> User {
+        if let name {
+            if let problem = AccountRules.nameProblem(name) { throw Problem.validation([.init(field: "name", message: problem)]) }
+            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            try await database.withTransaction { transaction in
+                try await transaction.sql.raw("""
+                    UPDATE users SET name = \(bind: trimmed), updated_at = \(bind: self.clock.now()) WHERE id = \(bind: userID)
+                    """).run()
+            }
+        }
+        return try await user(id: userID)
+    }
+
+    /// Changes the password after checking the current one, and signs out every session.
+    public func changePassword(userID: String, current: String, new: String) async throws {
+        let stored = try await database.read { sql in
+            try await sql.raw("SELECT email, password_hash FROM users WHERE id = \(bind: userID)").first()
+        }
+        guard let stored else { throw Problem.notFound(detail: "No such user.") }
+        let email = try stored.decode(column: "email", as: String.self)
+        guard try await passwords.verify(current, against: try stored.decode(column: "password_hash", as: String?.self)) else {
+            throw Problem.validation([.init(field: "currentPassword", message: "is not your current password")])
+        }
+        if let problem = AccountRules.passwordProblem(new, email: email) {
+            throw Problem.validation([.init(field: "newPassword", message: problem)])
+        }
+        let hash = try await passwords.hash(new)
+        let now = clock.now()
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                UPDATE users SET password_hash = \(bind: hash), updated_at = \(bind: now) WHERE id = \(bind: userID)
+                """).run()
+            try await transaction.sql.raw("""
+                UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: userID) AND revoked_at IS NULL
+                """).run()
+        }
+        logger.notice("password changed; sessions revoked", metadata: ["user_id": .string(userID), "security": "password_change"])
+    }
+
+    /// Replaces a user's roles (every user keeps `fan`).
+    public func setRoles(userID: String, roles: Set<Role>, by admin: Principal) async throws -> User {
+        let stored = AccountRules.encode(roles)
+        let changed = try await database.withTransaction { transaction in
+            let row = try await transaction.sql.raw("""
+                UPDATE users SET roles = \(bind: stored), updated_at = \(bind: self.clock.now())
+                WHERE id = \(bind: userID) RETURNING id
+                """).first()
+            guard row != nil else { return false }
+            try await self.outbox.publish(
+                UserRolesChanged(userID: userID, roles: AccountRules.decode(stored), changedBy: admin.userID), in: transaction)
+            return true
+        }
+        guard changed else { throw Problem.notFound(detail: "No such user.") }
+        logger.notice(
+            "roles changed",
+            metadata: ["user_id": .string(userID), "roles": .string(stored), "by": .string(admin.userID), "security": "roles_change"])
+        return try await user(id: userID)
+    }
+
+    /// For the CLI: creates an admin, or makes an existing account one. Returns the user and
+    /// whether it was created.
+    public func createAdmin(email: String, password: String, name: String) async throws -> (user: User, created: Bool) {
+        let existing = try await database.read { sql in
+            try await sql.raw("SELECT id FROM users WHERE email_normalized = \(bind: AccountRules.normalizedEmail(email))")
+                .first()?.decode(column: "id", as: String.self)
+        }
+        if let existing {
+            let current = try await user(id: existing)
+            let system = Principal(userID: "cli", roles: [.admin])
+            return (try await setRoles(userID: existing, roles: Set(current.roles).union([.admin]), by: system), false)
+        }
+        return (try await signUp(email: email, password: password, name: name, roles: [.admin]), true)
+    }
+
+    // MARK: Sessions
+
+    public func signIn(email: String, password: String, clientAddress: String?) async throws -> Session {
+        let accountKey = "signin:account:\(AccountRules.normalizedEmail(email))"
+        let addressKey = "signin:address:\(clientAddress ?? "unknown")"
+        for (key, limit) in [(accountKey, configuration.failedSignInsPerAccount), (addressKey, configuration.failedSignInsPerAddress)] {
+            let decision = try await rateLimiter.check(key, limit: limit)
+            guard decision.allowed else {
+                logger.warning("sign-in throttled", metadata: ["key": .string(key), "security": "signin_throttled"])
+                throw Problem.tooManyRequests(retryAfterSeconds: decision.retryAfterSeconds)
+            }
+        }
+        let row = try await database.read { sql in
+            try await sql.raw("""
+                SELECT id, password_hash FROM users WHERE email_normalized = \(bind: AccountRules.normalizedEmail(email))
+                """).first()
+        }
+        let passwordHash = try row?.decode(column: "password_hash", as: String?.self)
+        guard let row, try await passwords.verify(password, against: passwordHash) else {
+            _ = try await rateLimiter.consume(accountKey, limit: configuration.failedSignInsPerAccount)
+            _ = try await rateLimiter.consume(addressKey, limit: configuration.failedSignInsPerAddress)
+            throw Problem(
+                type: Problem.typeURI("invalid-credentials"), title: "The email or password is wrong.", status: 401,
+                detail: "Check the email address and password and try again.")
+        }
+        try await rateLimiter.reset(accountKey)
+        let user = try await user(id: try row.decode(column: "id", as: String.self))
+        let refreshToken = try await database.withTransaction { transaction in
+            try await self.insertRefreshToken(userID: user.id, familyID: self.ids.next(), in: transaction)
+        }
+        return try await session(for: user, refreshToken: refreshToken)
+    }
+
+    /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
+    /// used one means it was stolen (or replayed), so its whole family is revoked, including the
+    /// token that legitimately replaced it.
+    public func refresh(_ presented: String) async throws -> Session {
+        let invalid = Problem(
+            type: Problem.typeURI("invalid-refresh-token"), title: "Authentication is required.", status: 401,
+            detail: "The refresh token is not valid; sign in again.")
+        guard let token = RefreshToken(presented) else { throw invalid }
+        let now = clock.now()
+        let outcome: RotationOutcome = try await database.withTransaction { transaction in
+            let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
+            guard let row = try await transaction.sql.raw("""
+                SELECT family_id, user_id, secret_hash, expires_at, used_at, revoked_at
+                FROM refresh_tokens WHERE id = \(bind: token.id)\(unsafeRaw: lock)
+                """).first(),
+                  constantTimeEqual(try row.decode(column: "secret_hash", as: String.self), token.secretHash)
+            else { return .invalid }
+            let familyID = try row.decode(column: "family_id", as: String.self)
+            let userID = try row.decode(column: "user_id", as: String.self)
+            if try row.decode(column: "revoked_at", as: Date?.self) != nil { return .invalid }
+            if try row.decode(column: "used_at", as: Date?.self) != nil {
+                try await transaction.sql.raw("""
+                    UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE family_id = \(bind: familyID) AND revoked_at IS NULL
+                    """).run()
+                return .reused(userID: userID, familyID: familyID)
+            }
+            guard try row.decode(column: "expires_at", as: Date.self) > now else { return .invalid }
+            try await transaction.sql.raw("UPDATE refresh_tokens SET used_at = \(bind: now) WHERE id = \(bind: token.id)").run()
+            let replacement = try await self.insertRefreshToken(userID: userID, familyID: familyID, in: transaction)
+            return .rotated(userID: userID, refreshToken: replacement)
+        }
+        switch outcome {
+        case .invalid:
+            throw invalid
+        case .reused(let userID, let familyID):
+            logger.warning(
+                "refresh token reused; session family revoked",
+                metadata: ["user_id": .string(userID), "family_id": .string(familyID), "security": "refresh_token_reuse"])
+            throw invalid
+        case .rotated(let userID, let refreshToken):
+            return try await session(for: try await user(id: userID), refreshToken: refreshToken)
+        }
+    }
+
+    /// Revokes the session the refresh token belongs to. Unknown tokens are ignored: signing
+    /// out twice is not an error.
+    public func signOut(_ presented: String) async throws {
+        guard let token = RefreshToken(presented) else { return }
+        let now = clock.now()
+        try await database.withTransaction { transaction in
+            guard let row = try await transaction.sql.raw("""
+                SELECT family_id, secret_hash FROM refresh_tokens WHERE id = \(bind: token.id)
+                """).first(),
+                  constantTimeEqual(try row.decode(column: "secret_hash", as: String.self), token.secretHash)
+            else { return }
+            try await transaction.sql.raw("""
+                UPDATE refresh_tokens SET revoked_at = \(bind: now)
+                WHERE family_id = \(bind: try row.decode(column: "family_id", as: String.self)) AND revoked_at IS NULL
+                """).run()
+        }
+    }
+
+    // MARK: Internals
+
+    private enum RotationOutcome: Sendable {
+        case invalid
+        case reused(userID: String, familyID: String)
+        case rotated(userID: String, refreshToken: String)
+    }
+
+    private func session(for user: User, refreshToken: String) async throws -> Session {
+        Session(
+            accessToken: try await accessTokens.issue(for: user), refreshToken: refreshToken, tokenType: "Bearer",
+            expiresIn: Int(accessTokens.lifetime), user: user)
+    }
+
+    private func insertRefreshToken(userID: String, familyID: String, in transaction: DatabaseTransaction) async throws -> String {
+        let token = RefreshToken(id: ids.next())
+        let now = clock.now()
+        try await transaction.sql.raw("""
+            INSERT INTO refresh_tokens (id, family_id, user_id, secret_hash, issued_at, expires_at)
+            VALUES (\(bind: token.id), \(bind: familyID), \(bind: userID), \(bind: token.secretHash), \(bind: now),
+                    \(bind: now.addingTimeInterval(configuration.refreshTokenLifetime)))
+            """).run()
+        return token.value
+    }
+
+    static func fetchUser(_ sql: any SQLDatabase, id: String) async throws -> User? {
+        guard let row = try await sql.raw("SELECT id, email, name, roles FROM users WHERE id = \(bind: id)").first() else {
+            return nil
+        }
+        return User(
+            id: try row.decode(column: "id", as: String.self),
+            email: try row.decode(column: "email", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            roles: AccountRules.decode(try row.decode(column: "roles", as: String.self)))
+    }
+}
+
+/// An opaque refresh token, `<id>.<secret>`: the ID finds the row, the secret proves possession.
+/// Only a SHA-256 of the secret is stored, so a database leak yields no usable tokens.
+struct RefreshToken {
+    let id: String
+    let secret: String
+
+    init(id: String) {
+        self.id = id
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in bytes.indices { bytes[index] = generator.next() }
+        self.secret = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    init?(_ value: String) {
+        let parts = value.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, parts[0].count <= 64, parts[1].count <= 128 else { return nil }
+        self.id = String(parts[0])
+        self.secret = String(parts[1])
+    }
+
+    var value: String { "\(id).\(secret)" }
+
+    var secretHash: String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Compares without an early exit, so response time does not reveal how much matched.
+func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+    let left = Array(lhs.utf8)
+    let right = Array(rhs.utf8)
+    guard left.count == right.count else { return false }
+    var difference: UInt8 = 0
+    for index in left.indices { difference |= left[index] ^ right[index] }
+    return difference == 0
+}

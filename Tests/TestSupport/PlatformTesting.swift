@@ -1,0 +1,64 @@
+import BoxofficeKit
+import BoxofficeServer
+import Foundation
+import Logging
+import Persistence
+import Synchronization
+
+/// Builds the real platform over a fresh, migrated database.
+public func withPlatform<Result: Sendable>(
+    _ dialect: DatabaseDialect = .sqlite,
+    logger: Logger = TestDatabases.logger,
+    clock: any WallClock = SystemClock(),
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (BoxofficePlatform) async throws -> Result
+) async throws -> Result {
+    try await TestDatabases.withDatabase(dialect, migrations: BoxofficePlatform.migrationGroups) { database in
+        var configuration = ServerConfiguration(database: database.configuration)
+        configuration.port = 0
+        configuration.jwtSecret = String(repeating: "test-signing-secret-", count: 2)
+        configuration.bcryptCost = 4  // the minimum: tests hash many passwords
+        configure(&configuration)
+        return try await body(try await BoxofficePlatform(configuration: configuration, database: database, logger: logger, clock: clock))
+    }
+}
+
+/// Keeps every log record, so tests can assert on what operators would see.
+public final class LogRecorder: Sendable {
+    public init() {}
+
+    public struct Record: Sendable {
+        public let level: Logger.Level
+        public let message: String
+        public let metadata: [String: String]
+    }
+
+    private let records = Mutex<[Record]>([])
+
+    public var all: [Record] { records.withLock { $0 } }
+
+    func append(_ record: Record) { records.withLock { $0.append(record) } }
+
+    public var logger: Logger {
+        var logger = Logger(label: "boxoffice.test") { _ in RecordingHandler(recorder: self) }
+        logger.logLevel = .info
+        return logger
+    }
+
+    private struct RecordingHandler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            recorder.append(Record(level: event.level, message: event.message.description, metadata: merged.mapValues(\.description)))
+        }
+    }
+}
+
