@@ -65,12 +65,27 @@ public final class BoxofficePlatform: Sendable {
         identityConfiguration.accessTokenLifetime = configuration.accessTokenMinutes * 60
         identityConfiguration.refreshTokenLifetime = configuration.refreshTokenDays * 24 * 3600
         identityConfiguration.bcryptCost = UInt8(configuration.bcryptCost)
+        let signingKey = try SigningKey.load(configuration, logger: logger)
         let accessTokens = await AccessTokens(
-            signingKey: try SigningKey.load(configuration, logger: logger), lifetime: identityConfiguration.accessTokenLifetime,
-            clock: clock)
+            signingKey: signingKey, lifetime: identityConfiguration.accessTokenLifetime, clock: clock)
+        let humanCheck: any HumanCheck =
+            switch configuration.humanCheck {
+            case .proofOfWork:
+                ProofOfWorkCheck(
+                    secret: signingKey, difficulty: configuration.proofOfWorkDifficulty, database: database, clock: clock)
+            case .recaptcha:
+                RecaptchaCheck(
+                    configuration: .init(
+                        verifyURL: configuration.recaptchaVerifyURL, secret: configuration.recaptchaSecret ?? "",
+                        minimumScore: configuration.recaptchaMinimumScore),
+                    logger: logger.with(component: "identity"))
+            case .off:
+                NoHumanCheck()
+            }
         self.identity = IdentityService(
-            database: database, outbox: outbox, accessTokens: accessTokens, rateLimiter: rateLimiter, clock: clock,
-            configuration: identityConfiguration, logger: logger.with(component: "identity"))
+            database: database, outbox: outbox, accessTokens: accessTokens, humanCheck: humanCheck,
+            rateLimiter: rateLimiter, clock: clock, configuration: identityConfiguration,
+            logger: logger.with(component: "identity"))
     }
 
     /// The router with every module's routes behind the shared middleware.

@@ -25,6 +25,17 @@ public struct ServerConfiguration: Sendable {
     public var refreshTokenDays: Double = 30
     /// bcrypt work factor; each step doubles the time a password check takes.
     public var bcryptCost: Int = 11
+    public var humanCheck: HumanCheckMode = .proofOfWork
+    public var proofOfWorkDifficulty: Int = 16
+    public var recaptchaSecret: String?
+    public var recaptchaVerifyURL: String = "https://www.google.com/recaptcha/api/siteverify"
+    public var recaptchaMinimumScore: Double = 0.5
+
+    public enum HumanCheckMode: String, Sendable, CaseIterable {
+        case proofOfWork = "pow"
+        case recaptcha
+        case off
+    }
 
     public enum LogFormat: String, Sendable, CaseIterable {
         case json
@@ -94,6 +105,30 @@ public struct ServerConfiguration: Sendable {
         if let cost = try input.number(.bcryptCost, in: 4...16, noun: "bcrypt cost") {
             configuration.bcryptCost = cost
         }
+        if let (value, origin) = input.value(.humanCheck) {
+            guard let mode = HumanCheckMode(rawValue: value.lowercased()) else {
+                throw ConfigurationError(origin: origin, problem: "unknown human check '\(value)' (use pow, recaptcha or off)")
+            }
+            configuration.humanCheck = mode
+        }
+        if let difficulty = try input.number(.proofOfWorkDifficulty, in: 1...32, noun: "number of bits") {
+            configuration.proofOfWorkDifficulty = difficulty
+        }
+        if let (url, origin) = input.value(.recaptchaVerifyURL) {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ConfigurationError(origin: origin, problem: "'\(url)' is not an http(s) URL")
+            }
+            configuration.recaptchaVerifyURL = url
+        }
+        if let score = try input.number(.recaptchaMinimumScore, in: 0.0...1.0, noun: "score") {
+            configuration.recaptchaMinimumScore = score
+        }
+        configuration.recaptchaSecret = input.value(.recaptchaSecret)?.value
+        if configuration.humanCheck == .recaptcha, configuration.recaptchaSecret == nil {
+            throw ConfigurationError(
+                origin: input.value(.humanCheck)?.origin ?? Setting.humanCheck.flag,
+                problem: "recaptcha needs \(Setting.recaptchaSecret.environmentVariable)")
+        }
         if let size = try input.number(.databasePoolSize, in: 1...500, noun: "pool size"),
            case .postgres(var settings) = configuration.database {
             settings.maximumConnections = size
@@ -155,9 +190,26 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         flag: "--bcrypt-cost", environmentVariable: "BOXOFFICE_BCRYPT_COST",
         summary: "bcrypt work factor for passwords (4-16).", defaultValue: "11")
 
+    public static let humanCheck = Setting(
+        flag: "--human-check", environmentVariable: "BOXOFFICE_HUMAN_CHECK",
+        summary: "What sign-up asks to prove a person is there: pow, recaptcha or off.", defaultValue: "pow")
+    public static let proofOfWorkDifficulty = Setting(
+        flag: "--pow-difficulty", environmentVariable: "BOXOFFICE_POW_DIFFICULTY",
+        summary: "Leading zero bits a proof-of-work answer needs (each doubles the client's work).", defaultValue: "16")
+    public static let recaptchaSecret = Setting(
+        flag: "--recaptcha-secret", environmentVariable: "BOXOFFICE_RECAPTCHA_SECRET",
+        summary: "reCAPTCHA secret key (needed with --human-check recaptcha).", defaultValue: "none")
+    public static let recaptchaVerifyURL = Setting(
+        flag: "--recaptcha-verify-url", environmentVariable: "BOXOFFICE_RECAPTCHA_VERIFY_URL",
+        summary: "The siteverify endpoint.", defaultValue: "https://www.google.com/recaptcha/api/siteverify")
+    public static let recaptchaMinimumScore = Setting(
+        flag: "--recaptcha-min-score", environmentVariable: "BOXOFFICE_RECAPTCHA_MIN_SCORE",
+        summary: "Lowest reCAPTCHA v3 score accepted.", defaultValue: "0.5")
+
     public static let allCases: [Setting] = [
         host, port, databaseURL, dataDirectory, logLevel, logFormat, maximumBodyBytes, drainSeconds,
         shutdownTimeoutSeconds, databasePoolSize, jwtSecret, accessTokenMinutes, refreshTokenDays, bcryptCost,
+        humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore,
     ]
 }
 

@@ -14,6 +14,7 @@ public struct IdentityController: Sendable {
         let email: String
         let password: String
         let name: String
+        let humanCheck: HumanCheckProof?
     }
 
     struct SignInRequest: Decodable {
@@ -53,8 +54,18 @@ public struct IdentityController: Sendable {
         let auth = routes.group("/v1/auth")
         auth.post("/signup") { request, context in
             let body = try await request.decodeJSON(as: SignUpRequest.self, context: context)
-            let user = try await service.signUp(email: body.email, password: body.password, name: body.name)
+            let user = try await service.signUp(
+                email: body.email, password: body.password, name: body.name,
+                verification: .required(body.humanCheck, clientAddress: context.clientAddress))
             return try Response.json(UserResponse(user: user), status: .created)
+        }
+        auth.post("/challenge") { _, _ in
+            guard let proofOfWork = service.proofOfWork else {
+                throw Problem(
+                    type: Problem.typeURI("no-challenge"), title: "This server does not use proof-of-work challenges.",
+                    status: 409, detail: "The configured human check does not hand out challenges.")
+            }
+            return try Response.json(proofOfWork.issue(), headers: [.cacheControl: "no-store"])
         }
         auth.post("/signin") { request, context in
             let body = try await request.decodeJSON(as: SignInRequest.self, context: context)

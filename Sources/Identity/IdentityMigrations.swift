@@ -37,5 +37,10 @@ extension IdentityService {
             "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
             "CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id)",
         ]),
+        Migration("0003_create_spent_challenges", sql: [
+            // Proof-of-work challenges already used, kept until they would have expired anyway.
+            "CREATE TABLE spent_challenges (id TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL)",
+            "CREATE INDEX spent_challenges_expiry ON spent_challenges (expires_at)",
+        ]),
     ])
 }

@@ -35,6 +35,9 @@ public final class IdentityService: Sendable {
     let database: Database
     let outbox: Outbox
     let accessTokens: AccessTokens
+    let humanCheck: any HumanCheck
+    /// Set when the human check is the built-in proof of work, which hands out challenges.
+    let proofOfWork: ProofOfWorkCheck?
     private let rateLimiter: any RateLimiter
     private let clock: any WallClock
     private let ids: IDGenerator
@@ -43,9 +46,11 @@ public final class IdentityService: Sendable {
     private let logger: Logger
 
     public init(
-        database: Database, outbox: Outbox, accessTokens: AccessTokens, rateLimiter: any RateLimiter,
-        clock: any WallClock, configuration: Configuration = Configuration(), logger: Logger
+        database: Database, outbox: Outbox, accessTokens: AccessTokens, humanCheck: any HumanCheck,
+        rateLimiter: any RateLimiter, clock: any WallClock, configuration: Configuration = Configuration(), logger: Logger
     ) {
+        self.humanCheck = humanCheck
+        self.proofOfWork = humanCheck as? ProofOfWorkCheck
         self.database = database
         self.outbox = outbox
         self.accessTokens = accessTokens
@@ -62,13 +67,25 @@ public final class IdentityService: Sendable {
 
     // MARK: Accounts
 
+    /// Whether sign-up must pass the human check: always from the API, never from the CLI.
+    public enum HumanVerification: Sendable {
+        case required(HumanCheckProof?, clientAddress: String?)
+        case trustedCaller
+    }
+
     /// Creates an account with the given roles (fans sign up with none beyond `fan`).
-    public func signUp(email: String, password: String, name: String, roles: Set<Role> = []) async throws -> User {
+    public func signUp(
+        email: String, password: String, name: String, roles: Set<Role> = [], verification: HumanVerification
+    ) async throws -> User {
         var errors: [Problem.FieldError] = []
         if let problem = AccountRules.emailProblem(email) { errors.append(.init(field: "email", message: problem)) }
         if let problem = AccountRules.passwordProblem(password, email: email) { errors.append(.init(field: "password", message: problem)) }
         if let problem = AccountRules.nameProblem(name) { errors.append(.init(field: "name", message: problem)) }
         guard errors.isEmpty else { throw Problem.validation(errors) }
+        // After validation, so a typo does not burn a solved challenge.
+        if case .required(let proof, let clientAddress) = verification {
+            try await humanCheck.verify(proof, clientAddress: clientAddress)
+        }
 
         let hash = try await passwords.hash(password)
         let id = ids.next()
@@ -177,7 +194,7 @@ public final class IdentityService: Sendable {
             let system = Principal(userID: "cli", roles: [.admin])
             return (try await setRoles(userID: existing, roles: Set(current.roles).union([.admin]), by: system), false)
         }
-        return (try await signUp(email: email, password: password, name: name, roles: [.admin]), true)
+        return (try await signUp(email: email, password: password, name: name, roles: [.admin], verification: .trustedCaller), true)
     }
 
     // MARK: Sessions

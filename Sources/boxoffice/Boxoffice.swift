@@ -39,11 +39,55 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// Accounts and sign-in settings of `serve`.
+struct IdentityOptions: ParsableArguments {
+    @Option(name: .customLong("jwt-secret"), help: ArgumentHelp(Setting.jwtSecret.helpText))
+    var jwtSecret: String?
+
+    @Option(name: .customLong("access-token-minutes"), help: ArgumentHelp(Setting.accessTokenMinutes.helpText))
+    var accessTokenMinutes: String?
+
+    @Option(name: .customLong("refresh-token-days"), help: ArgumentHelp(Setting.refreshTokenDays.helpText))
+    var refreshTokenDays: String?
+
+    @Option(name: .customLong("bcrypt-cost"), help: ArgumentHelp(Setting.bcryptCost.helpText))
+    var bcryptCost: String?
+
+    @Option(name: .customLong("human-check"), help: ArgumentHelp(Setting.humanCheck.helpText))
+    var humanCheck: String?
+
+    @Option(name: .customLong("pow-difficulty"), help: ArgumentHelp(Setting.proofOfWorkDifficulty.helpText))
+    var proofOfWorkDifficulty: String?
+
+    @Option(name: .customLong("recaptcha-secret"), help: ArgumentHelp(Setting.recaptchaSecret.helpText))
+    var recaptchaSecret: String?
+
+    @Option(name: .customLong("recaptcha-verify-url"), help: ArgumentHelp(Setting.recaptchaVerifyURL.helpText))
+    var recaptchaVerifyURL: String?
+
+    @Option(name: .customLong("recaptcha-min-score"), help: ArgumentHelp(Setting.recaptchaMinimumScore.helpText))
+    var recaptchaMinimumScore: String?
+
+    func add(to flags: inout [Setting: String]) {
+        flags[.jwtSecret] = jwtSecret
+        flags[.accessTokenMinutes] = accessTokenMinutes
+        flags[.refreshTokenDays] = refreshTokenDays
+        flags[.bcryptCost] = bcryptCost
+        flags[.humanCheck] = humanCheck
+        flags[.proofOfWorkDifficulty] = proofOfWorkDifficulty
+        flags[.recaptchaSecret] = recaptchaSecret
+        flags[.recaptchaVerifyURL] = recaptchaVerifyURL
+        flags[.recaptchaMinimumScore] = recaptchaMinimumScore
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the HTTP API, applying pending migrations first.")
 
     @OptionGroup var common: CommonOptions
+
+    @OptionGroup(title: "Accounts and sign-in") var identity: IdentityOptions
 
     @Option(help: ArgumentHelp(Setting.host.helpText))
     var host: String?
@@ -71,6 +115,7 @@ struct Serve: AsyncParsableCommand {
         flags[.drainSeconds] = drainSeconds
         flags[.shutdownTimeoutSeconds] = shutdownTimeout
         flags[.databasePoolSize] = databasePoolSize
+        identity.add(to: &flags)
         try await reportingFailures {
             let configuration = try ServerConfiguration.resolve(flags: flags)
             let logger = bootstrapLogging(configuration)
