@@ -87,7 +87,7 @@ let package = Package(
         ),
         .target(
             name: "Coordination",
-            dependencies: ["BoxofficeKit"],
+            dependencies: ["BoxofficeKit", "Persistence", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: strictSettings
         ),
         // MARK: Bounded contexts (never import each other)
@@ -180,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationTests",
-            dependencies: ["Coordination", "BoxofficeKit"],
+            dependencies: ["Coordination", "BoxofficeKit", "Persistence", "TestSupport"],
             swiftSettings: testSettings
         ),
         .testTarget(
