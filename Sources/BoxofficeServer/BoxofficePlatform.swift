@@ -31,10 +31,12 @@ public final class BoxofficePlatform: Sendable {
     public let relay: OutboxRelay
     public let rateLimiter: any RateLimiter
     public let identity: IdentityService
+    public let browserSessions: BrowserSessions
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
         Outbox.migrations,
+        SQLSessionStore.migrations,
         IdentityService.migrations,
     ]
 
@@ -86,6 +88,9 @@ public final class BoxofficePlatform: Sendable {
             database: database, outbox: outbox, accessTokens: accessTokens, humanCheck: humanCheck,
             rateLimiter: rateLimiter, clock: clock, configuration: identityConfiguration,
             logger: logger.with(component: "identity"))
+        self.browserSessions = BrowserSessions(
+            identity: identity, store: SQLSessionStore(database: database, clock: clock), clock: clock,
+            logger: logger.with(component: "identity"))
     }
 
     /// The router with every module's routes behind the shared middleware.
@@ -102,13 +107,13 @@ public final class BoxofficePlatform: Sendable {
         router.add(middleware: ProblemMiddleware(routes: routes))
         router.add(middleware: DrainMiddleware(state: drain, exemptPaths: OperationsController.paths))
         router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
-        router.add(middleware: AuthenticationMiddleware(verifier: identity.accessTokenVerifier))
+        router.add(middleware: AuthenticationMiddleware(verifier: identity.accessTokenVerifier, cookies: browserSessions))
         let registrar = RouteRegistrar(router: router, table: routes)
         OperationsController(
             database: database, drain: drain, registry: metricsRegistry, metrics: metrics,
             openAPIJSON: try OpenAPIDocument.json()
         ).addRoutes(to: registrar)
-        IdentityController(service: identity).addRoutes(to: registrar)
+        IdentityController(service: identity, browserSessions: browserSessions).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router
     }

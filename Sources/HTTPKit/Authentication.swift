@@ -1,4 +1,5 @@
 import BoxofficeKit
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -8,34 +9,93 @@ public protocol AccessTokenVerifier: Sendable {
     func principal(fromAccessToken token: String) async throws -> Principal
 }
 
-/// Reads `Authorization: Bearer <token>` and puts the principal in the context.
+/// A browser session found from the request's cookies.
+public struct CookieSession: Sendable {
+    public let principal: Principal
+    /// What `X-CSRF-Token` must carry on requests that change something.
+    public let csrfToken: String
+    /// Cookies to send back, e.g. a fresh session made from a remember-me token.
+    public let cookiesToSet: [Cookie]
+
+    public init(principal: Principal, csrfToken: String, cookiesToSet: [Cookie] = []) {
+        self.principal = principal
+        self.csrfToken = csrfToken
+        self.cookiesToSet = cookiesToSet
+    }
+}
+
+/// Finds the browser session behind a request's cookies; the identity context implements it.
+public protocol CookieAuthenticator: Sendable {
+    func session(for request: Request, secure: Bool) async throws -> CookieSession?
+}
+
+extension HTTPField.Name {
+    public static let csrfToken = HTTPField.Name("X-CSRF-Token")!
+    public static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+}
+
+extension Request {
+    /// Whether the client reached us over TLS (directly or through a proxy that says so), which
+    /// decides the `Secure` attribute of cookies.
+    public var arrivedOverTLS: Bool {
+        uri.scheme == .https || headers[.forwardedProto]?.lowercased() == "https"
+    }
+}
+
+/// Puts the caller's principal in the context: from `Authorization: Bearer <token>` for API
+/// clients, else from the session cookie for browsers.
 ///
 /// A request without credentials passes through anonymous (public routes serve it; protected
-/// groups refuse it); a request with a bad token is refused at once with 401, so a client
-/// never silently acts as anonymous because its token expired.
+/// groups refuse it); a bad bearer token is refused at once with 401, so a client never silently
+/// acts as anonymous because its token expired. Cookies are sent by browsers on their own, so a
+/// cookie-authenticated request that changes something must also carry the session's CSRF token
+/// in `X-CSRF-Token`, which another site's page cannot read.
 public struct AuthenticationMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
 
     private let verifier: any AccessTokenVerifier
+    private let cookies: (any CookieAuthenticator)?
 
-    public init(verifier: any AccessTokenVerifier) {
+    public init(verifier: any AccessTokenVerifier, cookies: (any CookieAuthenticator)? = nil) {
         self.verifier = verifier
+        self.cookies = cookies
     }
+
+    private static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        guard let authorization = request.headers[.authorization] else {
-            return try await next(request, context)
-        }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
-            throw Problem.unauthorized(detail: "Send the access token as 'Authorization: Bearer <token>'.")
-        }
         var context = context
-        context.principal = try await verifier.principal(fromAccessToken: String(parts[1]))
-        context.logger[metadataKey: "user_id"] = .string(context.principal?.userID ?? "")
-        return try await next(request, context)
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+                throw Problem.unauthorized(detail: "Send the access token as 'Authorization: Bearer <token>'.")
+            }
+            context.principal = try await verifier.principal(fromAccessToken: String(parts[1]))
+        } else if let cookies, let session = try await cookies.session(for: request, secure: request.arrivedOverTLS) {
+            if !Self.safeMethods.contains(request.method) {
+                guard let presented = request.headers[.csrfToken], Secrets.constantTimeEquals(presented, session.csrfToken) else {
+                    throw Problem(
+                        type: Problem.typeURI("csrf-failed"), title: "Not allowed.", status: 403,
+                        detail: "Requests signed in by cookie must send the session's X-CSRF-Token header.")
+                }
+            }
+            context.principal = session.principal
+            var response = try await next(request, context.withUser())
+            for cookie in session.cookiesToSet { response.setCookie(cookie) }
+            return response
+        }
+        return try await next(request, context.withUser())
+    }
+}
+
+extension AppRequestContext {
+    fileprivate func withUser() -> AppRequestContext {
+        guard let principal else { return self }
+        var context = self
+        context.logger[metadataKey: "user_id"] = .string(principal.userID)
+        return context
     }
 }
 

@@ -84,7 +84,7 @@ public final class ProofOfWorkCheck: HumanCheck {
         }
         let parts = challenge.split(separator: ".")
         guard parts.count == 4, let expires = Int(parts[1]), let required = Int(parts[2]),
-              constantTimeEqual(String(parts[3]), signature(parts[0...2].joined(separator: ".")))
+              Secrets.constantTimeEquals(String(parts[3]), signature(parts[0...2].joined(separator: ".")))
         else { throw Problem.humanCheckFailed("has a challenge this server did not issue") }
         let now = clock.now()
         guard Double(expires) > now.timeIntervalSince1970 else { throw Problem.humanCheckFailed("has an expired challenge") }

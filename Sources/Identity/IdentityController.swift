@@ -5,9 +5,22 @@ import Hummingbird
 /// `/v1/auth/*`, `/v1/me` and the admin's role management.
 public struct IdentityController: Sendable {
     let service: IdentityService
+    let browserSessions: BrowserSessions
 
-    public init(service: IdentityService) {
+    public init(service: IdentityService, browserSessions: BrowserSessions) {
         self.service = service
+        self.browserSessions = browserSessions
+    }
+
+    struct BrowserSignInRequest: Decodable {
+        let email: String
+        let password: String
+        let rememberMe: Bool?
+    }
+
+    struct BrowserSignInResponse: Encodable {
+        let user: User
+        let csrfToken: String
     }
 
     struct SignUpRequest: Decodable {
@@ -80,6 +93,23 @@ public struct IdentityController: Sendable {
                     accessToken: session.accessToken, refreshToken: session.refreshToken,
                     tokenType: session.tokenType, expiresIn: session.expiresIn),
                 headers: [.cacheControl: "no-store"])
+        }
+        auth.post("/browser-session") { request, context in
+            let body = try await request.decodeJSON(as: BrowserSignInRequest.self, context: context)
+            let signedIn = try await browserSessions.signIn(
+                email: body.email, password: body.password, rememberMe: body.rememberMe ?? false,
+                clientAddress: context.clientAddress, secure: request.arrivedOverTLS)
+            var response = try Response.json(
+                BrowserSignInResponse(user: signedIn.user, csrfToken: signedIn.csrfToken), headers: [.cacheControl: "no-store"])
+            for cookie in signedIn.cookies { response.setCookie(cookie) }
+            return response
+        }
+        auth.delete("/browser-session") { request, _ in
+            var response = Response(status: .noContent)
+            for cookie in try await browserSessions.signOut(request, secure: request.arrivedOverTLS) {
+                response.setCookie(cookie)
+            }
+            return response
         }
         auth.post("/signout") { request, context in
             let body = try await request.decodeJSON(as: RefreshTokenRequest.self, context: context)

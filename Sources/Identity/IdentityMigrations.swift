@@ -42,5 +42,18 @@ extension IdentityService {
             "CREATE TABLE spent_challenges (id TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL)",
             "CREATE INDEX spent_challenges_expiry ON spent_challenges (expires_at)",
         ]),
+        Migration("0004_create_remember_tokens", sql: [
+            """
+            CREATE TABLE remember_tokens (
+                -- One series per "remember me" sign-in; its token rotates on every use.
+                series TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users (id),
+                token_hash TEXT NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL,
+                last_used_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+            "CREATE INDEX remember_tokens_user ON remember_tokens (user_id)",
+        ]),
     ])
 }

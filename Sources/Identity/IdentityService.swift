@@ -158,6 +158,7 @@ public final class IdentityService: Sendable {
             try await transaction.sql.raw("""
                 UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: userID) AND revoked_at IS NULL
                 """).run()
+            try await transaction.sql.raw("DELETE FROM remember_tokens WHERE user_id = \(bind: userID)").run()
         }
         logger.notice("password changed; sessions revoked", metadata: ["user_id": .string(userID), "security": "password_change"])
     }
@@ -200,6 +201,15 @@ public final class IdentityService: Sendable {
     // MARK: Sessions
 
     public func signIn(email: String, password: String, clientAddress: String?) async throws -> Session {
+        let user = try await verifyCredentials(email: email, password: password, clientAddress: clientAddress)
+        let refreshToken = try await database.withTransaction { transaction in
+            try await self.insertRefreshToken(userID: user.id, familyID: self.ids.next(), in: transaction)
+        }
+        return try await session(for: user, refreshToken: refreshToken)
+    }
+
+    /// Checks an email and password, throttling failures per account and per client address.
+    func verifyCredentials(email: String, password: String, clientAddress: String?) async throws -> User {
         let accountKey = "signin:account:\(AccountRules.normalizedEmail(email))"
         let addressKey = "signin:address:\(clientAddress ?? "unknown")"
         for (key, limit) in [(accountKey, configuration.failedSignInsPerAccount), (addressKey, configuration.failedSignInsPerAddress)] {
@@ -223,11 +233,7 @@ public final class IdentityService: Sendable {
                 detail: "Check the email address and password and try again.")
         }
         try await rateLimiter.reset(accountKey)
-        let user = try await user(id: try row.decode(column: "id", as: String.self))
-        let refreshToken = try await database.withTransaction { transaction in
-            try await self.insertRefreshToken(userID: user.id, familyID: self.ids.next(), in: transaction)
-        }
-        return try await session(for: user, refreshToken: refreshToken)
+        return try await user(id: try row.decode(column: "id", as: String.self))
     }
 
     /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
@@ -237,7 +243,7 @@ public final class IdentityService: Sendable {
         let invalid = Problem(
             type: Problem.typeURI("invalid-refresh-token"), title: "Authentication is required.", status: 401,
             detail: "The refresh token is not valid; sign in again.")
-        guard let token = RefreshToken(presented) else { throw invalid }
+        guard let token = OpaqueToken(presented) else { throw invalid }
         let now = clock.now()
         let outcome: RotationOutcome = try await database.withTransaction { transaction in
             let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
@@ -245,7 +251,7 @@ public final class IdentityService: Sendable {
                 SELECT family_id, user_id, secret_hash, expires_at, used_at, revoked_at
                 FROM refresh_tokens WHERE id = \(bind: token.id)\(unsafeRaw: lock)
                 """).first(),
-                  constantTimeEqual(try row.decode(column: "secret_hash", as: String.self), token.secretHash)
+                  Secrets.constantTimeEquals(try row.decode(column: "secret_hash", as: String.self), token.secretHash)
             else { return .invalid }
             let familyID = try row.decode(column: "family_id", as: String.self)
             let userID = try row.decode(column: "user_id", as: String.self)
@@ -277,13 +283,13 @@ public final class IdentityService: Sendable {
     /// Revokes the session the refresh token belongs to. Unknown tokens are ignored: signing
     /// out twice is not an error.
     public func signOut(_ presented: String) async throws {
-        guard let token = RefreshToken(presented) else { return }
+        guard let token = OpaqueToken(presented) else { return }
         let now = clock.now()
         try await database.withTransaction { transaction in
             guard let row = try await transaction.sql.raw("""
                 SELECT family_id, secret_hash FROM refresh_tokens WHERE id = \(bind: token.id)
                 """).first(),
-                  constantTimeEqual(try row.decode(column: "secret_hash", as: String.self), token.secretHash)
+                  Secrets.constantTimeEquals(try row.decode(column: "secret_hash", as: String.self), token.secretHash)
             else { return }
             try await transaction.sql.raw("""
                 UPDATE refresh_tokens SET revoked_at = \(bind: now)
@@ -307,7 +313,7 @@ public final class IdentityService: Sendable {
     }
 
     private func insertRefreshToken(userID: String, familyID: String, in transaction: DatabaseTransaction) async throws -> String {
-        let token = RefreshToken(id: ids.next())
+        let token = OpaqueToken(id: ids.next())
         let now = clock.now()
         try await transaction.sql.raw("""
             INSERT INTO refresh_tokens (id, family_id, user_id, secret_hash, issued_at, expires_at)
@@ -327,44 +333,4 @@ public final class IdentityService: Sendable {
             name: try row.decode(column: "name", as: String.self),
             roles: AccountRules.decode(try row.decode(column: "roles", as: String.self)))
     }
-}
-
-/// An opaque refresh token, `<id>.<secret>`: the ID finds the row, the secret proves possession.
-/// Only a SHA-256 of the secret is stored, so a database leak yields no usable tokens.
-struct RefreshToken {
-    let id: String
-    let secret: String
-
-    init(id: String) {
-        self.id = id
-        var bytes = [UInt8](repeating: 0, count: 32)
-        var generator = SystemRandomNumberGenerator()
-        for index in bytes.indices { bytes[index] = generator.next() }
-        self.secret = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    init?(_ value: String) {
-        let parts = value.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, parts[0].count <= 64, parts[1].count <= 128 else { return nil }
-        self.id = String(parts[0])
-        self.secret = String(parts[1])
-    }
-
-    var value: String { "\(id).\(secret)" }
-
-    var secretHash: String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-}
-
-/// Compares without an early exit, so response time does not reveal how much matched.
-func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-    let left = Array(lhs.utf8)
-    let right = Array(rhs.utf8)
-    guard left.count == right.count else { return false }
-    var difference: UInt8 = 0
-    for index in left.indices { difference |= left[index] ^ right[index] }
-    return difference == 0
 }

@@ -16,11 +16,27 @@ struct API {
         let status: HTTPResponse.Status
         let headers: HTTPFields
         let json: [String: Any]
+
+        /// `Set-Cookie` headers by cookie name, whole (value and attributes).
+        var setCookies: [String: String] {
+            Dictionary(headers[values: .setCookie].map { (String($0.prefix { $0 != "=" }), $0) }, uniquingKeysWith: { $1 })
+        }
+
+        /// The value a `Set-Cookie` header gives the named cookie.
+        func cookie(_ name: String) -> String? {
+            setCookies[name].map { String($0.dropFirst(name.count + 1).prefix { $0 != ";" }) }
+        }
     }
 
-    func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: [String: Any]? = nil) async throws -> Reply {
-        var headers: HTTPFields = [:]
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: [String: Any]? = nil,
+        cookies: [String: String] = [:], headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = extra
         if let token { headers[.authorization] = "Bearer \(token)" }
+        if !cookies.isEmpty {
+            headers[.cookie] = cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
+        }
         var buffer: ByteBuffer?
         if let body {
             headers[.contentType] = "application/json"
