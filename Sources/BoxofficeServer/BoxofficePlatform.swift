@@ -32,6 +32,7 @@ public final class BoxofficePlatform: Sendable {
     public let rateLimiter: any RateLimiter
     public let identity: IdentityService
     public let browserSessions: BrowserSessions
+    public let oauth: OAuthSignIn
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
@@ -88,9 +89,13 @@ public final class BoxofficePlatform: Sendable {
             database: database, outbox: outbox, accessTokens: accessTokens, humanCheck: humanCheck,
             rateLimiter: rateLimiter, clock: clock, configuration: identityConfiguration,
             logger: logger.with(component: "identity"))
+        let sessionStore = SQLSessionStore(database: database, clock: clock)
         self.browserSessions = BrowserSessions(
-            identity: identity, store: SQLSessionStore(database: database, clock: clock), clock: clock,
-            logger: logger.with(component: "identity"))
+            identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
+        self.oauth = OAuthSignIn(
+            providers: configuration.oauthProviders,
+            publicURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)",
+            identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
     }
 
     /// The router with every module's routes behind the shared middleware.
@@ -113,7 +118,7 @@ public final class BoxofficePlatform: Sendable {
             database: database, drain: drain, registry: metricsRegistry, metrics: metrics,
             openAPIJSON: try OpenAPIDocument.json()
         ).addRoutes(to: registrar)
-        IdentityController(service: identity, browserSessions: browserSessions).addRoutes(to: registrar)
+        IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Identity
 import Logging
 import Persistence
 
@@ -30,6 +31,9 @@ public struct ServerConfiguration: Sendable {
     public var recaptchaSecret: String?
     public var recaptchaVerifyURL: String = "https://www.google.com/recaptcha/api/siteverify"
     public var recaptchaMinimumScore: Double = 0.5
+    /// The address browsers reach this site at; OAuth redirect URIs are made from it.
+    public var publicURL: String?
+    public var oauthProviders: [OAuthProvider] = []
 
     public enum HumanCheckMode: String, Sendable, CaseIterable {
         case proofOfWork = "pow"
@@ -129,6 +133,17 @@ public struct ServerConfiguration: Sendable {
                 origin: input.value(.humanCheck)?.origin ?? Setting.humanCheck.flag,
                 problem: "recaptcha needs \(Setting.recaptchaSecret.environmentVariable)")
         }
+        if let (url, origin) = input.value(.publicURL) {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ConfigurationError(origin: origin, problem: "'\(url)' is not an http(s) URL")
+            }
+            configuration.publicURL = url
+        }
+        if let (names, _) = input.value(.oauthProviders) {
+            configuration.oauthProviders = try names.split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+                .map { name throws(ConfigurationError) in try input.oauthProvider(name) }
+        }
         if let size = try input.number(.databasePoolSize, in: 1...500, noun: "pool size"),
            case .postgres(var settings) = configuration.database {
             settings.maximumConnections = size
@@ -206,10 +221,19 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         flag: "--recaptcha-min-score", environmentVariable: "BOXOFFICE_RECAPTCHA_MIN_SCORE",
         summary: "Lowest reCAPTCHA v3 score accepted.", defaultValue: "0.5")
 
+    public static let publicURL = Setting(
+        flag: "--public-url", environmentVariable: "BOXOFFICE_PUBLIC_URL",
+        summary: "The address browsers use to reach this site (for OAuth redirect URIs).", defaultValue: "http://<host>:<port>")
+    public static let oauthProviders = Setting(
+        flag: "--oauth-providers", environmentVariable: "BOXOFFICE_OAUTH_PROVIDERS",
+        summary: "Comma-separated sign-in providers, e.g. google,kakao,naver; each is set up by BOXOFFICE_OAUTH_<NAME>_* variables.",
+        defaultValue: "none")
+
     public static let allCases: [Setting] = [
         host, port, databaseURL, dataDirectory, logLevel, logFormat, maximumBodyBytes, drainSeconds,
         shutdownTimeoutSeconds, databasePoolSize, jwtSecret, accessTokenMinutes, refreshTokenDays, bcryptCost,
-        humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore,
+        humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore, publicURL,
+        oauthProviders,
     ]
 }
 
@@ -238,6 +262,47 @@ struct SettingsInput {
             return (value, setting.environmentVariable)
         }
         return nil
+    }
+
+    /// One sign-in provider from `BOXOFFICE_OAUTH_<NAME>_*`: a preset's endpoints (google, kakao,
+    /// naver) unless overridden, or all endpoints for any other provider.
+    func oauthProvider(_ name: String) throws(ConfigurationError) -> OAuthProvider {
+        let prefix = "BOXOFFICE_OAUTH_\(name.uppercased().replacingOccurrences(of: "-", with: "_"))_"
+        func variable(_ suffix: String) -> String? {
+            environment[prefix + suffix].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+            throw ConfigurationError(origin: Setting.oauthProviders.environmentVariable, problem: "'\(name)' is not a provider name")
+        }
+        guard let clientID = variable("CLIENT_ID"), let clientSecret = variable("CLIENT_SECRET") else {
+            throw ConfigurationError(origin: prefix + "CLIENT_ID", problem: "provider '\(name)' needs \(prefix)CLIENT_ID and \(prefix)CLIENT_SECRET")
+        }
+        var provider: OAuthProvider
+        if let preset = OAuthProvider.preset(name, clientID: clientID, clientSecret: clientSecret) {
+            provider = preset
+        } else {
+            guard let authorization = variable("AUTHORIZATION_URL"), let token = variable("TOKEN_URL") else {
+                throw ConfigurationError(
+                    origin: prefix + "AUTHORIZATION_URL",
+                    problem: "provider '\(name)' has no preset; give \(prefix)AUTHORIZATION_URL, TOKEN_URL and ISSUER+JWKS_URL or USERINFO_URL")
+            }
+            provider = OAuthProvider(
+                name: name, clientID: clientID, clientSecret: clientSecret, authorizationURL: authorization, tokenURL: token)
+            provider.profile = variable("JWKS_URL") == nil ? .standardUserInfo : .idToken
+        }
+        if let value = variable("AUTHORIZATION_URL") { provider.authorizationURL = value }
+        if let value = variable("TOKEN_URL") { provider.tokenURL = value }
+        if let value = variable("ISSUER") { provider.issuer = value }
+        if let value = variable("JWKS_URL") { provider.jwksURL = value }
+        if let value = variable("USERINFO_URL") { provider.userInfoURL = value }
+        if let value = variable("SCOPES") { provider.scopes = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init) }
+        if provider.profile == .idToken, provider.issuer == nil || provider.jwksURL == nil {
+            throw ConfigurationError(origin: prefix + "ISSUER", problem: "provider '\(name)' needs \(prefix)ISSUER and \(prefix)JWKS_URL")
+        }
+        if provider.profile != .idToken, provider.userInfoURL == nil {
+            throw ConfigurationError(origin: prefix + "USERINFO_URL", problem: "provider '\(name)' needs \(prefix)USERINFO_URL")
+        }
+        return provider
     }
 
     /// A number within `range`, or nil when the setting is not given.

@@ -66,6 +66,11 @@ public final class BrowserSessions: CookieAuthenticator {
         return SignedIn(user: user, csrfToken: csrfToken, cookies: all)
     }
 
+    /// Starts a session for someone already authenticated (e.g. by an external provider).
+    public func start(for user: User, secure: Bool) async throws -> [Cookie] {
+        try await startSession(for: user, secure: secure).cookies
+    }
+
     /// Ends the browser's session and its remember-me series; returns cookies that clear both.
     public func signOut(_ request: Request, secure: Bool) async throws -> [Cookie] {
         if let token = request.cookies[Self.sessionCookie]?.value {

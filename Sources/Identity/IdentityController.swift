@@ -6,10 +6,16 @@ import Hummingbird
 public struct IdentityController: Sendable {
     let service: IdentityService
     let browserSessions: BrowserSessions
+    let oauth: OAuthSignIn
 
-    public init(service: IdentityService, browserSessions: BrowserSessions) {
+    public init(service: IdentityService, browserSessions: BrowserSessions, oauth: OAuthSignIn) {
         self.service = service
         self.browserSessions = browserSessions
+        self.oauth = oauth
+    }
+
+    struct ProvidersResponse: Encodable {
+        let providers: [String]
     }
 
     struct BrowserSignInRequest: Decodable {
@@ -107,6 +113,25 @@ public struct IdentityController: Sendable {
         auth.delete("/browser-session") { request, _ in
             var response = Response(status: .noContent)
             for cookie in try await browserSessions.signOut(request, secure: request.arrivedOverTLS) {
+                response.setCookie(cookie)
+            }
+            return response
+        }
+        auth.get("/oauth/providers") { _, _ in
+            try Response.json(ProvidersResponse(providers: oauth.providerNames))
+        }
+        auth.get("/oauth/:provider/start") { request, context in
+            let location = try await oauth.start(
+                provider: try context.parameters.require("provider"), returnTo: request.uri.queryParameters["returnTo"].map(String.init))
+            return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
+        }
+        auth.get("/oauth/:provider/callback") { request, context in
+            let query = request.uri.queryParameters
+            let (user, returnTo) = try await oauth.finish(
+                provider: try context.parameters.require("provider"), code: query["code"].map(String.init),
+                state: query["state"].map(String.init), error: query["error"].map(String.init))
+            var response = Response(status: .found, headers: [.location: returnTo, .cacheControl: "no-store"])
+            for cookie in try await browserSessions.start(for: user, secure: request.arrivedOverTLS) {
                 response.setCookie(cookie)
             }
             return response

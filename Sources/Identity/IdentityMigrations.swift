@@ -55,5 +55,19 @@ extension IdentityService {
             """,
             "CREATE INDEX remember_tokens_user ON remember_tokens (user_id)",
         ]),
+        Migration("0005_create_external_identities", sql: [
+            """
+            CREATE TABLE external_identities (
+                provider TEXT NOT NULL,
+                -- The provider's stable user ID (the ID token's sub).
+                subject TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users (id),
+                email TEXT,
+                linked_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (provider, subject)
+            )
+            """,
+            "CREATE INDEX external_identities_user ON external_identities (user_id)",
+        ]),
     ])
 }

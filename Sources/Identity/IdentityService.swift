@@ -198,6 +198,49 @@ public final class IdentityService: Sendable {
         return (try await signUp(email: email, password: password, name: name, roles: [.admin], verification: .trustedCaller), true)
     }
 
+    /// Signs in someone a provider vouched for: the account linked to `(provider, subject)`;
+    /// else the account with the same verified email, which is linked now; else a new account.
+    /// An unverified email links and creates nothing, so nobody can claim another's account by
+    /// registering its address at a careless provider.
+    func signInExternal(provider: String, subject: String, email: String?, emailVerified: Bool, name: String?) async throws -> User {
+        let now = clock.now()
+        let linked: String? = try await database.withTransaction { transaction in
+            if let userID = try await transaction.sql.raw("""
+                SELECT user_id FROM external_identities WHERE provider = \(bind: provider) AND subject = \(bind: subject)
+                """).first()?.decode(column: "user_id", as: String.self) {
+                return userID
+            }
+            guard let email, emailVerified, AccountRules.emailProblem(email) == nil else { return nil }
+            let normalized = AccountRules.normalizedEmail(email)
+            var userID = try await transaction.sql.raw("SELECT id FROM users WHERE email_normalized = \(bind: normalized)")
+                .first()?.decode(column: "id", as: String.self)
+            if userID == nil {
+                let id = self.ids.next()
+                let displayName = name.flatMap { AccountRules.nameProblem($0) == nil ? $0.trimmingCharacters(in: .whitespacesAndNewlines) : nil }
+                    ?? String(normalized.prefix { $0 != "@" })
+                try await transaction.sql.raw("""
+                    INSERT INTO users (id, email, email_normalized, name, password_hash, roles, created_at, updated_at)
+                    VALUES (\(bind: id), \(bind: email.trimmingCharacters(in: .whitespacesAndNewlines)), \(bind: normalized),
+                            \(bind: displayName), NULL, \(bind: AccountRules.encode([])), \(bind: now), \(bind: now))
+                    """).run()
+                try await self.outbox.publish(UserRegistered(userID: id, roles: [.fan]), in: transaction)
+                userID = id
+            }
+            try await transaction.sql.raw("""
+                INSERT INTO external_identities (provider, subject, user_id, email, linked_at)
+                VALUES (\(bind: provider), \(bind: subject), \(bind: userID), \(bind: email), \(bind: now))
+                """).run()
+            return userID
+        }
+        guard let linked else {
+            throw Problem(
+                type: Problem.typeURI("oauth-email-unverified"), title: "The email address is not verified.", status: 403,
+                detail: "\(provider) did not confirm a verified email address, so no account can be created or linked.")
+        }
+        logger.info("external sign-in", metadata: ["user_id": .string(linked), "provider": .string(provider)])
+        return try await user(id: linked)
+    }
+
     // MARK: Sessions
 
     public func signIn(email: String, password: String, clientAddress: String?) async throws -> Session {

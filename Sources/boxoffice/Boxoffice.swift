@@ -68,6 +68,12 @@ struct IdentityOptions: ParsableArguments {
     @Option(name: .customLong("recaptcha-min-score"), help: ArgumentHelp(Setting.recaptchaMinimumScore.helpText))
     var recaptchaMinimumScore: String?
 
+    @Option(name: .customLong("public-url"), help: ArgumentHelp(Setting.publicURL.helpText))
+    var publicURL: String?
+
+    @Option(name: .customLong("oauth-providers"), help: ArgumentHelp(Setting.oauthProviders.helpText))
+    var oauthProviders: String?
+
     func add(to flags: inout [Setting: String]) {
         flags[.jwtSecret] = jwtSecret
         flags[.accessTokenMinutes] = accessTokenMinutes
@@ -78,6 +84,8 @@ struct IdentityOptions: ParsableArguments {
         flags[.recaptchaSecret] = recaptchaSecret
         flags[.recaptchaVerifyURL] = recaptchaVerifyURL
         flags[.recaptchaMinimumScore] = recaptchaMinimumScore
+        flags[.publicURL] = publicURL
+        flags[.oauthProviders] = oauthProviders
     }
 }
 
