@@ -111,11 +111,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Catalog",
+            dependencies: [
+                "BoxofficeKit",
+                "HTTPKit",
+                "Messaging",
+                "Persistence",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: Composition root: the only module that knows every other one
         .target(
             name: "BoxofficeServer",
             dependencies: [
                 "BoxofficeKit",
+                "Catalog",
                 "Coordination",
                 "Identity",
                 "Persistence",
@@ -176,6 +190,18 @@ let package = Package(
         .testTarget(
             name: "MessagingTests",
             dependencies: ["Messaging", "Persistence", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "CatalogTests",
+            dependencies: [
+                "BoxofficeServer",
+                "Catalog",
+                "HTTPKit",
+                "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             swiftSettings: testSettings
         ),
         .testTarget(

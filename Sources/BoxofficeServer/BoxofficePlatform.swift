@@ -1,4 +1,5 @@
 import BoxofficeKit
+import Catalog
 import Coordination
 import Foundation
 import HTTPKit
@@ -33,12 +34,14 @@ public final class BoxofficePlatform: Sendable {
     public let identity: IdentityService
     public let browserSessions: BrowserSessions
     public let oauth: OAuthSignIn
+    public let catalog: CatalogService
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
         Outbox.migrations,
         SQLSessionStore.migrations,
         IdentityService.migrations,
+        CatalogService.migrations,
     ]
 
     public init(
@@ -96,6 +99,7 @@ public final class BoxofficePlatform: Sendable {
             providers: configuration.oauthProviders,
             publicURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)",
             identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
+        self.catalog = CatalogService(database: database, outbox: outbox, clock: clock, logger: logger.with(component: "catalog"))
     }
 
     /// The router with every module's routes behind the shared middleware.
@@ -119,6 +123,7 @@ public final class BoxofficePlatform: Sendable {
             openAPIJSON: try OpenAPIDocument.json()
         ).addRoutes(to: registrar)
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)
+        CatalogController(service: catalog).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router
     }

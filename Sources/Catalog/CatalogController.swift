@@ -1,0 +1,114 @@
+import BoxofficeKit
+import Foundation
+import HTTPKit
+import Hummingbird
+
+/// `/v1/venues`, `/v1/events`, `/v1/performances`.
+public struct CatalogController: Sendable {
+    let service: CatalogService
+
+    public init(service: CatalogService) {
+        self.service = service
+    }
+
+    struct VenueRequest: Decodable {
+        let name: String
+        let address: String
+    }
+
+    struct SeatMapJSON: Decodable {
+        let seats: [SeatInput]
+    }
+
+    struct SeatCount: Encodable {
+        let seatCount: Int
+    }
+
+    public func addRoutes(to routes: RouteRegistrar<AppRequestContext>) {
+        // Reading the catalog is public; drafts are shown to their organizer only.
+        routes.get("/v1/venues/:venueId") { _, context in
+            try Response.json(try await service.venue(id: try context.parameters.require("venueId")))
+        }
+        routes.get("/v1/events") { request, _ in
+            try Response.json(try await service.listEvents(try Self.listQuery(request.uri.queryParameters)))
+        }
+        routes.get("/v1/events/:eventId") { _, context in
+            try Response.json(try await service.event(id: try context.parameters.require("eventId"), viewer: context.principal))
+        }
+        routes.get("/v1/performances/:performanceId") { _, context in
+            try Response.json(try await service.performance(id: try context.parameters.require("performanceId"), viewer: context.principal))
+        }
+
+        let organizer = routes.group("/v1", context: AuthenticatedContext.self)
+            .add(middleware: RequireRoleMiddleware(anyOf: .organizer, .admin))
+        organizer.post("/venues") { request, context in
+            let body = try await request.decodeJSON(as: VenueRequest.self, context: context)
+            return try Response.json(
+                try await service.createVenue(name: body.name, address: body.address, by: context.principal), status: .created)
+        }
+        organizer.put("/venues/:venueId/seatmap") { request, context in
+            let seats: [SeatInput]
+            let contentType = request.headers[.contentType]?.lowercased() ?? ""
+            if contentType.hasPrefix("text/csv") {
+                let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+                seats = try SeatMapParser.parseCSV(String(buffer: buffer))
+            } else {
+                seats = try SeatMapParser.validate(try await request.decodeJSON(as: SeatMapJSON.self, context: context).seats)
+            }
+            let count = try await service.replaceSeatMap(
+                venueID: try context.parameters.require("venueId"), seats: seats, by: context.principal)
+            return try Response.json(SeatCount(seatCount: count))
+        }
+        organizer.post("/events") { request, context in
+            let draft = try await request.decodeJSON(as: CatalogService.EventDraft.self, context: context)
+            return try Response.json(try await service.createEvent(draft, by: context.principal), status: .created)
+        }
+        organizer.patch("/events/:eventId") { request, context in
+            let changes = try await request.decodeJSON(as: CatalogService.EventChanges.self, context: context)
+            return try Response.json(
+                try await service.updateEvent(id: try context.parameters.require("eventId"), changes: changes, by: context.principal))
+        }
+        organizer.post("/events/:eventId/publish") { _, context in
+            try Response.json(try await service.publishEvent(id: try context.parameters.require("eventId"), by: context.principal))
+        }
+        organizer.post("/events/:eventId/cancel") { _, context in
+            try Response.json(try await service.cancelEvent(id: try context.parameters.require("eventId"), by: context.principal))
+        }
+        organizer.post("/events/:eventId/performances") { request, context in
+            let draft = try await request.decodeJSON(as: CatalogService.PerformanceDraft.self, context: context)
+            return try Response.json(
+                try await service.addPerformance(eventID: try context.parameters.require("eventId"), draft, by: context.principal),
+                status: .created)
+        }
+    }
+
+    /// Reads `q, category, venueId, from, to, sort, limit, cursor`; a bad value is a 400 naming it.
+    static func listQuery(_ parameters: Parameters) throws -> CatalogService.ListQuery {
+        var query = CatalogService.ListQuery()
+        query.text = parameters["q"].map(String.init)
+        query.category = parameters["category"].map(String.init)
+        query.venueID = parameters["venueId"].map(String.init)
+        query.cursor = parameters["cursor"].map(String.init)
+        let dates = Date.ISO8601FormatStyle()
+        for (name, keyPath) in [("from", \CatalogService.ListQuery.from), ("to", \CatalogService.ListQuery.to)] {
+            guard let text = parameters[Substring(name)] else { continue }
+            guard let date = try? dates.parse(String(text)) else {
+                throw Problem.badRequest(detail: "\(name) must be an RFC 3339 time such as 2026-12-01T00:00:00Z.", field: name)
+            }
+            query[keyPath: keyPath] = date
+        }
+        if let sort = parameters["sort"] {
+            guard let value = CatalogService.ListQuery.Sort(rawValue: String(sort)) else {
+                throw Problem.badRequest(detail: "sort must be date or title.", field: "sort")
+            }
+            query.sort = value
+        }
+        if let limit = parameters["limit"] {
+            guard let value = Int(limit), (1...100).contains(value) else {
+                throw Problem.badRequest(detail: "limit must be a whole number from 1 to 100.", field: "limit")
+            }
+            query.limit = value
+        }
+        return query
+    }
+}

@@ -1,0 +1,489 @@
+import BoxofficeKit
+import Foundation
+import Logging
+import Messaging
+import Persistence
+import SQLKit
+
+/// Venues, seat maps, events and performances: what is on sale, and when, and for how much.
+public final class CatalogService: Sendable {
+    private let database: Database
+    private let outbox: Outbox
+    private let clock: any WallClock
+    private let ids: IDGenerator
+    private let logger: Logger
+
+    public init(database: Database, outbox: Outbox, clock: any WallClock, logger: Logger) {
+        self.database = database
+        self.outbox = outbox
+        self.clock = clock
+        self.ids = IDGenerator(clock: clock)
+        self.logger = logger
+    }
+
+    // MARK: Venues
+
+    public func createVenue(name: String, address: String, by organizer: Principal) async throws -> Venue {
+        try organizer.require(anyOf: .organizer, .admin)
+        var errors: [Problem.FieldError] = []
+        if let problem = Self.textProblem(name, limit: 200) { errors.append(.init(field: "name", message: problem)) }
+        if let problem = Self.textProblem(address, limit: 500) { errors.append(.init(field: "address", message: problem)) }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        let venue = Venue(
+            id: ids.next(), organizerId: organizer.userID, name: Self.trimmed(name), address: Self.trimmed(address), seatCount: 0)
+        let now = clock.now()
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                INSERT INTO venues (id, organizer_id, name, address, seat_count, created_at, updated_at)
+                VALUES (\(bind: venue.id), \(bind: venue.organizerId), \(bind: venue.name), \(bind: venue.address), 0,
+                        \(bind: now), \(bind: now))
+                """).run()
+        }
+        return venue
+    }
+
+    public func venue(id: String) async throws -> Venue {
+        guard let venue = try await database.read({ sql in try await Self.fetchVenue(sql, id: id) }) else {
+            throw Problem.notFound(detail: "No such venue.")
+        }
+        return venue
+    }
+
+    /// Replaces a venue's seat map. Refused while a performance at the venue is scheduled,
+    /// because sold and held seats refer to the map's seat IDs.
+    public func replaceSeatMap(venueID: String, seats: [SeatInput], by organizer: Principal) async throws -> Int {
+        let venue = try await venue(id: venueID)
+        try organizer.requireOwnership(of: venue.organizerId, resource: "venue")
+        let now = clock.now()
+        try await database.withTransaction { transaction in
+            let inUse = try await transaction.sql.raw("""
+                SELECT p.id FROM performances p JOIN events e ON e.id = p.event_id
+                WHERE e.venue_id = \(bind: venueID) AND p.status = 'scheduled' LIMIT 1
+                """).first()
+            guard inUse == nil else {
+                throw Problem.conflict(
+                    detail: "A scheduled performance uses this seat map; cancel it before replacing the map.", slug: "seat-map-in-use")
+            }
+            try await transaction.sql.raw("DELETE FROM seats WHERE venue_id = \(bind: venueID)").run()
+            // Multi-row inserts in batches: one round trip per 500 seats instead of per seat.
+            for (batchIndex, batch) in seats.chunked(500).enumerated() {
+                var query: SQLQueryString = "INSERT INTO seats (id, venue_id, section, row_label, seat_label, x, y, tier, attributes, position) VALUES "
+                for (offset, seat) in batch.enumerated() {
+                    if offset > 0 { query += ", " }
+                    let position = batchIndex * 500 + offset
+                    query += """
+                        (\(bind: self.ids.next()), \(bind: venueID), \(bind: seat.section), \(bind: seat.row), \(bind: seat.seat),
+                         \(bind: seat.x), \(bind: seat.y), \(bind: seat.tier), \(bind: (seat.attributes ?? []).joined(separator: ",")),
+                         \(bind: position))
+                        """
+                }
+                try await transaction.sql.raw(query).run()
+            }
+            try await transaction.sql.raw("""
+                UPDATE venues SET seat_count = \(bind: seats.count), updated_at = \(bind: now) WHERE id = \(bind: venueID)
+                """).run()
+        }
+        logger.info("seat map replaced", metadata: ["venue_id": .string(venueID), "seats": .stringConvertible(seats.count)])
+        return seats.count
+    }
+
+    // MARK: Events
+
+    public struct EventDraft: Codable, Sendable {
+        public var title: String
+        public var description: String
+        public var artist: String
+        public var category: String
+        public var venueId: String
+        public var imageUrls: [String]?
+    }
+
+    public struct EventChanges: Codable, Sendable {
+        public var title: String?
+        public var description: String?
+        public var artist: String?
+        public var category: String?
+        public var imageUrls: [String]?
+    }
+
+    public func createEvent(_ draft: EventDraft, by organizer: Principal) async throws -> Event {
+        try organizer.require(anyOf: .organizer, .admin)
+        try Self.validate(title: draft.title, description: draft.description, artist: draft.artist, category: draft.category,
+                          imageUrls: draft.imageUrls ?? [])
+        let venue = try await venue(id: draft.venueId)
+        try organizer.requireOwnership(of: venue.organizerId, resource: "venue")
+        let now = clock.now()
+        let id = ids.next()
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                INSERT INTO events (id, organizer_id, venue_id, title, description, artist, category, image_urls, status,
+                                    search_text, first_starts_at, created_at, updated_at)
+                VALUES (\(bind: id), \(bind: organizer.userID), \(bind: venue.id), \(bind: Self.trimmed(draft.title)),
+                        \(bind: draft.description), \(bind: Self.trimmed(draft.artist)), \(bind: Self.category(draft.category)),
+                        \(bind: Self.json(draft.imageUrls ?? [])), 'draft',
+                        \(bind: Self.searchText(draft.title, draft.artist, draft.description)), NULL, \(bind: now), \(bind: now))
+                """).run()
+        }
+        return try await event(id: id, viewer: organizer)
+    }
+
+    public func updateEvent(id: String, changes: EventChanges, by organizer: Principal) async throws -> Event {
+        let current = try await ownedEvent(id: id, by: organizer)
+        guard current.status != .cancelled else { throw Problem.conflict(detail: "The event is cancelled.", slug: "event-cancelled") }
+        let title = changes.title ?? current.title
+        let description = changes.description ?? current.description
+        let artist = changes.artist ?? current.artist
+        let category = changes.category ?? current.category
+        let imageUrls = changes.imageUrls ?? current.imageUrls
+        try Self.validate(title: title, description: description, artist: artist, category: category, imageUrls: imageUrls)
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                UPDATE events SET title = \(bind: Self.trimmed(title)), description = \(bind: description),
+                    artist = \(bind: Self.trimmed(artist)), category = \(bind: Self.category(category)),
+                    image_urls = \(bind: Self.json(imageUrls)), search_text = \(bind: Self.searchText(title, artist, description)),
+                    updated_at = \(bind: self.clock.now())
+                WHERE id = \(bind: id)
+                """).run()
+        }
+        return try await event(id: id, viewer: organizer)
+    }
+
+    public func publishEvent(id: String, by organizer: Principal) async throws -> Event {
+        let current = try await ownedEvent(id: id, by: organizer)
+        switch current.status {
+        case .published: return current
+        case .cancelled: throw Problem.conflict(detail: "A cancelled event cannot be published.", slug: "event-cancelled")
+        case .draft: break
+        }
+        guard !(current.performances ?? []).isEmpty else {
+            throw Problem.conflict(detail: "Add a performance before publishing.", slug: "event-has-no-performances")
+        }
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                UPDATE events SET status = 'published', updated_at = \(bind: self.clock.now()) WHERE id = \(bind: id) AND status = 'draft'
+                """).run()
+            try await self.outbox.publish(EventPublished(eventId: id, organizerId: current.organizerId), in: transaction)
+        }
+        return try await event(id: id, viewer: organizer)
+    }
+
+    public func cancelEvent(id: String, by organizer: Principal) async throws -> Event {
+        let current = try await ownedEvent(id: id, by: organizer)
+        guard current.status != .cancelled else { return current }
+        try await database.withTransaction { transaction in
+            let now = self.clock.now()
+            try await transaction.sql.raw("UPDATE events SET status = 'cancelled', updated_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await transaction.sql.raw("UPDATE performances SET status = 'cancelled' WHERE event_id = \(bind: id)").run()
+            try await self.outbox.publish(
+                EventCancelled(eventId: id, performanceIds: (current.performances ?? []).map(\.id)), in: transaction)
+        }
+        logger.notice("event cancelled", metadata: ["event_id": .string(id), "by": .string(organizer.userID)])
+        return try await event(id: id, viewer: organizer)
+    }
+
+    /// An event with its performances. Drafts are visible to their organizer (and admins) only.
+    public func event(id: String, viewer: Principal?) async throws -> Event {
+        let found = try await database.read { sql in try await Self.fetchEvent(sql, id: id) }
+        guard var event = found else { throw Problem.notFound(detail: "No such event.") }
+        if event.status == .draft {
+            guard let viewer, viewer.userID == event.organizerId || viewer.has(.admin) else {
+                throw Problem.notFound(detail: "No such event.")
+            }
+        }
+        event.performances = try await database.read { sql in try await Self.fetchPerformances(sql, eventID: id) }
+        return event
+    }
+
+    private func ownedEvent(id: String, by organizer: Principal) async throws -> Event {
+        let event = try await event(id: id, viewer: organizer)
+        try organizer.requireOwnership(of: event.organizerId, resource: "event")
+        return event
+    }
+
+    // MARK: Performances
+
+    public struct PerformanceDraft: Codable, Sendable {
+        public struct Price: Codable, Sendable {
+            public var tier: String
+            public var price: Money
+        }
+
+        public struct Quota: Codable, Sendable {
+            public var tier: String
+            public var quota: Int
+        }
+
+        public var startsAt: Date
+        public var onSaleFrom: Date
+        public var onSaleUntil: Date
+        public var prices: [Price]
+        public var holdMinutes: Int?
+        public var maxSeatsPerOrder: Int?
+        public var maxSeatsPerFan: Int?
+        public var generalAdmission: [Quota]?
+    }
+
+    public func addPerformance(eventID: String, _ draft: PerformanceDraft, by organizer: Principal) async throws -> Performance {
+        let event = try await ownedEvent(id: eventID, by: organizer)
+        guard event.status != .cancelled else { throw Problem.conflict(detail: "The event is cancelled.", slug: "event-cancelled") }
+        let venueTiers = try await database.read { sql in
+            try await sql.raw("SELECT DISTINCT tier FROM seats WHERE venue_id = \(bind: event.venueId)").all()
+                .map { try $0.decode(column: "tier", as: String.self) }
+        }
+        let performance = try validatedPerformance(draft, eventID: eventID, venueTiers: Set(venueTiers))
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                INSERT INTO performances (id, event_id, starts_at, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order,
+                                          max_seats_per_fan, seating, status, created_at)
+                VALUES (\(bind: performance.id), \(bind: eventID), \(bind: performance.startsAt), \(bind: performance.onSaleFrom),
+                        \(bind: performance.onSaleUntil), \(bind: performance.holdMinutes), \(bind: performance.maxSeatsPerOrder),
+                        \(bind: performance.maxSeatsPerFan), \(bind: performance.seating.rawValue), 'scheduled', \(bind: self.clock.now()))
+                """).run()
+            for tier in performance.tiers {
+                try await transaction.sql.raw("""
+                    INSERT INTO performance_tiers (performance_id, tier, price_amount, price_currency, quota)
+                    VALUES (\(bind: performance.id), \(bind: tier.tier), \(bind: tier.price.amount), \(bind: tier.price.currency.rawValue),
+                            \(bind: tier.quota))
+                    """).run()
+            }
+            let first = min(performance.startsAt, event.startsAt ?? performance.startsAt)
+            try await transaction.sql.raw("""
+                UPDATE events SET first_starts_at = \(bind: first), first_starts_at_key = \(bind: Self.sortKey(first))
+                WHERE id = \(bind: eventID)
+                """).run()
+            try await self.outbox.publish(PerformanceScheduled(performance: performance, venueId: event.venueId), in: transaction)
+        }
+        return performance
+    }
+
+    public func performance(id: String, viewer: Principal?) async throws -> Performance {
+        let eventID = try await database.read { sql in
+            try await sql.raw("SELECT event_id FROM performances WHERE id = \(bind: id)").first()?.decode(column: "event_id", as: String.self)
+        }
+        guard let eventID, let performance = try await event(id: eventID, viewer: viewer).performances?.first(where: { $0.id == id }) else {
+            throw Problem.notFound(detail: "No such performance.")
+        }
+        return performance
+    }
+
+    private func validatedPerformance(_ draft: PerformanceDraft, eventID: String, venueTiers: Set<String>) throws -> Performance {
+        var errors: [Problem.FieldError] = []
+        func fail(_ field: String, _ message: String) { errors.append(.init(field: field, message: message)) }
+        let now = clock.now()
+        if draft.startsAt <= now { fail("startsAt", "must be in the future") }
+        if draft.onSaleFrom >= draft.onSaleUntil { fail("onSaleUntil", "must be after onSaleFrom") }
+        if draft.onSaleUntil > draft.startsAt { fail("onSaleUntil", "must not be after startsAt") }
+        let holdMinutes = draft.holdMinutes ?? 5
+        if !(1...30).contains(holdMinutes) { fail("holdMinutes", "must be from 1 to 30") }
+        let perOrder = draft.maxSeatsPerOrder ?? 4
+        if !(1...20).contains(perOrder) { fail("maxSeatsPerOrder", "must be from 1 to 20") }
+        let perFan = draft.maxSeatsPerFan ?? perOrder
+        if perFan < perOrder || perFan > 100 { fail("maxSeatsPerFan", "must be from maxSeatsPerOrder to 100") }
+
+        var prices: [String: Money] = [:]
+        for (index, price) in draft.prices.enumerated() {
+            let tier = price.tier.trimmingCharacters(in: .whitespaces)
+            if tier.isEmpty { fail("prices[\(index)].tier", "is empty") }
+            if prices[tier] != nil { fail("prices[\(index)].tier", "'\(tier)' is priced twice") }
+            if price.price.amount < 0 { fail("prices[\(index)].price.amount", "must not be negative") }
+            if let first = prices.values.first, first.currency != price.price.currency {
+                fail("prices[\(index)].price.currency", "all tiers must be priced in one currency")
+            }
+            prices[tier] = price.price
+        }
+        if prices.isEmpty { fail("prices", "needs at least one tier") }
+
+        let seating: Seating
+        var quotas: [String: Int] = [:]
+        if let generalAdmission = draft.generalAdmission {
+            seating = .general
+            for (index, entry) in generalAdmission.enumerated() {
+                if prices[entry.tier] == nil { fail("generalAdmission[\(index)].tier", "'\(entry.tier)' has no price") }
+                if !(1...1_000_000).contains(entry.quota) { fail("generalAdmission[\(index)].quota", "must be from 1 to 1000000") }
+                quotas[entry.tier] = entry.quota
+            }
+            if generalAdmission.isEmpty { fail("generalAdmission", "needs at least one tier") }
+        } else {
+            seating = .reserved
+            if venueTiers.isEmpty { fail("venueId", "the venue has no seat map yet") }
+            for tier in venueTiers.subtracting(prices.keys).sorted() { fail("prices", "tier '\(tier)' of the seat map has no price") }
+            for tier in Set(prices.keys).subtracting(venueTiers).sorted() { fail("prices", "tier '\(tier)' is not in the seat map") }
+        }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        return Performance(
+            id: ids.next(), eventId: eventID, startsAt: draft.startsAt, onSaleFrom: draft.onSaleFrom, onSaleUntil: draft.onSaleUntil,
+            holdMinutes: holdMinutes, maxSeatsPerOrder: perOrder, maxSeatsPerFan: perFan, seating: seating, status: "scheduled",
+            tiers: prices.keys.sorted().map { TierPrice(tier: $0, price: prices[$0]!, quota: quotas[$0]) })  // keys from prices
+    }
+
+    // MARK: Browsing
+
+    public struct ListQuery: Sendable {
+        public enum Sort: String, Sendable { case date, title }
+        public var text: String?
+        public var category: String?
+        public var venueID: String?
+        public var from: Date?
+        public var to: Date?
+        public var sort: Sort = .date
+        public var limit: Int = 20
+        public var cursor: String?
+        public init() {}
+    }
+
+    private struct ListCursor: Codable {
+        let key: String
+        let id: String
+    }
+
+    /// Published events, filtered, sorted and paged with an opaque cursor.
+    public func listEvents(_ query: ListQuery) async throws -> Page<Event> {
+        var sql: SQLQueryString = """
+            SELECT e.id, e.organizer_id, e.venue_id, e.title, e.description, e.artist, e.category, e.image_urls, e.status,
+                   e.first_starts_at, \(unsafeRaw: query.sort == .date ? Self.dateKey : "LOWER(e.title)") AS sort_key
+            FROM events e WHERE e.status = 'published'
+            """
+        if let text = query.text?.trimmingCharacters(in: .whitespaces).lowercased(), !text.isEmpty {
+            sql += " AND e.search_text LIKE \(bind: "%" + Self.escapeLike(text) + "%") ESCAPE '\\'"
+        }
+        if let category = query.category { sql += " AND e.category = \(bind: Self.category(category))" }
+        if let venueID = query.venueID { sql += " AND e.venue_id = \(bind: venueID)" }
+        if query.from != nil || query.to != nil {
+            sql += " AND EXISTS (SELECT 1 FROM performances p WHERE p.event_id = e.id AND p.status = 'scheduled'"
+            if let from = query.from { sql += " AND p.starts_at >= \(bind: from)" }
+            if let to = query.to { sql += " AND p.starts_at < \(bind: to)" }
+            sql += ")"
+        }
+        if let cursor = query.cursor {
+            let position = try Cursor.decode(cursor, as: ListCursor.self)
+            let key = query.sort == .date ? Self.dateKey : "LOWER(e.title)"
+            sql += " AND (\(unsafeRaw: key) > \(bind: position.key) OR (\(unsafeRaw: key) = \(bind: position.key) AND e.id > \(bind: position.id)))"
+        }
+        sql += " ORDER BY sort_key, e.id LIMIT \(bind: query.limit + 1)"
+        let finalQuery = sql
+        let rows = try await database.read { database in try await database.raw(finalQuery).all() }
+        var events = try rows.map(Self.decodeEvent)
+        var nextCursor: String?
+        if events.count > query.limit {
+            events.removeLast()
+            let last = rows[query.limit - 1]
+            nextCursor = Cursor.encode(ListCursor(key: try last.decode(column: "sort_key", as: String.self), id: events[events.count - 1].id))
+        }
+        return Page(items: events, nextCursor: nextCursor)
+    }
+
+    /// Dates sort as fixed-width UTC text, identical on both databases, so one cursor shape works.
+    private static let dateKey = "e.first_starts_at_key"
+
+    static func sortKey(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    // MARK: Rows
+
+    static func fetchVenue(_ sql: any SQLDatabase, id: String) async throws -> Venue? {
+        guard let row = try await sql.raw("SELECT id, organizer_id, name, address, seat_count FROM venues WHERE id = \(bind: id)").first() else {
+            return nil
+        }
+        return Venue(
+            id: try row.decode(column: "id", as: String.self), organizerId: try row.decode(column: "organizer_id", as: String.self),
+            name: try row.decode(column: "name", as: String.self), address: try row.decode(column: "address", as: String.self),
+            seatCount: try row.decode(column: "seat_count", as: Int.self))
+    }
+
+    static func fetchEvent(_ sql: any SQLDatabase, id: String) async throws -> Event? {
+        try await sql.raw("""
+            SELECT id, organizer_id, venue_id, title, description, artist, category, image_urls, status, first_starts_at
+            FROM events WHERE id = \(bind: id)
+            """).first().map(decodeEvent)
+    }
+
+    static func decodeEvent(_ row: any SQLRow) throws -> Event {
+        Event(
+            id: try row.decode(column: "id", as: String.self), organizerId: try row.decode(column: "organizer_id", as: String.self),
+            venueId: try row.decode(column: "venue_id", as: String.self), title: try row.decode(column: "title", as: String.self),
+            description: try row.decode(column: "description", as: String.self), artist: try row.decode(column: "artist", as: String.self),
+            category: try row.decode(column: "category", as: String.self),
+            imageUrls: (try? JSONDecoder().decode([String].self, from: Data(try row.decode(column: "image_urls", as: String.self).utf8))) ?? [],
+            status: EventStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft,
+            startsAt: try row.decode(column: "first_starts_at", as: Date?.self), performances: nil)
+    }
+
+    static func fetchPerformances(_ sql: any SQLDatabase, eventID: String) async throws -> [Performance] {
+        let rows = try await sql.raw("""
+            SELECT id, event_id, starts_at, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, seating, status
+            FROM performances WHERE event_id = \(bind: eventID) ORDER BY starts_at, id
+            """).all()
+        let tierRows = try await sql.raw("""
+            SELECT t.performance_id, t.tier, t.price_amount, t.price_currency, t.quota
+            FROM performance_tiers t JOIN performances p ON p.id = t.performance_id
+            WHERE p.event_id = \(bind: eventID) ORDER BY t.tier
+            """).all()
+        var tiers: [String: [TierPrice]] = [:]
+        for row in tierRows {
+            let currency = Currency(rawValue: try row.decode(column: "price_currency", as: String.self)) ?? .krw
+            tiers[try row.decode(column: "performance_id", as: String.self), default: []].append(TierPrice(
+                tier: try row.decode(column: "tier", as: String.self),
+                price: Money(amount: try row.decode(column: "price_amount", as: Int64.self), currency: currency),
+                quota: try row.decode(column: "quota", as: Int?.self)))
+        }
+        return try rows.map { row in
+            let id = try row.decode(column: "id", as: String.self)
+            return Performance(
+                id: id, eventId: try row.decode(column: "event_id", as: String.self),
+                startsAt: try row.decode(column: "starts_at", as: Date.self), onSaleFrom: try row.decode(column: "on_sale_from", as: Date.self),
+                onSaleUntil: try row.decode(column: "on_sale_until", as: Date.self),
+                holdMinutes: try row.decode(column: "hold_minutes", as: Int.self),
+                maxSeatsPerOrder: try row.decode(column: "max_seats_per_order", as: Int.self),
+                maxSeatsPerFan: try row.decode(column: "max_seats_per_fan", as: Int.self),
+                seating: Seating(rawValue: try row.decode(column: "seating", as: String.self)) ?? .reserved,
+                status: try row.decode(column: "status", as: String.self), tiers: tiers[id] ?? [])
+        }
+    }
+
+    // MARK: Rules
+
+    private static func validate(title: String, description: String, artist: String, category: String, imageUrls: [String]) throws {
+        var errors: [Problem.FieldError] = []
+        if let problem = textProblem(title, limit: 200) { errors.append(.init(field: "title", message: problem)) }
+        if description.count > 10_000 { errors.append(.init(field: "description", message: "is longer than 10000 characters")) }
+        if let problem = textProblem(artist, limit: 200) { errors.append(.init(field: "artist", message: problem)) }
+        if let problem = textProblem(category, limit: 50) { errors.append(.init(field: "category", message: problem)) }
+        if imageUrls.count > 20 { errors.append(.init(field: "imageUrls", message: "at most 20 images")) }
+        for (index, url) in imageUrls.enumerated() {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+                errors.append(.init(field: "imageUrls[\(index)]", message: "is not an http(s) URL"))
+                continue
+            }
+        }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+    }
+
+    private static func textProblem(_ text: String, limit: Int) -> String? {
+        let trimmed = trimmed(text)
+        if trimmed.isEmpty { return "is required" }
+        if trimmed.count > limit { return "is longer than \(limit) characters" }
+        return nil
+    }
+
+    private static func trimmed(_ text: String) -> String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    /// Categories compare case-insensitively: stored lower-case.
+    private static func category(_ text: String) -> String { trimmed(text).lowercased() }
+
+    private static func searchText(_ parts: String...) -> String { parts.joined(separator: " ").lowercased() }
+
+    private static func escapeLike(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+
+    private static func json(_ urls: [String]) -> String {
+        (try? String(decoding: JSONEncoder().encode(urls), as: UTF8.self)) ?? "[]"
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}
