@@ -124,12 +124,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Reservations",
+            dependencies: [
+                "BoxofficeKit",
+                "HTTPKit",
+                "Messaging",
+                "Persistence",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: Composition root: the only module that knows every other one
         .target(
             name: "BoxofficeServer",
             dependencies: [
                 "BoxofficeKit",
                 "Catalog",
+                "Reservations",
                 "Coordination",
                 "Identity",
                 "Persistence",
@@ -198,6 +213,18 @@ let package = Package(
                 "BoxofficeServer",
                 "Catalog",
                 "HTTPKit",
+                "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "ReservationsTests",
+            dependencies: [
+                "BoxofficeServer",
+                "HTTPKit",
+                "Reservations",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),

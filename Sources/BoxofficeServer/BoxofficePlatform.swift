@@ -11,6 +11,7 @@ import Metrics
 import NIOCore
 import Persistence
 import Prometheus
+import Reservations
 import ServiceLifecycle
 import UnixSignals
 
@@ -35,6 +36,7 @@ public final class BoxofficePlatform: Sendable {
     public let browserSessions: BrowserSessions
     public let oauth: OAuthSignIn
     public let catalog: CatalogService
+    public let reservations: ReservationService
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
@@ -42,6 +44,7 @@ public final class BoxofficePlatform: Sendable {
         SQLSessionStore.migrations,
         IdentityService.migrations,
         CatalogService.migrations,
+        ReservationService.migrations,
     ]
 
     public init(
@@ -62,9 +65,16 @@ public final class BoxofficePlatform: Sendable {
             .seconds(2.5), .seconds(5), .seconds(10),
         ]
         self.metrics = metrics
-        self.outbox = Outbox(clock: clock)
+        let outbox = Outbox(clock: clock)
+        self.outbox = outbox
+        let catalog = CatalogService(database: database, outbox: outbox, clock: clock, logger: logger.with(component: "catalog"))
+        self.catalog = catalog
+        self.reservations = ReservationService(
+            database: database, outbox: outbox, clock: clock, logger: logger.with(component: "reservations"))
+        // How contexts hear of each other: subscribers, wired here and nowhere else.
+        let contextSubscribers: [any EventSubscriber] = [InventoryBuilder(seatMaps: CatalogSeatMaps(catalog: catalog))]
         self.relay = OutboxRelay(
-            database: database, outbox: outbox, subscribers: subscribers, clock: clock,
+            database: database, outbox: outbox, subscribers: contextSubscribers + subscribers, clock: clock,
             logger: logger.with(component: "outbox"), metrics: metrics)
         self.rateLimiter = InMemoryRateLimiter(clock: clock)
         var identityConfiguration = IdentityService.Configuration()
@@ -99,7 +109,6 @@ public final class BoxofficePlatform: Sendable {
             providers: configuration.oauthProviders,
             publicURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)",
             identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
-        self.catalog = CatalogService(database: database, outbox: outbox, clock: clock, logger: logger.with(component: "catalog"))
     }
 
     /// The router with every module's routes behind the shared middleware.
@@ -124,6 +133,7 @@ public final class BoxofficePlatform: Sendable {
         ).addRoutes(to: registrar)
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)
         CatalogController(service: catalog).addRoutes(to: registrar)
+        ReservationController(service: reservations).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router
     }
@@ -159,7 +169,10 @@ public final class BoxofficePlatform: Sendable {
     public func makeServiceGroup(_ application: some ApplicationProtocol, signals: [UnixSignal] = []) -> ServiceGroup {
         // ServiceGroup stops services in reverse order: drain first, then the HTTP server
         // (which waits for in-flight requests), then the relay.
-        let services: [any Service] = [relay, application, DrainOnShutdown(drain: drain, seconds: configuration.drainSeconds, logger: logger)]
+        let sweeper = HoldExpirySweeper(reservations: reservations, logger: logger.with(component: "reservations"))
+        let services: [any Service] = [
+            relay, sweeper, application, DrainOnShutdown(drain: drain, seconds: configuration.drainSeconds, logger: logger),
+        ]
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: signals,

@@ -10,6 +10,18 @@ public struct Venue: Codable, Sendable, Equatable {
     public let seatCount: Int
 }
 
+/// One seat of a venue's map.
+public struct Seat: Codable, Sendable, Equatable {
+    public let id: String
+    public let label: String
+    public let section: String
+    public let row: String
+    public let x: Double
+    public let y: Double
+    public let tier: String
+    public let attributes: [String]
+}
+
 public enum EventStatus: String, Codable, Sendable {
     case draft, published, cancelled
 }

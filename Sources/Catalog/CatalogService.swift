@@ -49,6 +49,25 @@ public final class CatalogService: Sendable {
         return venue
     }
 
+    /// Every seat of a venue's map, in map order.
+    public func seatMap(venueID: String) async throws -> [Seat] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT id, section, row_label, seat_label, x, y, tier, attributes FROM seats
+                WHERE venue_id = \(bind: venueID) ORDER BY position
+                """).all().map { row in
+                    let section = try row.decode(column: "section", as: String.self)
+                    let rowLabel = try row.decode(column: "row_label", as: String.self)
+                    let seatLabel = try row.decode(column: "seat_label", as: String.self)
+                    return Seat(
+                        id: try row.decode(column: "id", as: String.self), label: "\(section)-\(rowLabel)-\(seatLabel)",
+                        section: section, row: rowLabel, x: try row.decode(column: "x", as: Double.self),
+                        y: try row.decode(column: "y", as: Double.self), tier: try row.decode(column: "tier", as: String.self),
+                        attributes: try row.decode(column: "attributes", as: String.self).split(separator: ",").map(String.init))
+                }
+        }
+    }
+
     /// Replaces a venue's seat map. Refused while a performance at the venue is scheduled,
     /// because sold and held seats refer to the map's seat IDs.
     public func replaceSeatMap(venueID: String, seats: [SeatInput], by organizer: Principal) async throws -> Int {

@@ -62,6 +62,11 @@ public final class IdentityService: Sendable {
         self.logger = logger
     }
 
+    /// An access token for a user the caller has already authenticated (trusted server code only).
+    public func issueAccessToken(for user: User) async throws -> String {
+        try await accessTokens.issue(for: user)
+    }
+
     /// What the HTTP edge uses to authenticate requests.
     public var accessTokenVerifier: any AccessTokenVerifier { accessTokens }
 

@@ -8,6 +8,13 @@ public struct User: Codable, Sendable, Equatable {
     public let name: String
     public let roles: [Role]
 
+    public init(id: String, email: String, name: String, roles: [Role]) {
+        self.id = id
+        self.email = email
+        self.name = name
+        self.roles = roles
+    }
+
     public var principal: Principal { Principal(userID: id, roles: Set(roles)) }
 }
 

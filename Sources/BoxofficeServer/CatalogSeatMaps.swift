@@ -1,0 +1,12 @@
+import Catalog
+import Reservations
+
+/// Answers inventory's questions about seat maps from the catalog: the one place the two
+/// contexts meet directly, in the composition root.
+struct CatalogSeatMaps: SeatMapSource {
+    let catalog: CatalogService
+
+    func seats(venueID: String) async throws -> [InventorySeat] {
+        try await catalog.seatMap(venueID: venueID).map { InventorySeat(id: $0.id, label: $0.label, tier: $0.tier) }
+    }
+}

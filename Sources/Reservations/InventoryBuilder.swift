@@ -1,0 +1,67 @@
+import Foundation
+import Messaging
+import Persistence
+import SQLKit
+
+/// Builds a performance's inventory when the catalog schedules it, and stops sales when its
+/// event is cancelled. Runs inside the relay's transaction, once per event (the inbox).
+public struct InventoryBuilder: EventSubscriber {
+    public let name = "reservations.inventory"
+    public let eventTypes: Set<String> = ["performance.scheduled", "event.cancelled"]
+    private let seatMaps: any SeatMapSource
+
+    public init(seatMaps: any SeatMapSource) {
+        self.seatMaps = seatMaps
+    }
+
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
+        switch event.type {
+        case "performance.scheduled":
+            try await schedule(try Self.decoder.decode(ScheduledPerformance.self, from: event.payload), in: transaction)
+        case "event.cancelled":
+            let cancelled = try Self.decoder.decode(CancelledEvent.self, from: event.payload)
+            for id in cancelled.performanceIds {
+                try await transaction.sql.raw("UPDATE sale_performances SET status = 'cancelled' WHERE performance_id = \(bind: id)").run()
+            }
+        default:
+            break
+        }
+    }
+
+    private func schedule(_ scheduled: ScheduledPerformance, in transaction: DatabaseTransaction) async throws {
+        let performance = scheduled.performance
+        try await transaction.sql.raw("""
+            INSERT INTO sale_performances (performance_id, event_id, seating, on_sale_from, on_sale_until, hold_minutes,
+                                           max_seats_per_order, max_seats_per_fan, status)
+            VALUES (\(bind: performance.id), \(bind: performance.eventId), \(bind: performance.seating), \(bind: performance.onSaleFrom),
+                    \(bind: performance.onSaleUntil), \(bind: performance.holdMinutes), \(bind: performance.maxSeatsPerOrder),
+                    \(bind: performance.maxSeatsPerFan), 'on_sale')
+            """).run()
+        if performance.seating == "general" {
+            for tier in performance.tiers {
+                try await transaction.sql.raw("""
+                    INSERT INTO ga_tiers (performance_id, tier, quota) VALUES (\(bind: performance.id), \(bind: tier.tier), \(bind: tier.quota ?? 0))
+                    """).run()
+            }
+            return
+        }
+        let seats = try await seatMaps.seats(venueID: scheduled.venueId)
+        var start = 0
+        while start < seats.count {
+            let batch = seats[start..<min(start + 500, seats.count)]
+            var query: SQLQueryString = "INSERT INTO performance_seats (performance_id, seat_id, label, tier, state) VALUES "
+            for (offset, seat) in batch.enumerated() {
+                if offset > 0 { query += ", " }
+                query += "(\(bind: performance.id), \(bind: seat.id), \(bind: seat.label), \(bind: seat.tier), 'available')"
+            }
+            try await transaction.sql.raw(query).run()
+            start += 500
+        }
+    }
+}

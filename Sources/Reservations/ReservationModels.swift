@@ -1,0 +1,106 @@
+import BoxofficeKit
+import Foundation
+
+/// A fan's claim on seats (or general-admission units) for a few minutes, while they pay.
+public struct Hold: Codable, Sendable, Equatable {
+    public struct Seat: Codable, Sendable, Equatable {
+        public let id: String
+        public let label: String
+        public let tier: String
+    }
+
+    public let id: String
+    public let performanceId: String
+    public let fanId: String
+    public let seats: [Seat]
+    /// General admission: the tier held.
+    public let tier: String?
+    public let quantity: Int
+    public let expiresAt: Date
+    /// active, released, expired or confirmed. An active hold past its expiry reads as expired.
+    public let status: String
+    public let remainingSeconds: Int
+}
+
+/// A seat of the venue as inventory needs it; supplied by the catalog through the composition root.
+public struct InventorySeat: Sendable, Equatable {
+    public let id: String
+    public let label: String
+    public let tier: String
+
+    public init(id: String, label: String, tier: String) {
+        self.id = id
+        self.label = label
+        self.tier = tier
+    }
+}
+
+/// Where inventory learns a venue's seats. Reservations does not read the catalog's tables;
+/// the composition root answers from the catalog.
+public protocol SeatMapSource: Sendable {
+    func seats(venueID: String) async throws -> [InventorySeat]
+}
+
+// MARK: - Events this context publishes
+
+public struct ReservationHeld: DomainEvent {
+    public static let eventType = "reservation.held"
+    public static let aggregateType = "hold"
+    public let holdId: String
+    public let performanceId: String
+    public let fanId: String
+    public let seatIds: [String]
+    public let tier: String?
+    public let quantity: Int
+    public let expiresAt: Date
+    public var aggregateID: String { holdId }
+}
+
+public struct ReservationReleased: DomainEvent {
+    public static let eventType = "reservation.released"
+    public static let aggregateType = "hold"
+    public let holdId: String
+    public let performanceId: String
+    public let fanId: String
+    public var aggregateID: String { holdId }
+}
+
+public struct ReservationExpired: DomainEvent {
+    public static let eventType = "reservation.expired"
+    public static let aggregateType = "hold"
+    public let holdId: String
+    public let performanceId: String
+    public let fanId: String
+    public var aggregateID: String { holdId }
+}
+
+// MARK: - Events this context consumes, in its own terms
+
+/// The shape of the catalog's `performance.scheduled` that inventory reads. Declared here, not
+/// imported: contexts agree on the wire format, not on types.
+struct ScheduledPerformance: Decodable {
+    struct Details: Decodable {
+        struct Tier: Decodable {
+            let tier: String
+            let quota: Int?
+        }
+
+        let id: String
+        let eventId: String
+        let onSaleFrom: Date
+        let onSaleUntil: Date
+        let holdMinutes: Int
+        let maxSeatsPerOrder: Int
+        let maxSeatsPerFan: Int
+        let seating: String
+        let tiers: [Tier]
+    }
+
+    let performance: Details
+    let venueId: String
+}
+
+struct CancelledEvent: Decodable {
+    let eventId: String
+    let performanceIds: [String]
+}

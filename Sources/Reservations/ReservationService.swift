@@ -1,0 +1,321 @@
+import BoxofficeKit
+import Foundation
+import Logging
+import Messaging
+import Persistence
+import SQLKit
+
+/// Holds: all-or-nothing claims on seats or general-admission units, with an expiry.
+///
+/// A seat never ends up in two holds. The claim is one conditional `UPDATE … WHERE state =
+/// 'available'` (row locks taken in seat order on PostgreSQL, so concurrent holds cannot
+/// deadlock), and a partial unique index on active hold items backs it up. Expiry is lazy: a
+/// hold past its time stops counting at once, because the next claim on its seats (or the
+/// sweeper, whichever comes first) moves it to `expired` with a conditional update that only
+/// one transaction can win, so `reservation.expired` is written exactly once per hold.
+public final class ReservationService: Sendable {
+    private let database: Database
+    private let outbox: Outbox
+    private let clock: any WallClock
+    private let ids: IDGenerator
+    private let logger: Logger
+
+    public init(database: Database, outbox: Outbox, clock: any WallClock, logger: Logger) {
+        self.database = database
+        self.outbox = outbox
+        self.clock = clock
+        self.ids = IDGenerator(clock: clock)
+        self.logger = logger
+    }
+
+    public enum HoldRequest: Sendable {
+        case seats([String])
+        case generalAdmission(tier: String, quantity: Int)
+    }
+
+    private struct SalePerformance {
+        let seating: String
+        let onSaleFrom: Date
+        let onSaleUntil: Date
+        let holdMinutes: Int
+        let maxPerOrder: Int
+        let maxPerFan: Int
+        let status: String
+    }
+
+    // MARK: Holding
+
+    public func hold(performanceID: String, _ request: HoldRequest, fan: Principal) async throws -> Hold {
+        let holdID = ids.next()
+        let now = clock.now()
+        try await database.withTransaction { transaction in
+            let performance = try await self.salePerformance(performanceID, in: transaction)
+            guard performance.status == "on_sale" else {
+                throw Problem.conflict(detail: "This performance is not on sale.", slug: "not-on-sale")
+            }
+            guard now >= performance.onSaleFrom, now < performance.onSaleUntil else {
+                throw Problem(
+                    type: Problem.typeURI("outside-sale-window"), title: "Not on sale now.", status: 409,
+                    detail: now < performance.onSaleFrom
+                        ? "Sales open at \(performance.onSaleFrom.formatted(Date.ISO8601FormatStyle()))."
+                        : "Sales have closed.")
+            }
+            let quantity: Int
+            switch request {
+            case .seats(let seatIDs): quantity = seatIDs.count
+            case .generalAdmission(_, let count): quantity = count
+            }
+            try await self.checkLimits(
+                quantity: quantity, performance: performance, performanceID: performanceID, fanID: fan.userID, now: now, in: transaction)
+            let expiresAt = now.addingTimeInterval(Double(performance.holdMinutes) * 60)
+            switch request {
+            case .seats(let seatIDs):
+                guard performance.seating == "reserved" else {
+                    throw Problem.validation([.init(field: "seatIds", message: "this performance is general admission; hold a tier and quantity")])
+                }
+                try await self.holdSeats(
+                    seatIDs, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now, expiresAt: expiresAt,
+                    in: transaction)
+            case .generalAdmission(let tier, let count):
+                guard performance.seating == "general" else {
+                    throw Problem.validation([.init(field: "tier", message: "this performance has reserved seats; hold seatIds")])
+                }
+                try await self.holdUnits(
+                    tier: tier, quantity: count, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now,
+                    expiresAt: expiresAt, in: transaction)
+            }
+        }
+        return try await hold(id: holdID, viewer: fan)
+    }
+
+    private func holdSeats(
+        _ requested: [String], holdID: String, performanceID: String, fanID: String, now: Date, expiresAt: Date,
+        in transaction: DatabaseTransaction
+    ) async throws {
+        let seatIDs = Array(Set(requested)).sorted()
+        guard seatIDs.count == requested.count else {
+            throw Problem.validation([.init(field: "seatIds", message: "lists a seat twice")])
+        }
+        let inList = Self.list(seatIDs)
+        // Lock the seats in one order on PostgreSQL, so two holds over the same seats queue
+        // instead of deadlocking; SQLite's single writer already serializes them.
+        let lock = transaction.dialect == .postgres ? " ORDER BY seat_id FOR UPDATE" : ""
+        let known = try await transaction.sql.raw("""
+            SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList)\(unsafeRaw: lock)
+            """).all().map { try $0.decode(column: "seat_id", as: String.self) }
+        let unknown = Set(seatIDs).subtracting(known)
+        guard unknown.isEmpty else {
+            throw Problem.validation(requested.enumerated().filter { unknown.contains($0.element) }.map {
+                .init(field: "seatIds[\($0.offset)]", message: "is not a seat of this performance")
+            })
+        }
+        try await expireDueHolds(
+            in: transaction, now: now,
+            matching: "id IN (SELECT hold_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList) AND state = 'held')")
+        let claimed = try await transaction.sql.raw("""
+            UPDATE performance_seats SET state = 'held', hold_id = \(bind: holdID)
+            WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList) AND state = 'available'
+            RETURNING seat_id
+            """).all().map { try $0.decode(column: "seat_id", as: String.self) }
+        guard claimed.count == seatIDs.count else {
+            // Rolling back returns the seats this hold did claim.
+            let taken = Set(seatIDs).subtracting(claimed).sorted()
+            throw Problem(
+                type: Problem.typeURI("seats-taken"), title: "Some seats are no longer available.", status: 409,
+                detail: "\(taken.count) of the seats are held or sold; nothing was held.", extensions: ["takenSeatIds": .strings(taken)])
+        }
+        try await insertHold(
+            id: holdID, performanceID: performanceID, fanID: fanID, tier: nil, quantity: seatIDs.count, now: now, expiresAt: expiresAt,
+            in: transaction)
+        var items: SQLQueryString = "INSERT INTO hold_items (hold_id, performance_id, seat_id, active) VALUES "
+        for (index, seatID) in seatIDs.enumerated() {
+            if index > 0 { items += ", " }
+            items += "(\(bind: holdID), \(bind: performanceID), \(bind: seatID), \(bind: true))"
+        }
+        try await transaction.sql.raw(items).run()
+        try await outbox.publish(
+            ReservationHeld(
+                holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: seatIDs, tier: nil, quantity: seatIDs.count,
+                expiresAt: expiresAt),
+            in: transaction)
+    }
+
+    private func holdUnits(
+        tier: String, quantity: Int, holdID: String, performanceID: String, fanID: String, now: Date, expiresAt: Date,
+        in transaction: DatabaseTransaction
+    ) async throws {
+        // The tier row is the lock every general-admission hold of the tier queues on.
+        let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
+        guard let quota = try await transaction.sql.raw("""
+            SELECT quota FROM ga_tiers WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier)\(unsafeRaw: lock)
+            """).first()?.decode(column: "quota", as: Int.self)
+        else {
+            throw Problem.validation([.init(field: "tier", message: "'\(tier)' is not a tier of this performance")])
+        }
+        try await expireDueHolds(
+            in: transaction, now: now, matching: "performance_id = \(bind: performanceID) AND tier = \(bind: tier)")
+        let taken = try await transaction.sql.raw("""
+            SELECT COALESCE(SUM(quantity), 0) AS taken FROM holds
+            WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier) AND status IN ('active', 'confirmed')
+            """).first()?.decode(column: "taken", as: Int.self) ?? 0
+        guard taken + quantity <= quota else {
+            throw Problem(
+                type: Problem.typeURI("sold-out"), title: "Not enough tickets left.", status: 409,
+                detail: "\(max(0, quota - taken)) left in \(tier); nothing was held.", extensions: ["available": .int(max(0, quota - taken))])
+        }
+        try await insertHold(
+            id: holdID, performanceID: performanceID, fanID: fanID, tier: tier, quantity: quantity, now: now, expiresAt: expiresAt,
+            in: transaction)
+        try await outbox.publish(
+            ReservationHeld(
+                holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: [], tier: tier, quantity: quantity,
+                expiresAt: expiresAt),
+            in: transaction)
+    }
+
+    private func checkLimits(
+        quantity: Int, performance: SalePerformance, performanceID: String, fanID: String, now: Date, in transaction: DatabaseTransaction
+    ) async throws {
+        guard quantity >= 1 else { throw Problem.validation([.init(field: "quantity", message: "must be at least 1")]) }
+        guard quantity <= performance.maxPerOrder else {
+            throw Problem(
+                type: Problem.typeURI("order-limit"), title: "Too many tickets in one order.", status: 422,
+                detail: "At most \(performance.maxPerOrder) per order.", extensions: ["limit": .int(performance.maxPerOrder)])
+        }
+        let alreadyHeld = try await transaction.sql.raw("""
+            SELECT COALESCE(SUM(quantity), 0) AS held FROM holds
+            WHERE performance_id = \(bind: performanceID) AND fan_id = \(bind: fanID)
+              AND (status = 'confirmed' OR (status = 'active' AND expires_at > \(bind: now)))
+            """).first()?.decode(column: "held", as: Int.self) ?? 0
+        guard alreadyHeld + quantity <= performance.maxPerFan else {
+            throw Problem(
+                type: Problem.typeURI("fan-limit"), title: "Too many tickets for one fan.", status: 422,
+                detail: "At most \(performance.maxPerFan) per fan for this performance; you hold or bought \(alreadyHeld).",
+                extensions: ["limit": .int(performance.maxPerFan)])
+        }
+    }
+
+    private func insertHold(
+        id: String, performanceID: String, fanID: String, tier: String?, quantity: Int, now: Date, expiresAt: Date,
+        in transaction: DatabaseTransaction
+    ) async throws {
+        try await transaction.sql.raw("""
+            INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
+            VALUES (\(bind: id), \(bind: performanceID), \(bind: fanID), \(bind: tier), \(bind: quantity), 'active',
+                    \(bind: expiresAt), \(bind: now))
+            """).run()
+    }
+
+    // MARK: Reading, releasing, expiring
+
+    public func hold(id: String, viewer: Principal) async throws -> Hold {
+        let now = clock.now()
+        let found: Hold? = try await database.read { sql in
+            guard let row = try await sql.raw("""
+                SELECT id, performance_id, fan_id, tier, quantity, status, expires_at FROM holds WHERE id = \(bind: id)
+                """).first() else { return nil }
+            let seats = try await sql.raw("""
+                SELECT s.seat_id, s.label, s.tier FROM hold_items i
+                JOIN performance_seats s ON s.performance_id = i.performance_id AND s.seat_id = i.seat_id
+                WHERE i.hold_id = \(bind: id) ORDER BY s.label
+                """).all().map { seat in
+                    Hold.Seat(
+                        id: try seat.decode(column: "seat_id", as: String.self), label: try seat.decode(column: "label", as: String.self),
+                        tier: try seat.decode(column: "tier", as: String.self))
+                }
+            let expiresAt = try row.decode(column: "expires_at", as: Date.self)
+            var status = try row.decode(column: "status", as: String.self)
+            if status == "active", expiresAt <= now { status = "expired" }
+            return Hold(
+                id: id, performanceId: try row.decode(column: "performance_id", as: String.self),
+                fanId: try row.decode(column: "fan_id", as: String.self), seats: seats,
+                tier: try row.decode(column: "tier", as: String?.self), quantity: try row.decode(column: "quantity", as: Int.self),
+                expiresAt: expiresAt, status: status,
+                remainingSeconds: status == "active" ? max(0, Int(expiresAt.timeIntervalSince(now).rounded(.down))) : 0)
+        }
+        guard let found else { throw Problem.notFound(detail: "No such hold.") }
+        try viewer.requireOwnership(of: found.fanId, resource: "hold")
+        return found
+    }
+
+    /// Gives the seats back before the hold runs out. Releasing twice is not an error.
+    public func release(id: String, by fan: Principal) async throws {
+        let hold = try await hold(id: id, viewer: fan)
+        guard hold.status == "active" else { return }
+        try await database.withTransaction { transaction in
+            let ended = try await transaction.sql.raw("""
+                UPDATE holds SET status = 'released', ended_at = \(bind: self.clock.now()) WHERE id = \(bind: id) AND status = 'active'
+                RETURNING id
+                """).first()
+            guard ended != nil else { return }
+            try await Self.freeItems(of: id, in: transaction)
+            try await self.outbox.publish(
+                ReservationReleased(holdId: id, performanceId: hold.performanceId, fanId: hold.fanId), in: transaction)
+        }
+    }
+
+    /// Expires up to `limit` holds that have run out; returns how many this call expired.
+    /// Safe to run on several nodes at once: each hold is expired by exactly one of them.
+    @discardableResult
+    public func expireDueHolds(limit: Int = 500) async throws -> Int {
+        let now = clock.now()
+        return try await database.withTransaction { transaction in
+            try await self.expireDueHolds(
+                in: transaction, now: now,
+                matching: "id IN (SELECT id FROM holds WHERE status = 'active' AND expires_at <= \(bind: now) ORDER BY expires_at LIMIT \(bind: limit))")
+        }
+    }
+
+    @discardableResult
+    private func expireDueHolds(in transaction: DatabaseTransaction, now: Date, matching condition: SQLQueryString) async throws -> Int {
+        var query: SQLQueryString = "UPDATE holds SET status = 'expired', ended_at = \(bind: now) WHERE status = 'active' AND expires_at <= \(bind: now) AND "
+        query += condition
+        query += " RETURNING id, performance_id, fan_id"
+        let expired = try await transaction.sql.raw(query).all()
+        for row in expired {
+            let id = try row.decode(column: "id", as: String.self)
+            try await Self.freeItems(of: id, in: transaction)
+            try await outbox.publish(
+                ReservationExpired(
+                    holdId: id, performanceId: try row.decode(column: "performance_id", as: String.self),
+                    fanId: try row.decode(column: "fan_id", as: String.self)),
+                in: transaction)
+        }
+        if !expired.isEmpty { logger.debug("holds expired", metadata: ["count": .stringConvertible(expired.count)]) }
+        return expired.count
+    }
+
+    private static func freeItems(of holdID: String, in transaction: DatabaseTransaction) async throws {
+        try await transaction.sql.raw("""
+            UPDATE performance_seats SET state = 'available', hold_id = NULL WHERE hold_id = \(bind: holdID) AND state = 'held'
+            """).run()
+        try await transaction.sql.raw("UPDATE hold_items SET active = \(bind: false) WHERE hold_id = \(bind: holdID)").run()
+    }
+
+    private func salePerformance(_ id: String, in transaction: DatabaseTransaction) async throws -> SalePerformance {
+        guard let row = try await transaction.sql.raw("""
+            SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status
+            FROM sale_performances WHERE performance_id = \(bind: id)
+            """).first()
+        else { throw Problem.notFound(detail: "No such performance on sale.") }
+        return SalePerformance(
+            seating: try row.decode(column: "seating", as: String.self),
+            onSaleFrom: try row.decode(column: "on_sale_from", as: Date.self),
+            onSaleUntil: try row.decode(column: "on_sale_until", as: Date.self),
+            holdMinutes: try row.decode(column: "hold_minutes", as: Int.self),
+            maxPerOrder: try row.decode(column: "max_seats_per_order", as: Int.self),
+            maxPerFan: try row.decode(column: "max_seats_per_fan", as: Int.self),
+            status: try row.decode(column: "status", as: String.self))
+    }
+
+    /// `(?, ?, …)` with each value bound.
+    private static func list(_ values: [String]) -> SQLQueryString {
+        var list: SQLQueryString = "("
+        for (index, value) in values.enumerated() {
+            if index > 0 { list += ", " }
+            list += "\(bind: value)"
+        }
+        list += ")"
+        return list
+    }
+}

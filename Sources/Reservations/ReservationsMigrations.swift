@@ -1,0 +1,76 @@
+import Persistence
+
+extension ReservationService {
+    /// Who holds what: per-performance inventory, holds and their seats.
+    public static let migrations = MigrationGroup(module: "reservations", migrations: [
+        Migration("0001_create_inventory_and_holds") { dialect in
+            let flag = dialect == .postgres ? "BOOLEAN NOT NULL" : "INTEGER NOT NULL"
+            let isActive = dialect == .postgres ? "active" : "active = 1"
+            return [
+                """
+                CREATE TABLE sale_performances (
+                    performance_id TEXT PRIMARY KEY,
+                    event_id TEXT NOT NULL,
+                    seating TEXT NOT NULL,
+                    on_sale_from TIMESTAMPTZ NOT NULL,
+                    on_sale_until TIMESTAMPTZ NOT NULL,
+                    hold_minutes INTEGER NOT NULL,
+                    max_seats_per_order INTEGER NOT NULL,
+                    max_seats_per_fan INTEGER NOT NULL,
+                    -- on_sale or cancelled.
+                    status TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE performance_seats (
+                    performance_id TEXT NOT NULL,
+                    seat_id TEXT NOT NULL,
+                    label TEXT NOT NULL,
+                    tier TEXT NOT NULL,
+                    -- available, held or sold.
+                    state TEXT NOT NULL,
+                    hold_id TEXT,
+                    PRIMARY KEY (performance_id, seat_id)
+                )
+                """,
+                """
+                CREATE TABLE ga_tiers (
+                    performance_id TEXT NOT NULL,
+                    tier TEXT NOT NULL,
+                    quota INTEGER NOT NULL,
+                    PRIMARY KEY (performance_id, tier)
+                )
+                """,
+                """
+                CREATE TABLE holds (
+                    id TEXT PRIMARY KEY,
+                    performance_id TEXT NOT NULL,
+                    fan_id TEXT NOT NULL,
+                    -- General admission: the tier; reserved seating: null (the seats say).
+                    tier TEXT,
+                    quantity INTEGER NOT NULL,
+                    -- active, released, expired or confirmed.
+                    status TEXT NOT NULL,
+                    expires_at TIMESTAMPTZ NOT NULL,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    ended_at TIMESTAMPTZ
+                )
+                """,
+                "CREATE INDEX holds_due ON holds (expires_at) WHERE status = 'active'",
+                "CREATE INDEX holds_fan ON holds (performance_id, fan_id, status)",
+                "CREATE INDEX holds_tier ON holds (performance_id, tier, status)",
+                """
+                CREATE TABLE hold_items (
+                    hold_id TEXT NOT NULL REFERENCES holds (id),
+                    performance_id TEXT NOT NULL,
+                    seat_id TEXT NOT NULL,
+                    active \(flag),
+                    PRIMARY KEY (hold_id, seat_id)
+                )
+                """,
+                // The last guard: whatever the code above it does, no seat is in two active holds.
+                "CREATE UNIQUE INDEX hold_items_one_active_per_seat ON hold_items (performance_id, seat_id) WHERE \(isActive)",
+            ]
+        },
+    ])
+}
