@@ -37,6 +37,7 @@ public final class BoxofficePlatform: Sendable {
     public let oauth: OAuthSignIn
     public let catalog: CatalogService
     public let reservations: ReservationService
+    public let availability: AvailabilityReader
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
@@ -71,8 +72,12 @@ public final class BoxofficePlatform: Sendable {
         self.catalog = catalog
         self.reservations = ReservationService(
             database: database, outbox: outbox, clock: clock, logger: logger.with(component: "reservations"))
+        self.availability = AvailabilityReader(database: database)
         // How contexts hear of each other: subscribers, wired here and nowhere else.
-        let contextSubscribers: [any EventSubscriber] = [InventoryBuilder(seatMaps: CatalogSeatMaps(catalog: catalog))]
+        let seatMaps = CatalogSeatMaps(catalog: catalog)
+        let contextSubscribers: [any EventSubscriber] = [
+            InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps),
+        ]
         self.relay = OutboxRelay(
             database: database, outbox: outbox, subscribers: contextSubscribers + subscribers, clock: clock,
             logger: logger.with(component: "outbox"), metrics: metrics)
@@ -133,7 +138,7 @@ public final class BoxofficePlatform: Sendable {
         ).addRoutes(to: registrar)
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)
         CatalogController(service: catalog).addRoutes(to: registrar)
-        ReservationController(service: reservations).addRoutes(to: registrar)
+        ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router
     }

@@ -7,6 +7,8 @@ struct CatalogSeatMaps: SeatMapSource {
     let catalog: CatalogService
 
     func seats(venueID: String) async throws -> [InventorySeat] {
-        try await catalog.seatMap(venueID: venueID).map { InventorySeat(id: $0.id, label: $0.label, tier: $0.tier) }
+        try await catalog.seatMap(venueID: venueID).map {
+            InventorySeat(id: $0.id, label: $0.label, section: $0.section, row: $0.row, x: $0.x, y: $0.y, tier: $0.tier)
+        }
     }
 }

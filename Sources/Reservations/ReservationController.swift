@@ -5,9 +5,11 @@ import Hummingbird
 /// `/v1/performances/{id}/holds` and `/v1/holds/{id}`.
 public struct ReservationController: Sendable {
     let service: ReservationService
+    let availability: AvailabilityReader
 
-    public init(service: ReservationService) {
+    public init(service: ReservationService, availability: AvailabilityReader) {
         self.service = service
+        self.availability = availability
     }
 
     struct HoldRequest: Decodable {
@@ -17,6 +19,11 @@ public struct ReservationController: Sendable {
     }
 
     public func addRoutes(to routes: RouteRegistrar<AppRequestContext>) {
+        routes.get("/v1/performances/:performanceId/availability") { _, context in
+            try Response.json(
+                try await availability.availability(performanceID: try context.parameters.require("performanceId")),
+                headers: [.cacheControl: "public, max-age=1"])
+        }
         let fans = routes.group("/v1", context: AuthenticatedContext.self)
         fans.post("/performances/:performanceId/holds") { request, context in
             let body = try await request.decodeJSON(as: HoldRequest.self, context: context)

@@ -26,11 +26,19 @@ public struct Hold: Codable, Sendable, Equatable {
 public struct InventorySeat: Sendable, Equatable {
     public let id: String
     public let label: String
+    public let section: String
+    public let row: String
+    public let x: Double
+    public let y: Double
     public let tier: String
 
-    public init(id: String, label: String, tier: String) {
+    public init(id: String, label: String, section: String, row: String, x: Double, y: Double, tier: String) {
         self.id = id
         self.label = label
+        self.section = section
+        self.row = row
+        self.x = x
+        self.y = y
         self.tier = tier
     }
 }
@@ -62,6 +70,9 @@ public struct ReservationReleased: DomainEvent {
     public let holdId: String
     public let performanceId: String
     public let fanId: String
+    public let seatIds: [String]
+    public let tier: String?
+    public let quantity: Int
     public var aggregateID: String { holdId }
 }
 
@@ -71,6 +82,9 @@ public struct ReservationExpired: DomainEvent {
     public let holdId: String
     public let performanceId: String
     public let fanId: String
+    public let seatIds: [String]
+    public let tier: String?
+    public let quantity: Int
     public var aggregateID: String { holdId }
 }
 
@@ -81,7 +95,13 @@ public struct ReservationExpired: DomainEvent {
 struct ScheduledPerformance: Decodable {
     struct Details: Decodable {
         struct Tier: Decodable {
+            struct Price: Decodable {
+                let amount: Int64
+                let currency: String
+            }
+
             let tier: String
+            let price: Price
             let quota: Int?
         }
 

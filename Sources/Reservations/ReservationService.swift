@@ -248,9 +248,12 @@ public final class ReservationService: Sendable {
                 RETURNING id
                 """).first()
             guard ended != nil else { return }
-            try await Self.freeItems(of: id, in: transaction)
+            let seatIDs = try await Self.freeItems(of: id, in: transaction)
             try await self.outbox.publish(
-                ReservationReleased(holdId: id, performanceId: hold.performanceId, fanId: hold.fanId), in: transaction)
+                ReservationReleased(
+                    holdId: id, performanceId: hold.performanceId, fanId: hold.fanId, seatIds: seatIDs, tier: hold.tier,
+                    quantity: hold.quantity),
+                in: transaction)
         }
     }
 
@@ -270,26 +273,31 @@ public final class ReservationService: Sendable {
     private func expireDueHolds(in transaction: DatabaseTransaction, now: Date, matching condition: SQLQueryString) async throws -> Int {
         var query: SQLQueryString = "UPDATE holds SET status = 'expired', ended_at = \(bind: now) WHERE status = 'active' AND expires_at <= \(bind: now) AND "
         query += condition
-        query += " RETURNING id, performance_id, fan_id"
+        query += " RETURNING id, performance_id, fan_id, tier, quantity"
         let expired = try await transaction.sql.raw(query).all()
         for row in expired {
             let id = try row.decode(column: "id", as: String.self)
-            try await Self.freeItems(of: id, in: transaction)
+            let seatIDs = try await Self.freeItems(of: id, in: transaction)
             try await outbox.publish(
                 ReservationExpired(
                     holdId: id, performanceId: try row.decode(column: "performance_id", as: String.self),
-                    fanId: try row.decode(column: "fan_id", as: String.self)),
+                    fanId: try row.decode(column: "fan_id", as: String.self), seatIds: seatIDs,
+                    tier: try row.decode(column: "tier", as: String?.self), quantity: try row.decode(column: "quantity", as: Int.self)),
                 in: transaction)
         }
         if !expired.isEmpty { logger.debug("holds expired", metadata: ["count": .stringConvertible(expired.count)]) }
         return expired.count
     }
 
-    private static func freeItems(of holdID: String, in transaction: DatabaseTransaction) async throws {
-        try await transaction.sql.raw("""
+    /// Frees a hold's seats; returns their IDs (none for general admission).
+    @discardableResult
+    private static func freeItems(of holdID: String, in transaction: DatabaseTransaction) async throws -> [String] {
+        let seatIDs = try await transaction.sql.raw("""
             UPDATE performance_seats SET state = 'available', hold_id = NULL WHERE hold_id = \(bind: holdID) AND state = 'held'
-            """).run()
+            RETURNING seat_id
+            """).all().map { try $0.decode(column: "seat_id", as: String.self) }
         try await transaction.sql.raw("UPDATE hold_items SET active = \(bind: false) WHERE hold_id = \(bind: holdID)").run()
+        return seatIDs.sorted()
     }
 
     private func salePerformance(_ id: String, in transaction: DatabaseTransaction) async throws -> SalePerformance {

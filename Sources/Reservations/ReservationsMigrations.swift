@@ -72,5 +72,36 @@ extension ReservationService {
                 "CREATE UNIQUE INDEX hold_items_one_active_per_seat ON hold_items (performance_id, seat_id) WHERE \(isActive)",
             ]
         },
+        Migration("0002_create_availability_read_model", sql: [
+            // What fans see of a performance: kept by AvailabilityProjection from reservation
+            // events, never written by the hold path, so reads cost the sale nothing.
+            """
+            CREATE TABLE availability_seats (
+                performance_id TEXT NOT NULL,
+                seat_id TEXT NOT NULL,
+                label TEXT NOT NULL,
+                section TEXT NOT NULL,
+                row_label TEXT NOT NULL,
+                x DOUBLE PRECISION NOT NULL,
+                y DOUBLE PRECISION NOT NULL,
+                tier TEXT NOT NULL,
+                state TEXT NOT NULL,
+                hold_id TEXT,
+                PRIMARY KEY (performance_id, seat_id)
+            )
+            """,
+            """
+            CREATE TABLE availability_tiers (
+                performance_id TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                price_amount BIGINT NOT NULL,
+                price_currency TEXT NOT NULL,
+                capacity INTEGER NOT NULL,
+                held INTEGER NOT NULL DEFAULT 0,
+                sold INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (performance_id, tier)
+            )
+            """,
+        ]),
     ])
 }

@@ -1,0 +1,193 @@
+import BoxofficeKit
+import Foundation
+import Messaging
+import Persistence
+import SQLKit
+import Synchronization
+
+/// What a seat map draws: every seat's state, plus counts per tier.
+public struct Availability: Codable, Sendable {
+    public struct Seat: Codable, Sendable {
+        public let id: String
+        public let label: String
+        public let section: String
+        public let row: String
+        public let x: Double
+        public let y: Double
+        public let tier: String
+        /// available, held or sold.
+        public let state: String
+    }
+
+    public struct Tier: Codable, Sendable {
+        public let tier: String
+        public let price: Money
+        public let available: Int
+        public let held: Int
+        public let sold: Int
+    }
+
+    public let seats: [Seat]
+    public let tiers: [Tier]
+}
+
+/// Keeps the availability read model in step with reservation events.
+///
+/// Seat updates name the hold they concern, so a late or repeated event cannot free a seat
+/// that another hold has taken since; general-admission counters only add and subtract, so
+/// their order does not matter. The inbox applies each event once.
+public struct AvailabilityProjection: EventSubscriber {
+    public let name = "reservations.availability"
+    public let eventTypes: Set<String> = [
+        "performance.scheduled", ReservationHeld.eventType, ReservationReleased.eventType, ReservationExpired.eventType,
+    ]
+    private let seatMaps: any SeatMapSource
+
+    public init(seatMaps: any SeatMapSource) {
+        self.seatMaps = seatMaps
+    }
+
+    private struct HoldChange: Decodable {
+        let holdId: String
+        let performanceId: String
+        let seatIds: [String]
+        let tier: String?
+        let quantity: Int
+    }
+
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
+        if event.type == "performance.scheduled" {
+            try await build(try Self.decoder.decode(ScheduledPerformance.self, from: event.payload), in: transaction)
+            return
+        }
+        let change = try Self.decoder.decode(HoldChange.self, from: event.payload)
+        let taking = event.type == ReservationHeld.eventType
+        if change.seatIds.isEmpty {
+            guard let tier = change.tier else { return }
+            let delta = taking ? change.quantity : -change.quantity
+            try await transaction.sql.raw("""
+                UPDATE availability_tiers SET held = held + \(bind: delta)
+                WHERE performance_id = \(bind: change.performanceId) AND tier = \(bind: tier)
+                """).run()
+            return
+        }
+        var seats: SQLQueryString = "("
+        for (index, seat) in change.seatIds.enumerated() {
+            if index > 0 { seats += ", " }
+            seats += "\(bind: seat)"
+        }
+        seats += ")"
+        if taking {
+            try await transaction.sql.raw("""
+                UPDATE availability_seats SET state = 'held', hold_id = \(bind: change.holdId)
+                WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats)
+                """).run()
+        } else {
+            try await transaction.sql.raw("""
+                UPDATE availability_seats SET state = 'available', hold_id = NULL
+                WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats) AND hold_id = \(bind: change.holdId)
+                """).run()
+        }
+    }
+
+    private func build(_ scheduled: ScheduledPerformance, in transaction: DatabaseTransaction) async throws {
+        let performance = scheduled.performance
+        var capacity: [String: Int] = [:]
+        if performance.seating == "reserved" {
+            let seats = try await seatMaps.seats(venueID: scheduled.venueId)
+            for seat in seats { capacity[seat.tier, default: 0] += 1 }
+            var start = 0
+            while start < seats.count {
+                var query: SQLQueryString =
+                    "INSERT INTO availability_seats (performance_id, seat_id, label, section, row_label, x, y, tier, state) VALUES "
+                for (offset, seat) in seats[start..<min(start + 500, seats.count)].enumerated() {
+                    if offset > 0 { query += ", " }
+                    query += """
+                        (\(bind: performance.id), \(bind: seat.id), \(bind: seat.label), \(bind: seat.section), \(bind: seat.row),
+                         \(bind: seat.x), \(bind: seat.y), \(bind: seat.tier), 'available')
+                        """
+                }
+                try await transaction.sql.raw(query).run()
+                start += 500
+            }
+        }
+        for tier in performance.tiers {
+            try await transaction.sql.raw("""
+                INSERT INTO availability_tiers (performance_id, tier, price_amount, price_currency, capacity)
+                VALUES (\(bind: performance.id), \(bind: tier.tier), \(bind: tier.price.amount), \(bind: tier.price.currency),
+                        \(bind: tier.quota ?? capacity[tier.tier] ?? 0))
+                """).run()
+        }
+    }
+}
+
+/// Serves availability from the read model, keeping each performance's answer for half a
+/// second: at an on-sale thousands of fans ask for the same map every second, and one read of
+/// all its seats per half-second serves them all.
+public final class AvailabilityReader: Sendable {
+    private let database: Database
+    private let freshFor: Duration
+    private let cache = Mutex<[String: (at: ContinuousClock.Instant, value: Availability)]>([:])
+
+    public init(database: Database, freshFor: Duration = .milliseconds(500)) {
+        self.database = database
+        self.freshFor = freshFor
+    }
+
+    public func availability(performanceID: String) async throws -> Availability {
+        let now = ContinuousClock.now
+        if let cached = cache.withLock({ $0[performanceID] }), cached.at.duration(to: now) < freshFor {
+            return cached.value
+        }
+        let value = try await database.read { sql in try await Self.load(sql, performanceID: performanceID) }
+        guard let value else { throw Problem.notFound(detail: "No such performance on sale.") }
+        cache.withLock { cache in
+            if cache.count > 1000 { cache.removeAll() }  // bounded: a few hot performances at a time
+            cache[performanceID] = (now, value)
+        }
+        return value
+    }
+
+    private static func load(_ sql: any SQLDatabase, performanceID: String) async throws -> Availability? {
+        let tierRows = try await sql.raw("""
+            SELECT tier, price_amount, price_currency, capacity, held, sold FROM availability_tiers
+            WHERE performance_id = \(bind: performanceID) ORDER BY tier
+            """).all()
+        guard !tierRows.isEmpty else { return nil }
+        let seats = try await sql.raw("""
+            SELECT seat_id, label, section, row_label, x, y, tier, state FROM availability_seats
+            WHERE performance_id = \(bind: performanceID) ORDER BY section, row_label, label
+            """).all().map { row in
+                Availability.Seat(
+                    id: try row.decode(column: "seat_id", as: String.self), label: try row.decode(column: "label", as: String.self),
+                    section: try row.decode(column: "section", as: String.self), row: try row.decode(column: "row_label", as: String.self),
+                    x: try row.decode(column: "x", as: Double.self), y: try row.decode(column: "y", as: Double.self),
+                    tier: try row.decode(column: "tier", as: String.self), state: try row.decode(column: "state", as: String.self))
+            }
+        var seatCounts: [String: (held: Int, sold: Int)] = [:]
+        for seat in seats {
+            if seat.state == "held" { seatCounts[seat.tier, default: (0, 0)].held += 1 }
+            if seat.state == "sold" { seatCounts[seat.tier, default: (0, 0)].sold += 1 }
+        }
+        let tiers = try tierRows.map { row in
+            let tier = try row.decode(column: "tier", as: String.self)
+            let capacity = try row.decode(column: "capacity", as: Int.self)
+            // Reserved seating counts its seats; general admission keeps counters.
+            let held = seats.isEmpty ? try row.decode(column: "held", as: Int.self) : seatCounts[tier]?.held ?? 0
+            let sold = seats.isEmpty ? try row.decode(column: "sold", as: Int.self) : seatCounts[tier]?.sold ?? 0
+            return Availability.Tier(
+                tier: tier,
+                price: Money(
+                    amount: try row.decode(column: "price_amount", as: Int64.self),
+                    currency: Currency(rawValue: try row.decode(column: "price_currency", as: String.self)) ?? .krw),
+                available: max(0, capacity - held - sold), held: held, sold: sold)
+        }
+        return Availability(seats: seats, tiers: tiers)
+    }
+}
