@@ -76,7 +76,7 @@ public final class BoxofficePlatform: Sendable {
         // How contexts hear of each other: subscribers, wired here and nowhere else.
         let seatMaps = CatalogSeatMaps(catalog: catalog)
         let contextSubscribers: [any EventSubscriber] = [
-            InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps),
+            InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
         ]
         self.relay = OutboxRelay(
             database: database, outbox: outbox, subscribers: contextSubscribers + subscribers, clock: clock,

@@ -97,9 +97,15 @@ public struct CatalogController: Sendable {
             }
             query[keyPath: keyPath] = date
         }
+        if let available = parameters["available"] {
+            guard let value = Bool(String(available)) else {
+                throw Problem.badRequest(detail: "available must be true or false.", field: "available")
+            }
+            query.onlyAvailable = value
+        }
         if let sort = parameters["sort"] {
             guard let value = CatalogService.ListQuery.Sort(rawValue: String(sort)) else {
-                throw Problem.badRequest(detail: "sort must be date or title.", field: "sort")
+                throw Problem.badRequest(detail: "sort must be date, title or popularity.", field: "sort")
             }
             query.sort = value
         }

@@ -51,6 +51,8 @@ extension CatalogService {
                 status TEXT NOT NULL,
                 -- Lower-cased title, artist and description, for text search on both databases.
                 search_text TEXT NOT NULL,
+                -- Holds ever made for the event's performances: demand, for sort=popularity.
+                popularity INTEGER NOT NULL DEFAULT 0,
                 -- The earliest performance's start, for sorting and date filters (null until one exists).
                 first_starts_at TIMESTAMPTZ,
                 -- The same instant as fixed-width UTC text: sorts alike on both databases, for cursors.
@@ -75,6 +77,10 @@ extension CatalogService {
                 seating TEXT NOT NULL,
                 -- scheduled or cancelled.
                 status TEXT NOT NULL,
+                -- Seats (or general-admission units) for sale, and how many are held or sold,
+                -- kept from reservation events for the "has availability" filter.
+                capacity INTEGER NOT NULL,
+                taken INTEGER NOT NULL DEFAULT 0,
                 created_at TIMESTAMPTZ NOT NULL
             )
             """,

@@ -250,13 +250,17 @@ public final class CatalogService: Sendable {
                 .map { try $0.decode(column: "tier", as: String.self) }
         }
         let performance = try validatedPerformance(draft, eventID: eventID, venueTiers: Set(venueTiers))
+        let capacity = performance.seating == .general
+            ? performance.tiers.reduce(0) { $0 + ($1.quota ?? 0) }
+            : try await venue(id: event.venueId).seatCount
         try await database.withTransaction { transaction in
             try await transaction.sql.raw("""
                 INSERT INTO performances (id, event_id, starts_at, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order,
-                                          max_seats_per_fan, seating, status, created_at)
+                                          max_seats_per_fan, seating, status, capacity, created_at)
                 VALUES (\(bind: performance.id), \(bind: eventID), \(bind: performance.startsAt), \(bind: performance.onSaleFrom),
                         \(bind: performance.onSaleUntil), \(bind: performance.holdMinutes), \(bind: performance.maxSeatsPerOrder),
-                        \(bind: performance.maxSeatsPerFan), \(bind: performance.seating.rawValue), 'scheduled', \(bind: self.clock.now()))
+                        \(bind: performance.maxSeatsPerFan), \(bind: performance.seating.rawValue), 'scheduled', \(bind: capacity),
+                        \(bind: self.clock.now()))
                 """).run()
             for tier in performance.tiers {
                 try await transaction.sql.raw("""
@@ -338,8 +342,10 @@ public final class CatalogService: Sendable {
     // MARK: Browsing
 
     public struct ListQuery: Sendable {
-        public enum Sort: String, Sendable { case date, title }
+        public enum Sort: String, Sendable { case date, title, popularity }
         public var text: String?
+        /// Only events with a performance that still has seats to sell.
+        public var onlyAvailable = false
         public var category: String?
         public var venueID: String?
         public var from: Date?
@@ -357,11 +363,15 @@ public final class CatalogService: Sendable {
 
     /// Published events, filtered, sorted and paged with an opaque cursor.
     public func listEvents(_ query: ListQuery) async throws -> Page<Event> {
+        let key = sortKey(query.sort)
         var sql: SQLQueryString = """
             SELECT e.id, e.organizer_id, e.venue_id, e.title, e.description, e.artist, e.category, e.image_urls, e.status,
-                   e.first_starts_at, \(unsafeRaw: query.sort == .date ? Self.dateKey : "LOWER(e.title)") AS sort_key
+                   e.first_starts_at, \(unsafeRaw: key) AS sort_key
             FROM events e WHERE e.status = 'published'
             """
+        if query.onlyAvailable {
+            sql += " AND EXISTS (SELECT 1 FROM performances p WHERE p.event_id = e.id AND p.status = 'scheduled' AND p.taken < p.capacity)"
+        }
         if let text = query.text?.trimmingCharacters(in: .whitespaces).lowercased(), !text.isEmpty {
             sql += " AND e.search_text LIKE \(bind: "%" + Self.escapeLike(text) + "%") ESCAPE '\\'"
         }
@@ -375,7 +385,6 @@ public final class CatalogService: Sendable {
         }
         if let cursor = query.cursor {
             let position = try Cursor.decode(cursor, as: ListCursor.self)
-            let key = query.sort == .date ? Self.dateKey : "LOWER(e.title)"
             sql += " AND (\(unsafeRaw: key) > \(bind: position.key) OR (\(unsafeRaw: key) = \(bind: position.key) AND e.id > \(bind: position.id)))"
         }
         sql += " ORDER BY sort_key, e.id LIMIT \(bind: query.limit + 1)"
@@ -391,8 +400,30 @@ public final class CatalogService: Sendable {
         return Page(items: events, nextCursor: nextCursor)
     }
 
-    /// Dates sort as fixed-width UTC text, identical on both databases, so one cursor shape works.
-    private static let dateKey = "e.first_starts_at_key"
+    /// Every sort is ascending text, identical on both databases, so one cursor shape works:
+    /// dates as fixed-width UTC text, titles lower-cased, popularity as a zero-padded countdown
+    /// (most popular first).
+    private func sortKey(_ sort: ListQuery.Sort) -> String {
+        switch sort {
+        case .date: "e.first_starts_at_key"
+        case .title: "LOWER(e.title)"
+        case .popularity:
+            database.dialect == .postgres
+                ? "LPAD((999999999999 - e.popularity)::text, 12, '0') || e.first_starts_at_key"
+                : "printf('%012d', 999999999999 - e.popularity) || e.first_starts_at_key"
+        }
+    }
+
+    /// Keeps stock and demand figures from reservation events (a subscriber calls it).
+    func applyStockChange(performanceID: String, delta: Int, newDemand: Int, in transaction: DatabaseTransaction) async throws {
+        try await transaction.sql.raw("UPDATE performances SET taken = taken + \(bind: delta) WHERE id = \(bind: performanceID)").run()
+        if newDemand > 0 {
+            try await transaction.sql.raw("""
+                UPDATE events SET popularity = popularity + \(bind: newDemand)
+                WHERE id = (SELECT event_id FROM performances WHERE id = \(bind: performanceID))
+                """).run()
+        }
+    }
 
     static func sortKey(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))

@@ -75,3 +75,40 @@ import Testing
         }
     }
 }
+
+@Suite struct ListingStockTests {
+    @Test(arguments: DatabaseDialect.allCases)
+    func soldOutEventsDropOutOfAvailableAndDemandOrdersPopularity(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let quiet = try await OnSale.make(client, platform, quota: 5)
+                let busy = try await OnSale.make(client, platform, quota: 2)
+                let quietEvent = try await platform.catalog.performance(id: quiet.performanceID, viewer: nil).eventId
+                let busyEvent = try await platform.catalog.performance(id: busy.performanceID, viewer: nil).eventId
+                var holds: [(fan: String, id: String)] = []
+                for index in 0..<2 {
+                    let fan = try await OnSale.token(platform, userID: "fan-\(index)")
+                    let hold = try await busy.hold(["tier": "Standing", "quantity": 1], fan: fan)
+                    #expect(hold.status == 201)
+                    holds.append((fan, hold.json["id"] as? String ?? ""))
+                }
+                try await platform.relay.deliverPending()
+                func ids(_ query: String) async throws -> [String] {
+                    try await client.execute(uri: "/v1/events?\(query)", method: .get) { response in
+                        let object = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+                        return (object?["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                    }
+                }
+                #expect(try await ids("available=true") == [quietEvent])
+                #expect(try await ids("sort=popularity") == [busyEvent, quietEvent])
+
+                // Releasing a hold gives the stock back; demand already seen stays.
+                #expect(try await busy.call(.delete, "/v1/holds/\(holds[0].id)", fan: holds[0].fan).status == 204)
+                try await platform.relay.deliverPending()
+                #expect(Set(try await ids("available=true")) == [quietEvent, busyEvent])
+                #expect(try await ids("sort=popularity") == [busyEvent, quietEvent])
+                #expect(try await ids("available=maybe").isEmpty)
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import Messaging
+import Persistence
+
+/// Follows reservation events to keep what the listing needs from them: how much of each
+/// performance is taken (for "has availability") and how much demand each event has seen (for
+/// sorting by popularity). The catalog reads reservations only through these events.
+public struct StockProjection: EventSubscriber {
+    public let name = "catalog.stock"
+    public let eventTypes: Set<String> = ["reservation.held", "reservation.released", "reservation.expired"]
+    private let catalog: CatalogService
+
+    public init(catalog: CatalogService) {
+        self.catalog = catalog
+    }
+
+    /// The fields of the reservation events this projection reads.
+    private struct Change: Decodable {
+        let performanceId: String
+        let quantity: Int
+    }
+
+    public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
+        let change = try JSONDecoder().decode(Change.self, from: event.payload)
+        let held = event.type == "reservation.held"
+        try await catalog.applyStockChange(
+            performanceID: change.performanceId, delta: held ? change.quantity : -change.quantity,
+            newDemand: held ? change.quantity : 0, in: transaction)
+    }
+}
