@@ -1,4 +1,4 @@
--- The SQL of one seat hold, as the API runs it, against a performance of 100,000 seats
+-- The SQL of one single-seat hold, as the API runs it, against a performance of 100,000 seats
 -- ('s1'…'s100000'). The claim and the inserts that depend on it are one statement with CTEs,
 -- so a losing attempt writes nothing, like the API's rollback. Events go to bench_outbox (same
 -- shape as outbox) so the running relay does not deliver them. pgbench reads ":word" as a variable
@@ -7,12 +7,11 @@
 \set fan random(1, 1000)
 \set hold random(1, 1000000000000)
 BEGIN;
-SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status
+SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status,
+       (SELECT COALESCE(SUM(quantity), 0) FROM holds
+        WHERE performance_id = 'pgbench' AND fan_id = 'fan-' || :fan
+          AND (status = 'confirmed' OR (status = 'active' AND expires_at > now()))) AS held_by_fan
   FROM sale_performances WHERE performance_id = 'pgbench';
-SELECT COALESCE(SUM(quantity), 0) AS held FROM holds
-  WHERE performance_id = 'pgbench' AND fan_id = 'fan-' || :fan
-    AND (status = 'confirmed' OR (status = 'active' AND expires_at > now()));
-SELECT seat_id FROM performance_seats WHERE performance_id = 'pgbench' AND seat_id IN ('s' || :seat) ORDER BY seat_id FOR UPDATE;
 UPDATE holds SET status = 'expired', ended_at = now()
   WHERE status = 'active' AND expires_at <= now()
     AND id IN (SELECT hold_id FROM performance_seats WHERE performance_id = 'pgbench' AND seat_id IN ('s' || :seat) AND state = 'held')

@@ -41,6 +41,8 @@ public final class ReservationService: Sendable {
         let maxPerOrder: Int
         let maxPerFan: Int
         let status: String
+        /// What the asking fan already holds or bought for this performance.
+        let heldByFan: Int
     }
 
     // MARK: Holding
@@ -48,8 +50,8 @@ public final class ReservationService: Sendable {
     public func hold(performanceID: String, _ request: HoldRequest, fan: Principal) async throws -> Hold {
         let holdID = ids.next()
         let now = clock.now()
-        try await database.withTransaction { transaction in
-            let performance = try await self.salePerformance(performanceID, in: transaction)
+        return try await database.withTransaction { transaction in
+            let performance = try await self.salePerformance(performanceID, fanID: fan.userID, now: now, in: transaction)
             guard performance.status == "on_sale" else {
                 throw Problem.conflict(detail: "This performance is not on sale.", slug: "not-on-sale")
             }
@@ -65,15 +67,16 @@ public final class ReservationService: Sendable {
             case .seats(let seatIDs): quantity = seatIDs.count
             case .generalAdmission(_, let count): quantity = count
             }
-            try await self.checkLimits(
-                quantity: quantity, performance: performance, performanceID: performanceID, fanID: fan.userID, now: now, in: transaction)
+            try Self.checkLimits(quantity: quantity, performance: performance)
             let expiresAt = now.addingTimeInterval(Double(performance.holdMinutes) * 60)
+            var seats: [Hold.Seat] = []
+            var heldTier: String?
             switch request {
             case .seats(let seatIDs):
                 guard performance.seating == "reserved" else {
                     throw Problem.validation([.init(field: "seatIds", message: "this performance is general admission; hold a tier and quantity")])
                 }
-                try await self.holdSeats(
+                seats = try await self.holdSeats(
                     seatIDs, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now, expiresAt: expiresAt,
                     in: transaction)
             case .generalAdmission(let tier, let count):
@@ -83,31 +86,32 @@ public final class ReservationService: Sendable {
                 try await self.holdUnits(
                     tier: tier, quantity: count, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now,
                     expiresAt: expiresAt, in: transaction)
+                heldTier = tier
             }
+            // Answered from what the transaction wrote, without reading the hold back.
+            return Hold(
+                id: holdID, performanceId: performanceID, fanId: fan.userID, seats: seats, tier: heldTier, quantity: quantity,
+                expiresAt: expiresAt, status: "active", remainingSeconds: performance.holdMinutes * 60)
         }
-        return try await hold(id: holdID, viewer: fan)
     }
 
     private func holdSeats(
         _ requested: [String], holdID: String, performanceID: String, fanID: String, now: Date, expiresAt: Date,
         in transaction: DatabaseTransaction
-    ) async throws {
+    ) async throws -> [Hold.Seat] {
         let seatIDs = Array(Set(requested)).sorted()
         guard seatIDs.count == requested.count else {
             throw Problem.validation([.init(field: "seatIds", message: "lists a seat twice")])
         }
         let inList = Self.list(seatIDs)
-        // Lock the seats in one order on PostgreSQL, so two holds over the same seats queue
-        // instead of deadlocking; SQLite's single writer already serializes them.
-        let lock = transaction.dialect == .postgres ? " ORDER BY seat_id FOR UPDATE" : ""
-        let known = try await transaction.sql.raw("""
-            SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList)\(unsafeRaw: lock)
-            """).all().map { try $0.decode(column: "seat_id", as: String.self) }
-        let unknown = Set(seatIDs).subtracting(known)
-        guard unknown.isEmpty else {
-            throw Problem.validation(requested.enumerated().filter { unknown.contains($0.element) }.map {
-                .init(field: "seatIds[\($0.offset)]", message: "is not a seat of this performance")
-            })
+        if seatIDs.count > 1, transaction.dialect == .postgres {
+            // Lock the seats in one order, so two holds over the same seats queue instead of
+            // deadlocking. One seat is one row and cannot deadlock; SQLite's single writer
+            // serializes everything already.
+            try await transaction.sql.raw("""
+                SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList)
+                ORDER BY seat_id FOR UPDATE
+                """).run()
         }
         try await expireDueHolds(
             in: transaction, now: now,
@@ -115,11 +119,25 @@ public final class ReservationService: Sendable {
         let claimed = try await transaction.sql.raw("""
             UPDATE performance_seats SET state = 'held', hold_id = \(bind: holdID)
             WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList) AND state = 'available'
-            RETURNING seat_id
-            """).all().map { try $0.decode(column: "seat_id", as: String.self) }
+            RETURNING seat_id, label, tier
+            """).all().map { row in
+                Hold.Seat(
+                    id: try row.decode(column: "seat_id", as: String.self), label: try row.decode(column: "label", as: String.self),
+                    tier: try row.decode(column: "tier", as: String.self))
+            }
         guard claimed.count == seatIDs.count else {
-            // Rolling back returns the seats this hold did claim.
-            let taken = Set(seatIDs).subtracting(claimed).sorted()
+            // Only now, on the losing path, tell unknown seats from taken ones. Rolling back
+            // returns the seats this hold did claim.
+            let known = try await transaction.sql.raw("""
+                SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList)
+                """).all().map { try $0.decode(column: "seat_id", as: String.self) }
+            let unknown = Set(seatIDs).subtracting(known)
+            guard unknown.isEmpty else {
+                throw Problem.validation(requested.enumerated().filter { unknown.contains($0.element) }.map {
+                    .init(field: "seatIds[\($0.offset)]", message: "is not a seat of this performance")
+                })
+            }
+            let taken = Set(seatIDs).subtracting(claimed.map(\.id)).sorted()
             throw Problem(
                 type: Problem.typeURI("seats-taken"), title: "Some seats are no longer available.", status: 409,
                 detail: "\(taken.count) of the seats are held or sold; nothing was held.", extensions: ["takenSeatIds": .strings(taken)])
@@ -138,6 +156,7 @@ public final class ReservationService: Sendable {
                 holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: seatIDs, tier: nil, quantity: seatIDs.count,
                 expiresAt: expiresAt),
             in: transaction)
+        return claimed.sorted { $0.label < $1.label }
     }
 
     private func holdUnits(
@@ -173,24 +192,17 @@ public final class ReservationService: Sendable {
             in: transaction)
     }
 
-    private func checkLimits(
-        quantity: Int, performance: SalePerformance, performanceID: String, fanID: String, now: Date, in transaction: DatabaseTransaction
-    ) async throws {
+    private static func checkLimits(quantity: Int, performance: SalePerformance) throws {
         guard quantity >= 1 else { throw Problem.validation([.init(field: "quantity", message: "must be at least 1")]) }
         guard quantity <= performance.maxPerOrder else {
             throw Problem(
                 type: Problem.typeURI("order-limit"), title: "Too many tickets in one order.", status: 422,
                 detail: "At most \(performance.maxPerOrder) per order.", extensions: ["limit": .int(performance.maxPerOrder)])
         }
-        let alreadyHeld = try await transaction.sql.raw("""
-            SELECT COALESCE(SUM(quantity), 0) AS held FROM holds
-            WHERE performance_id = \(bind: performanceID) AND fan_id = \(bind: fanID)
-              AND (status = 'confirmed' OR (status = 'active' AND expires_at > \(bind: now)))
-            """).first()?.decode(column: "held", as: Int.self) ?? 0
-        guard alreadyHeld + quantity <= performance.maxPerFan else {
+        guard performance.heldByFan + quantity <= performance.maxPerFan else {
             throw Problem(
                 type: Problem.typeURI("fan-limit"), title: "Too many tickets for one fan.", status: 422,
-                detail: "At most \(performance.maxPerFan) per fan for this performance; you hold or bought \(alreadyHeld).",
+                detail: "At most \(performance.maxPerFan) per fan for this performance; you hold or bought \(performance.heldByFan).",
                 extensions: ["limit": .int(performance.maxPerFan)])
         }
     }
@@ -300,9 +312,15 @@ public final class ReservationService: Sendable {
         return seatIDs.sorted()
     }
 
-    private func salePerformance(_ id: String, in transaction: DatabaseTransaction) async throws -> SalePerformance {
+    /// The performance's sale settings and, in the same round trip, what the fan already has.
+    private func salePerformance(
+        _ id: String, fanID: String, now: Date, in transaction: DatabaseTransaction
+    ) async throws -> SalePerformance {
         guard let row = try await transaction.sql.raw("""
-            SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status
+            SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status,
+                   (SELECT COALESCE(SUM(quantity), 0) FROM holds
+                    WHERE performance_id = \(bind: id) AND fan_id = \(bind: fanID)
+                      AND (status = 'confirmed' OR (status = 'active' AND expires_at > \(bind: now)))) AS held_by_fan
             FROM sale_performances WHERE performance_id = \(bind: id)
             """).first()
         else { throw Problem.notFound(detail: "No such performance on sale.") }
@@ -313,7 +331,8 @@ public final class ReservationService: Sendable {
             holdMinutes: try row.decode(column: "hold_minutes", as: Int.self),
             maxPerOrder: try row.decode(column: "max_seats_per_order", as: Int.self),
             maxPerFan: try row.decode(column: "max_seats_per_fan", as: Int.self),
-            status: try row.decode(column: "status", as: String.self))
+            status: try row.decode(column: "status", as: String.self),
+            heldByFan: try row.decode(column: "held_by_fan", as: Int.self))
     }
 
     /// `(?, ?, …)` with each value bound.
