@@ -102,49 +102,89 @@ public final class OutboxRelay: Service {
 
     /// One pass over the events that are due; returns how many it fetched (a full batch means
     /// there may be more).
+    ///
+    /// Each subscriber gets the whole batch in one transaction, so a busy outbox costs a few
+    /// transactions per batch rather than per event. When a subscriber fails on an event, that
+    /// event's failure is recorded (it backs off), it and the later events of its aggregate leave
+    /// the batch, and the rest of the batch is delivered again.
     @discardableResult
     public func deliverPending() async throws -> Int {
         let pending = try await fetchDue()
-        var blockedAggregates = Set<String>()
-        for item in pending {
-            let aggregateKey = "\(item.event.aggregateType)/\(item.event.aggregateID)"
-            if blockedAggregates.contains(aggregateKey) { continue }  // an earlier one failed just now
-            do {
-                try await deliver(item.event)
-            } catch {
-                try await recordFailure(of: item, error: error)
-                blockedAggregates.insert(aggregateKey)
-                continue
+        guard !pending.isEmpty else { return 0 }
+        var failed = Set<Int64>()
+        func aggregateKey(_ event: EventEnvelope) -> String { "\(event.aggregateType)/\(event.aggregateID)" }
+        for subscriber in subscribers {
+            let events = pending.map(\.event).filter { subscriber.eventTypes.contains($0.type) }
+            guard !events.isEmpty else { continue }
+            var remaining = events
+            while !remaining.isEmpty {
+                do {
+                    try await deliver(remaining, to: subscriber)
+                    break
+                } catch let failure as SubscriberFailure {
+                    // A failure no event can be blamed for (the commit, the connection) ends the
+                    // pass; the next pass tries again.
+                    guard let culprit = failure.event else { throw failure }
+                    if failed.insert(culprit.position).inserted, let item = pending.first(where: { $0.event.position == culprit.position }) {
+                        try await recordFailure(of: item, error: failure)
+                    }
+                    let key = aggregateKey(culprit)
+                    remaining.removeAll { aggregateKey($0) == key && $0.position >= culprit.position }
+                }
             }
-            try await afterDelivery?(item.event)
+        }
+        // Delivered: everything except failed events and whatever of their aggregates follows them.
+        var delivered: [EventEnvelope] = []
+        var stopped = Set<String>()
+        for item in pending {
+            let key = aggregateKey(item.event)
+            if failed.contains(item.event.position) { stopped.insert(key) }
+            if stopped.contains(key) { continue }
+            delivered.append(item.event)
+        }
+        for event in delivered { try await afterDelivery?(event) }
+        if !delivered.isEmpty {
+            var positions: SQLQueryString = "("
+            for (index, event) in delivered.enumerated() {
+                if index > 0 { positions += ", " }
+                positions += "\(bind: event.position)"
+            }
+            positions += ")"
+            let now = clock.now()
             try await database.withTransaction { transaction in
                 try await transaction.sql
-                    .raw("UPDATE outbox SET delivered_at = \(bind: self.clock.now()), last_error = NULL WHERE position = \(bind: item.event.position)")
+                    .raw("UPDATE outbox SET delivered_at = \(bind: now), last_error = NULL WHERE position IN \(positions)")
                     .run()
             }
-            deliveredCounter.increment()
+            deliveredCounter.increment(by: delivered.count)
         }
         return pending.count
     }
 
-    /// Hands `event` to every subscriber that wants it, each in its own transaction that also
-    /// claims the event in the subscriber's inbox; an already-claimed event is skipped.
-    private func deliver(_ event: EventEnvelope) async throws {
-        for subscriber in subscribers where subscriber.eventTypes.contains(event.type) {
-            do {
-                try await database.withTransaction { transaction in
+    /// Hands `events` (in order) to `subscriber` in one transaction that also claims each in the
+    /// subscriber's inbox; events already claimed are skipped.
+    private func deliver(_ events: [EventEnvelope], to subscriber: any EventSubscriber) async throws {
+        do {
+            try await database.withTransaction { transaction in
+                for event in events {
                     let claimed = try await transaction.sql.raw("""
                         INSERT INTO inbox (consumer, event_id, processed_at)
                         VALUES (\(bind: subscriber.name), \(bind: event.id), \(bind: self.clock.now()))
                         ON CONFLICT DO NOTHING
                         RETURNING event_id
                         """).first()
-                    guard claimed != nil else { return }
-                    try await subscriber.handle(event, in: transaction)
+                    guard claimed != nil else { continue }
+                    do {
+                        try await subscriber.handle(event, in: transaction)
+                    } catch {
+                        throw SubscriberFailure(subscriber: subscriber.name, event: event, underlying: error)
+                    }
                 }
-            } catch {
-                throw SubscriberFailure(subscriber: subscriber.name, underlying: error)
             }
+        } catch let failure as SubscriberFailure {
+            throw failure
+        } catch {
+            throw SubscriberFailure(subscriber: subscriber.name, event: nil, underlying: error)
         }
     }
 
@@ -218,6 +258,8 @@ public final class OutboxRelay: Service {
 /// A subscriber threw while handling an event; recorded as the event's `last_error`.
 public struct SubscriberFailure: Error, CustomStringConvertible {
     public let subscriber: String
+    /// The event the subscriber failed on, when one is to blame.
+    public let event: EventEnvelope?
     public let underlying: any Error
     public var description: String { "\(subscriber): \(underlying)" }
 }
