@@ -531,9 +531,3 @@ public final class CatalogService: Sendable {
         (try? String(decoding: JSONEncoder().encode(urls), as: UTF8.self)) ?? "[]"
     }
 }
-
-extension Array {
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
-    }
-}

@@ -21,7 +21,7 @@ public struct StockProjection: EventSubscriber {
     }
 
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
-        let change = try JSONDecoder().decode(Change.self, from: event.payload)
+        let change = try event.decodePayload(as: Change.self)
         let held = event.type == "reservation.held"
         try await catalog.applyStockChange(
             performanceID: change.performanceId, delta: held ? change.quantity : -change.quantity,

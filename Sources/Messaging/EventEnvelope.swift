@@ -28,6 +28,12 @@ public struct EventEnvelope: Sendable, Equatable {
         self.position = position
     }
 
+    /// Decodes the payload as a consumer's own view of the event (only the fields it reads),
+    /// in the events' JSON dialect. Contexts decode each other's events this way.
+    public func decodePayload<Payload: Decodable>(as _: Payload.Type) throws -> Payload {
+        try EventCoding.decoder.decode(Payload.self, from: payload)
+    }
+
     /// Decodes the payload as `Event`; throws when the type does not match.
     public func decode<Event: DomainEvent>(as _: Event.Type) throws -> Event {
         guard type == Event.eventType else {

@@ -144,12 +144,7 @@ public final class OutboxRelay: Service {
         }
         for event in delivered { try await afterDelivery?(event) }
         if !delivered.isEmpty {
-            var positions: SQLQueryString = "("
-            for (index, event) in delivered.enumerated() {
-                if index > 0 { positions += ", " }
-                positions += "\(bind: event.position)"
-            }
-            positions += ")"
+            let positions = SQLQueryString.list(delivered.map(\.position))
             let now = clock.now()
             try await database.withTransaction { transaction in
                 try await transaction.sql

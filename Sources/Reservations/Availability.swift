@@ -55,18 +55,12 @@ public struct AvailabilityProjection: EventSubscriber {
         let quantity: Int
     }
 
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
-
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
         if event.type == "performance.scheduled" {
-            try await build(try Self.decoder.decode(ScheduledPerformance.self, from: event.payload), in: transaction)
+            try await build(try event.decodePayload(as: ScheduledPerformance.self), in: transaction)
             return
         }
-        let change = try Self.decoder.decode(HoldChange.self, from: event.payload)
+        let change = try event.decodePayload(as: HoldChange.self)
         let taking = event.type == ReservationHeld.eventType
         if change.seatIds.isEmpty {
             guard let tier = change.tier else { return }
@@ -77,12 +71,7 @@ public struct AvailabilityProjection: EventSubscriber {
                 """).run()
             return
         }
-        var seats: SQLQueryString = "("
-        for (index, seat) in change.seatIds.enumerated() {
-            if index > 0 { seats += ", " }
-            seats += "\(bind: seat)"
-        }
-        seats += ")"
+        let seats = SQLQueryString.list(change.seatIds)
         if taking {
             try await transaction.sql.raw("""
                 UPDATE availability_seats SET state = 'held', hold_id = \(bind: change.holdId)
@@ -102,11 +91,10 @@ public struct AvailabilityProjection: EventSubscriber {
         if performance.seating == "reserved" {
             let seats = try await seatMaps.seats(venueID: scheduled.venueId)
             for seat in seats { capacity[seat.tier, default: 0] += 1 }
-            var start = 0
-            while start < seats.count {
+            for batch in seats.chunked(500) {
                 var query: SQLQueryString =
                     "INSERT INTO availability_seats (performance_id, seat_id, label, section, row_label, x, y, tier, state) VALUES "
-                for (offset, seat) in seats[start..<min(start + 500, seats.count)].enumerated() {
+                for (offset, seat) in batch.enumerated() {
                     if offset > 0 { query += ", " }
                     query += """
                         (\(bind: performance.id), \(bind: seat.id), \(bind: seat.label), \(bind: seat.section), \(bind: seat.row),
@@ -114,7 +102,6 @@ public struct AvailabilityProjection: EventSubscriber {
                         """
                 }
                 try await transaction.sql.raw(query).run()
-                start += 500
             }
         }
         for tier in performance.tiers {

@@ -1,3 +1,4 @@
+import BoxofficeKit
 import Foundation
 import Messaging
 import Persistence
@@ -14,18 +15,12 @@ public struct InventoryBuilder: EventSubscriber {
         self.seatMaps = seatMaps
     }
 
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
-
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
         switch event.type {
         case "performance.scheduled":
-            try await schedule(try Self.decoder.decode(ScheduledPerformance.self, from: event.payload), in: transaction)
+            try await schedule(try event.decodePayload(as: ScheduledPerformance.self), in: transaction)
         case "event.cancelled":
-            let cancelled = try Self.decoder.decode(CancelledEvent.self, from: event.payload)
+            let cancelled = try event.decodePayload(as: CancelledEvent.self)
             for id in cancelled.performanceIds {
                 try await transaction.sql.raw("UPDATE sale_performances SET status = 'cancelled' WHERE performance_id = \(bind: id)").run()
             }
@@ -51,17 +46,13 @@ public struct InventoryBuilder: EventSubscriber {
             }
             return
         }
-        let seats = try await seatMaps.seats(venueID: scheduled.venueId)
-        var start = 0
-        while start < seats.count {
-            let batch = seats[start..<min(start + 500, seats.count)]
+        for batch in try await seatMaps.seats(venueID: scheduled.venueId).chunked(500) {
             var query: SQLQueryString = "INSERT INTO performance_seats (performance_id, seat_id, label, tier, state) VALUES "
             for (offset, seat) in batch.enumerated() {
                 if offset > 0 { query += ", " }
                 query += "(\(bind: performance.id), \(bind: seat.id), \(bind: seat.label), \(bind: seat.tier), 'available')"
             }
             try await transaction.sql.raw(query).run()
-            start += 500
         }
     }
 }

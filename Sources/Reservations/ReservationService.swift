@@ -103,7 +103,7 @@ public final class ReservationService: Sendable {
         guard seatIDs.count == requested.count else {
             throw Problem.validation([.init(field: "seatIds", message: "lists a seat twice")])
         }
-        let inList = Self.list(seatIDs)
+        let inList = SQLQueryString.list(seatIDs)
         if seatIDs.count > 1, transaction.dialect == .postgres {
             // Lock the seats in one order, so two holds over the same seats queue instead of
             // deadlocking. One seat is one row and cannot deadlock; SQLite's single writer
@@ -333,16 +333,5 @@ public final class ReservationService: Sendable {
             maxPerFan: try row.decode(column: "max_seats_per_fan", as: Int.self),
             status: try row.decode(column: "status", as: String.self),
             heldByFan: try row.decode(column: "held_by_fan", as: Int.self))
-    }
-
-    /// `(?, ?, …)` with each value bound.
-    private static func list(_ values: [String]) -> SQLQueryString {
-        var list: SQLQueryString = "("
-        for (index, value) in values.enumerated() {
-            if index > 0 { list += ", " }
-            list += "\(bind: value)"
-        }
-        list += ")"
-        return list
     }
 }
