@@ -7,6 +7,7 @@
 \set fan random(1, 1000)
 \set hold random(1, 1000000000000)
 BEGIN;
+SELECT pg_advisory_xact_lock(1752132708, hashtext('pgbench/fan-' || :fan));
 SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status,
        (SELECT COALESCE(SUM(quantity), 0) FROM holds
         WHERE performance_id = 'pgbench' AND fan_id = 'fan-' || :fan

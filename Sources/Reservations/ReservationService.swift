@@ -28,6 +28,9 @@ public final class ReservationService: Sendable {
         self.logger = logger
     }
 
+    /// The advisory-lock class of per-fan hold locks (the migrator's lock is a single bigint).
+    private static let fanLockClass: Int32 = 0x686F_6C64  // "hold"
+
     public enum HoldRequest: Sendable {
         case seats([String])
         case generalAdmission(tier: String, quantity: Int)
@@ -51,6 +54,13 @@ public final class ReservationService: Sendable {
         let holdID = ids.next()
         let now = clock.now()
         return try await database.withTransaction { transaction in
+            if transaction.dialect == .postgres {
+                // One fan's holds for one performance queue here, so two tabs cannot both pass
+                // the per-fan count before either writes. (SQLite's single writer already does.)
+                try await transaction.sql.raw("""
+                    SELECT pg_advisory_xact_lock(\(bind: Self.fanLockClass), hashtext(\(bind: performanceID + "/" + fan.userID)))
+                    """).run()
+            }
             let performance = try await self.salePerformance(performanceID, fanID: fan.userID, now: now, in: transaction)
             guard performance.status == "on_sale" else {
                 throw Problem.conflict(detail: "This performance is not on sale.", slug: "not-on-sale")

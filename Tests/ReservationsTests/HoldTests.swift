@@ -219,6 +219,24 @@ struct OnSale {
         }
     }
 
+    @Test(arguments: DatabaseDialect.allCases)
+    func oneFanRacingThemselvesCannotExceedThePerFanLimit(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform, limits: ["maxSeatsPerOrder": 1, "maxSeatsPerFan": 3])
+                let fan = try await OnSale.token(platform, userID: "eager-fan")
+                let seats = sale.seatIDs
+                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<30 {
+                        group.addTask { try await sale.hold(["seatIds": [seats[index]]], fan: fan).status }
+                    }
+                    return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+                }
+                #expect(statuses == [201: 3, 422: 27])
+            }
+        }
+    }
+
     @Test func limitsTheSaleWindowAndOwnershipAreEnforced() async throws {
         try await withPlatform { platform in
             try await platform.buildApplication().test(.router) { client in
