@@ -118,10 +118,7 @@ public struct ServerConfiguration: Sendable {
         if let difficulty = try input.number(.proofOfWorkDifficulty, in: 1...32, noun: "number of bits") {
             configuration.proofOfWorkDifficulty = difficulty
         }
-        if let (url, origin) = input.value(.recaptchaVerifyURL) {
-            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-                throw ConfigurationError(origin: origin, problem: "'\(url)' is not an http(s) URL")
-            }
+        if let url = try input.httpURL(.recaptchaVerifyURL) {
             configuration.recaptchaVerifyURL = url
         }
         if let score = try input.number(.recaptchaMinimumScore, in: 0.0...1.0, noun: "score") {
@@ -133,12 +130,7 @@ public struct ServerConfiguration: Sendable {
                 origin: input.value(.humanCheck)?.origin ?? Setting.humanCheck.flag,
                 problem: "recaptcha needs \(Setting.recaptchaSecret.environmentVariable)")
         }
-        if let (url, origin) = input.value(.publicURL) {
-            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-                throw ConfigurationError(origin: origin, problem: "'\(url)' is not an http(s) URL")
-            }
-            configuration.publicURL = url
-        }
+        configuration.publicURL = try input.httpURL(.publicURL)
         if let (names, _) = input.value(.oauthProviders) {
             configuration.oauthProviders = try names.split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
@@ -303,6 +295,15 @@ struct SettingsInput {
             throw ConfigurationError(origin: prefix + "USERINFO_URL", problem: "provider '\(name)' needs \(prefix)USERINFO_URL")
         }
         return provider
+    }
+
+    /// An absolute http(s) URL, or nil when the setting is not given.
+    func httpURL(_ setting: Setting) throws(ConfigurationError) -> String? {
+        guard let (url, origin) = value(setting) else { return nil }
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            throw ConfigurationError(origin: origin, problem: "'\(url)' is not an http(s) URL")
+        }
+        return url
     }
 
     /// A number within `range`, or nil when the setting is not given.

@@ -389,7 +389,7 @@ public final class CatalogService: Sendable {
         }
         sql += " ORDER BY sort_key, e.id LIMIT \(bind: query.limit + 1)"
         let finalQuery = sql
-        let rows = try await database.read { database in try await database.raw(finalQuery).all() }
+        let rows = try await database.read { sql in try await sql.raw(finalQuery).all() }
         var events = try rows.map(Self.decodeEvent)
         var nextCursor: String?
         if events.count > query.limit {

@@ -20,7 +20,7 @@ public struct HoldExpirySweeper: Service {
             while !Task.isCancelled {
                 do {
                     // Keep going while full batches come back; otherwise wait for the next round.
-                    while try await reservations.expireDueHolds() == 500 {}
+                    while try await reservations.expireDueHolds() == ReservationService.sweepBatchSize {}
                 } catch where Task.isCancelled {
                     return
                 } catch {

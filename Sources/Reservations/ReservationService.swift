@@ -279,10 +279,13 @@ public final class ReservationService: Sendable {
         }
     }
 
+    /// How many holds one sweep expires at most.
+    public static let sweepBatchSize = 500
+
     /// Expires up to `limit` holds that have run out; returns how many this call expired.
     /// Safe to run on several nodes at once: each hold is expired by exactly one of them.
     @discardableResult
-    public func expireDueHolds(limit: Int = 500) async throws -> Int {
+    public func expireDueHolds(limit: Int = ReservationService.sweepBatchSize) async throws -> Int {
         let now = clock.now()
         return try await database.withTransaction { transaction in
             try await self.expireDueHolds(

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import Metrics
+import Synchronization
 
 /// Writes one log line per request and records the request in the HTTP metrics:
 /// `boxoffice_http_requests_total{method,route,status}`,
@@ -58,8 +59,6 @@ public struct AccessLogMiddleware: RouterMiddleware {
         return response
     }
 }
-
-import Synchronization
 
 /// The process-wide count behind the in-flight gauge.
 final class InFlightCounter: Sendable {
