@@ -169,13 +169,19 @@ let package = Package(
                 "BoxofficeServer",
                 "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
         // MARK: Benchmarks (see Benchmarks/README.md)
         .executableTarget(
             name: "bench-ceiling",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Benchmarks/Ceiling",
             swiftSettings: strictSettings
         ),

@@ -18,6 +18,9 @@ public final class OutboxRelay: Service {
     public struct Configuration: Sendable {
         /// How often to look for work when no commit has signalled any.
         public var pollInterval: Duration = .milliseconds(500)
+        /// How long a woken relay lets further commits gather before a pass, so that under load
+        /// one pass (a few transactions) delivers many events instead of one.
+        public var gatherDelay: Duration = .milliseconds(10)
         public var batchSize: Int = 200
         public var maximumAttempts: Int = 10
         public var firstRetryDelay: TimeInterval = 1
@@ -94,6 +97,7 @@ public final class OutboxRelay: Service {
                 // a commit signals new events or the poll interval passes.
                 if fetched < configuration.batchSize {
                     await wakeups.wait(upTo: configuration.pollInterval)
+                    try? await Task.sleep(for: configuration.gatherDelay)
                 }
             }
         }
@@ -161,14 +165,16 @@ public final class OutboxRelay: Service {
     private func deliver(_ events: [EventEnvelope], to subscriber: any EventSubscriber) async throws {
         do {
             try await database.withTransaction { transaction in
-                for event in events {
-                    let claimed = try await transaction.sql.raw("""
-                        INSERT INTO inbox (consumer, event_id, processed_at)
-                        VALUES (\(bind: subscriber.name), \(bind: event.id), \(bind: self.clock.now()))
-                        ON CONFLICT DO NOTHING
-                        RETURNING event_id
-                        """).first()
-                    guard claimed != nil else { continue }
+                // One statement claims the whole batch in the subscriber's inbox.
+                let now = self.clock.now()
+                var claim: SQLQueryString = "INSERT INTO inbox (consumer, event_id, processed_at) VALUES "
+                for (index, event) in events.enumerated() {
+                    if index > 0 { claim += ", " }
+                    claim += "(\(bind: subscriber.name), \(bind: event.id), \(bind: now))"
+                }
+                claim += " ON CONFLICT DO NOTHING RETURNING event_id"
+                let claimed = Set(try await transaction.sql.raw(claim).all().map { try $0.decode(column: "event_id", as: String.self) })
+                for event in events where claimed.contains(event.id) {
                     do {
                         try await subscriber.handle(event, in: transaction)
                     } catch {
@@ -228,8 +234,8 @@ public final class OutboxRelay: Service {
                 WHERE e.delivered_at IS NULL AND e.dead_at IS NULL
                   AND NOT EXISTS (
                     SELECT 1 FROM outbox waiting
-                    WHERE waiting.aggregate_type = e.aggregate_type AND waiting.aggregate_id = e.aggregate_id
-                      AND waiting.delivered_at IS NULL AND waiting.dead_at IS NULL
+                    WHERE waiting.next_attempt_at IS NOT NULL AND waiting.delivered_at IS NULL AND waiting.dead_at IS NULL
+                      AND waiting.aggregate_type = e.aggregate_type AND waiting.aggregate_id = e.aggregate_id
                       AND waiting.position <= e.position AND waiting.next_attempt_at > \(bind: now))
                 ORDER BY e.position
                 LIMIT \(bind: configuration.batchSize)

@@ -113,60 +113,132 @@ public final class ReservationService: Sendable {
         guard seatIDs.count == requested.count else {
             throw Problem.validation([.init(field: "seatIds", message: "lists a seat twice")])
         }
-        let inList = SQLQueryString.list(seatIDs)
-        if seatIDs.count > 1, transaction.dialect == .postgres {
-            // Lock the seats in one order, so two holds over the same seats queue instead of
-            // deadlocking. One seat is one row and cannot deadlock; SQLite's single writer
-            // serializes everything already.
-            try await transaction.sql.raw("""
-                SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList)
-                ORDER BY seat_id FOR UPDATE
-                """).run()
-        }
-        try await expireDueHolds(
-            in: transaction, now: now,
-            matching: "id IN (SELECT hold_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList) AND state = 'held')")
-        let claimed = try await transaction.sql.raw("""
-            UPDATE performance_seats SET state = 'held', hold_id = \(bind: holdID)
-            WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList) AND state = 'available'
-            RETURNING seat_id, label, tier
-            """).all().map { row in
-                Hold.Seat(
-                    id: try row.decode(column: "seat_id", as: String.self), label: try row.decode(column: "label", as: String.self),
-                    tier: try row.decode(column: "tier", as: String.self))
+        let claim = SeatClaim(
+            holdID: holdID, performanceID: performanceID, fanID: fanID, seatIDs: seatIDs, now: now, expiresAt: expiresAt)
+        let expireHoldsOnTheseSeats: SQLQueryString = """
+            id IN (SELECT hold_id FROM performance_seats WHERE performance_id = \(bind: performanceID) \
+            AND seat_id IN \(claim.inList) AND state = 'held')
+            """
+        var claimed: [Hold.Seat]
+        if transaction.dialect == .postgres {
+            if seatIDs.count > 1 {
+                // Lock the seats in one order, so two holds over the same seats queue instead of
+                // deadlocking. (One seat is one row and cannot deadlock.)
+                try await transaction.sql.raw("""
+                    SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(claim.inList)
+                    ORDER BY seat_id FOR UPDATE
+                    """).run()
             }
+            // The common case in one round trip: claim, hold, items and event in one statement.
+            // Expired holds are only looked for when the claim comes up short.
+            claimed = try await claimAndRecordInOneStatement(claim, in: transaction)
+            if claimed.count < seatIDs.count, try await expireDueHolds(in: transaction, now: now, matching: expireHoldsOnTheseSeats) > 0 {
+                try await transaction.sql.raw("""
+                    UPDATE performance_seats SET state = 'available', hold_id = NULL
+                    WHERE performance_id = \(bind: performanceID) AND hold_id = \(bind: holdID)
+                    """).run()
+                claimed = try await claimAndRecordInOneStatement(claim, in: transaction)
+            }
+        } else {
+            // SQLite's single writer serializes holds already; it has no data-modifying WITH.
+            try await expireDueHolds(in: transaction, now: now, matching: expireHoldsOnTheseSeats)
+            claimed = try await transaction.sql.raw("""
+                UPDATE performance_seats SET state = 'held', hold_id = \(bind: holdID)
+                WHERE performance_id = \(bind: performanceID) AND seat_id IN \(claim.inList) AND state = 'available'
+                RETURNING seat_id, label, tier
+                """).all().map(Self.seat)
+            if claimed.count == seatIDs.count {
+                try await insertHold(
+                    id: holdID, performanceID: performanceID, fanID: fanID, tier: nil, quantity: seatIDs.count, now: now,
+                    expiresAt: expiresAt, in: transaction)
+                try await transaction.sql.raw("INSERT INTO hold_items (hold_id, performance_id, seat_id, active) VALUES \(claim.itemRows)").run()
+                try await outbox.publish(claim.event, in: transaction)
+            }
+        }
         guard claimed.count == seatIDs.count else {
-            // Only now, on the losing path, tell unknown seats from taken ones. Rolling back
-            // returns the seats this hold did claim.
-            let known = try await transaction.sql.raw("""
-                SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(inList)
-                """).all().map { try $0.decode(column: "seat_id", as: String.self) }
-            let unknown = Set(seatIDs).subtracting(known)
-            guard unknown.isEmpty else {
-                throw Problem.validation(requested.enumerated().filter { unknown.contains($0.element) }.map {
-                    .init(field: "seatIds[\($0.offset)]", message: "is not a seat of this performance")
-                })
+            throw try await Self.claimFailure(claim, requested: requested, claimed: claimed, in: transaction)
+        }
+        return claimed.sorted { $0.label < $1.label }
+    }
+
+    /// What one seat hold writes, in the shapes both dialects' statements need.
+    private struct SeatClaim {
+        let holdID: String
+        let performanceID: String
+        let fanID: String
+        let seatIDs: [String]
+        let now: Date
+        let expiresAt: Date
+
+        var inList: SQLQueryString { SQLQueryString.list(seatIDs) }
+
+        var itemRows: SQLQueryString {
+            var rows: SQLQueryString = ""
+            for (index, seatID) in seatIDs.enumerated() {
+                if index > 0 { rows += ", " }
+                rows += "(\(bind: holdID), \(bind: performanceID), \(bind: seatID), \(bind: true))"
             }
-            let taken = Set(seatIDs).subtracting(claimed.map(\.id)).sorted()
-            throw Problem(
-                type: Problem.typeURI("seats-taken"), title: "Some seats are no longer available.", status: 409,
-                detail: "\(taken.count) of the seats are held or sold; nothing was held.", extensions: ["takenSeatIds": .strings(taken)])
+            return rows
         }
-        try await insertHold(
-            id: holdID, performanceID: performanceID, fanID: fanID, tier: nil, quantity: seatIDs.count, now: now, expiresAt: expiresAt,
-            in: transaction)
-        var items: SQLQueryString = "INSERT INTO hold_items (hold_id, performance_id, seat_id, active) VALUES "
-        for (index, seatID) in seatIDs.enumerated() {
-            if index > 0 { items += ", " }
-            items += "(\(bind: holdID), \(bind: performanceID), \(bind: seatID), \(bind: true))"
-        }
-        try await transaction.sql.raw(items).run()
-        try await outbox.publish(
+
+        var event: ReservationHeld {
             ReservationHeld(
                 holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: seatIDs, tier: nil, quantity: seatIDs.count,
-                expiresAt: expiresAt),
-            in: transaction)
-        return claimed.sorted { $0.label < $1.label }
+                expiresAt: expiresAt)
+        }
+    }
+
+    /// PostgreSQL: claims the seats and, only when every one was free, writes the hold, its
+    /// items and `reservation.held` in the same statement. Returns the seats claimed; fewer than
+    /// asked means nothing but those claims was written, and the caller rolls them back.
+    private func claimAndRecordInOneStatement(_ claim: SeatClaim, in transaction: DatabaseTransaction) async throws -> [Hold.Seat] {
+        var statement: SQLQueryString = """
+            WITH claimed AS (
+                UPDATE performance_seats SET state = 'held', hold_id = \(bind: claim.holdID)
+                WHERE performance_id = \(bind: claim.performanceID) AND seat_id IN \(claim.inList) AND state = 'available'
+                RETURNING seat_id, label, tier
+            ), complete AS (
+                SELECT 1 FROM (SELECT COUNT(*) AS n FROM claimed) c WHERE n = \(bind: claim.seatIDs.count)
+            ), new_hold AS (
+                INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
+                SELECT \(bind: claim.holdID), \(bind: claim.performanceID), \(bind: claim.fanID), NULL, \(bind: claim.seatIDs.count),
+                       'active', \(bind: claim.expiresAt), \(bind: claim.now)
+                FROM complete RETURNING id
+            ), items AS (
+                INSERT INTO hold_items (hold_id, performance_id, seat_id, active)
+                SELECT \(bind: claim.holdID), \(bind: claim.performanceID), seat_id, TRUE FROM claimed WHERE EXISTS (SELECT 1 FROM complete)
+            ), event AS (
+
+            """
+        statement += try outbox.insertion(of: claim.event, forEachRowOf: "new_hold", in: transaction)
+        statement += "\n) SELECT seat_id, label, tier FROM claimed"
+        return try await transaction.sql.raw(statement).all().map(Self.seat)
+    }
+
+    private static func seat(_ row: any SQLRow) throws -> Hold.Seat {
+        Hold.Seat(
+            id: try row.decode(column: "seat_id", as: String.self), label: try row.decode(column: "label", as: String.self),
+            tier: try row.decode(column: "tier", as: String.self))
+    }
+
+    /// Why a claim came up short: unknown seats (422), else the taken ones (409). Only the
+    /// losing path pays for this read. Rolling back returns the seats the claim did take.
+    private static func claimFailure(
+        _ claim: SeatClaim, requested: [String], claimed: [Hold.Seat], in transaction: DatabaseTransaction
+    ) async throws -> Problem {
+        let known = try await transaction.sql.raw("""
+            SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: claim.performanceID) AND seat_id IN \(claim.inList)
+            """).all().map { try $0.decode(column: "seat_id", as: String.self) }
+        let unknown = Set(claim.seatIDs).subtracting(known)
+        guard unknown.isEmpty else {
+            return Problem.validation(requested.enumerated().filter { unknown.contains($0.element) }.map {
+                .init(field: "seatIds[\($0.offset)]", message: "is not a seat of this performance")
+            })
+        }
+        let taken = Set(claim.seatIDs).subtracting(claimed.map(\.id)).sorted()
+        return Problem(
+            type: Problem.typeURI("seats-taken"), title: "Some seats are no longer available.", status: 409,
+            detail: "\(taken.count) of the seats are held or sold; nothing was held.", extensions: ["takenSeatIds": .strings(taken)])
     }
 
     private func holdUnits(
@@ -240,11 +312,7 @@ public final class ReservationService: Sendable {
                 SELECT s.seat_id, s.label, s.tier FROM hold_items i
                 JOIN performance_seats s ON s.performance_id = i.performance_id AND s.seat_id = i.seat_id
                 WHERE i.hold_id = \(bind: id) ORDER BY s.label
-                """).all().map { seat in
-                    Hold.Seat(
-                        id: try seat.decode(column: "seat_id", as: String.self), label: try seat.decode(column: "label", as: String.self),
-                        tier: try seat.decode(column: "tier", as: String.self))
-                }
+                """).all().map(Self.seat)
             let expiresAt = try row.decode(column: "expires_at", as: Date.self)
             var status = try row.decode(column: "status", as: String.self)
             if status == "active", expiresAt <= now { status = "expired" }

@@ -103,5 +103,12 @@ extension ReservationService {
             )
             """,
         ]),
+        // Only general-admission holds have a tier. As a full index it competed with holds_fan
+        // for the per-fan count and, with statistics not yet gathered on a fresh on-sale, won:
+        // that count then read every hold of the performance.
+        Migration("0003_tier_index_only_for_general_admission", sql: [
+            "DROP INDEX holds_tier",
+            "CREATE INDEX holds_tier ON holds (performance_id, tier, status) WHERE tier IS NOT NULL",
+        ]),
     ])
 }

@@ -6,7 +6,6 @@ import Identity
 import Logging
 import Persistence
 
-@main
 struct Boxoffice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boxoffice",
