@@ -51,6 +51,7 @@ let package = Package(
             name: "Persistence",
             dependencies: [
                 "BoxofficeKit",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -131,9 +132,39 @@ let package = Package(
                 "HTTPKit",
                 "Messaging",
                 "Persistence",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Payments",
+            dependencies: [
+                "BoxofficeKit",
+                "HTTPKit",
+                "Messaging",
+                "Persistence",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: Process manager: the workflow that spans Reservations and Payments
+        .target(
+            name: "Checkout",
+            dependencies: [
+                "BoxofficeKit",
+                "HTTPKit",
+                "Messaging",
+                "Payments",
+                "Persistence",
+                "Reservations",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: strictSettings
@@ -144,6 +175,8 @@ let package = Package(
             dependencies: [
                 "BoxofficeKit",
                 "Catalog",
+                "Checkout",
+                "Payments",
                 "Reservations",
                 "Coordination",
                 "Identity",
@@ -191,7 +224,10 @@ let package = Package(
             dependencies: [
                 "BoxofficeKit",
                 "BoxofficeServer",
+                "Identity",
                 "Persistence",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -230,6 +266,20 @@ let package = Package(
             dependencies: [
                 "BoxofficeServer",
                 "HTTPKit",
+                "Reservations",
+                "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "CheckoutTests",
+            dependencies: [
+                "BoxofficeServer",
+                "Checkout",
+                "HTTPKit",
+                "Payments",
                 "Reservations",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -11,8 +11,9 @@ BEGIN;
 SELECT pg_advisory_xact_lock(1752132708, hashtext('pgbench/fan-' || :fan));
 SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status,
        (SELECT COALESCE(SUM(quantity), 0) FROM holds
-        WHERE performance_id = 'pgbench' AND fan_id = 'fan-' || :fan
-          AND (status = 'confirmed' OR (status = 'active' AND expires_at > now()))) AS held_by_fan
+        WHERE performance_id = 'pgbench' AND fan_id = 'fan-' || :fan AND status = 'active' AND expires_at > now())
+     + (SELECT COUNT(*) FROM tickets
+        WHERE performance_id = 'pgbench' AND purchaser_id = 'fan-' || :fan AND status = 'valid') AS held_by_fan
   FROM sale_performances WHERE performance_id = 'pgbench';
 WITH claimed AS (
   UPDATE performance_seats SET state = 'held', hold_id = 'h' || :hold

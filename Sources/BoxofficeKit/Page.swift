@@ -41,3 +41,26 @@ public enum Cursor {
         return position
     }
 }
+
+/// Which page of a list a client asked for: at most `limit` items after `cursor`.
+public struct PageRequest: Sendable, Equatable {
+    public static let defaultLimit = 20
+    public static let maximumLimit = 100
+
+    public var limit: Int
+    public var cursor: String?
+
+    public init(limit: Int = PageRequest.defaultLimit, cursor: String? = nil) {
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+extension Page {
+    /// A page from rows fetched with `LIMIT request.limit + 1`: the extra row only says that
+    /// more follow, and the cursor points after the last row kept.
+    public init(rows: [Item], request: PageRequest, cursorOf: (Item) -> String) {
+        let kept = Array(rows.prefix(request.limit))
+        self.init(items: kept, nextCursor: rows.count > request.limit ? kept.last.map(cursorOf) : nil)
+    }
+}

@@ -1,5 +1,6 @@
 import BoxofficeKit
 import Catalog
+import Checkout
 import Coordination
 import Foundation
 import HTTPKit
@@ -9,6 +10,7 @@ import Logging
 import Messaging
 import Metrics
 import NIOCore
+import Payments
 import Persistence
 import Prometheus
 import Reservations
@@ -38,14 +40,20 @@ public final class BoxofficePlatform: Sendable {
     public let catalog: CatalogService
     public let reservations: ReservationService
     public let availability: AvailabilityReader
+    public let tickets: TicketService
+    public let payments: PaymentService
+    public let checkout: CheckoutService
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
         Outbox.migrations,
+        IdempotencyKeys.migrations,
         SQLSessionStore.migrations,
         IdentityService.migrations,
         CatalogService.migrations,
         ReservationService.migrations,
+        PaymentService.migrations,
+        CheckoutService.migrations,
     ]
 
     public init(
@@ -73,14 +81,6 @@ public final class BoxofficePlatform: Sendable {
         self.reservations = ReservationService(
             database: database, outbox: outbox, clock: clock, logger: logger.with(component: "reservations"))
         self.availability = AvailabilityReader(database: database)
-        // How contexts hear of each other: subscribers, wired here and nowhere else.
-        let seatMaps = CatalogSeatMaps(catalog: catalog)
-        let contextSubscribers: [any EventSubscriber] = [
-            InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
-        ]
-        self.relay = OutboxRelay(
-            database: database, outbox: outbox, subscribers: contextSubscribers + subscribers, clock: clock,
-            logger: logger.with(component: "outbox"), metrics: metrics)
         self.rateLimiter = InMemoryRateLimiter(clock: clock)
         var identityConfiguration = IdentityService.Configuration()
         identityConfiguration.accessTokenLifetime = configuration.accessTokenMinutes * 60
@@ -107,6 +107,24 @@ public final class BoxofficePlatform: Sendable {
             database: database, outbox: outbox, accessTokens: accessTokens, humanCheck: humanCheck,
             rateLimiter: rateLimiter, clock: clock, configuration: identityConfiguration,
             logger: logger.with(component: "identity"))
+        let tickets = TicketService(
+            database: database, outbox: outbox, codes: TicketCodes(secret: signingKey), recipients: IdentityRecipients(identity: identity),
+            clock: clock, logger: logger.with(component: "tickets"))
+        self.tickets = tickets
+        let payments = PaymentService(database: database, outbox: outbox, clock: clock, logger: logger.with(component: "payments"))
+        self.payments = payments
+        let checkout = CheckoutService(
+            database: database, tickets: tickets, payments: payments, clock: clock, logger: logger.with(component: "checkout"))
+        self.checkout = checkout
+        // How contexts hear of each other: subscribers, wired here and nowhere else.
+        let seatMaps = CatalogSeatMaps(catalog: catalog)
+        let contextSubscribers: [any EventSubscriber] = [
+            InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
+            PerformanceCancellationRefunds(checkout: checkout),
+        ]
+        self.relay = OutboxRelay(
+            database: database, outbox: outbox, subscribers: contextSubscribers + subscribers, clock: clock,
+            logger: logger.with(component: "outbox"), metrics: metrics)
         let sessionStore = SQLSessionStore(database: database, clock: clock)
         self.browserSessions = BrowserSessions(
             identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
@@ -139,6 +157,9 @@ public final class BoxofficePlatform: Sendable {
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)
         CatalogController(service: catalog).addRoutes(to: registrar)
         ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
+        TicketController(service: tickets).addRoutes(to: registrar)
+        PaymentsController(service: payments).addRoutes(to: registrar)
+        CheckoutController(service: checkout).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router
     }

@@ -97,5 +97,9 @@ extension CatalogService {
             )
             """,
         ]),
+        Migration("0003_add_refund_policy", sql: [
+            "ALTER TABLE performances ADD COLUMN refund_cutoff_hours INTEGER NOT NULL DEFAULT 24",
+            "ALTER TABLE performances ADD COLUMN cancellation_fee_percent INTEGER NOT NULL DEFAULT 0",
+        ]),
     ])
 }

@@ -67,6 +67,10 @@ public struct Performance: Codable, Sendable, Equatable {
     public let holdMinutes: Int
     public let maxSeatsPerOrder: Int
     public let maxSeatsPerFan: Int
+    /// Fans may cancel for a refund until this many hours before the start.
+    public let refundCutoffHours: Int
+    /// Kept from a fan's refund when they cancel, in percent of the price.
+    public let cancellationFeePercent: Int
     public let seating: Seating
     public let status: String
     public let tiers: [TierPrice]

@@ -239,6 +239,8 @@ public final class CatalogService: Sendable {
         public var holdMinutes: Int?
         public var maxSeatsPerOrder: Int?
         public var maxSeatsPerFan: Int?
+        public var refundCutoffHours: Int?
+        public var cancellationFeePercent: Int?
         public var generalAdmission: [Quota]?
     }
 
@@ -256,10 +258,12 @@ public final class CatalogService: Sendable {
         try await database.withTransaction { transaction in
             try await transaction.sql.raw("""
                 INSERT INTO performances (id, event_id, starts_at, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order,
-                                          max_seats_per_fan, seating, status, capacity, created_at)
+                                          max_seats_per_fan, refund_cutoff_hours, cancellation_fee_percent, seating, status,
+                                          capacity, created_at)
                 VALUES (\(bind: performance.id), \(bind: eventID), \(bind: performance.startsAt), \(bind: performance.onSaleFrom),
                         \(bind: performance.onSaleUntil), \(bind: performance.holdMinutes), \(bind: performance.maxSeatsPerOrder),
-                        \(bind: performance.maxSeatsPerFan), \(bind: performance.seating.rawValue), 'scheduled', \(bind: capacity),
+                        \(bind: performance.maxSeatsPerFan), \(bind: performance.refundCutoffHours),
+                        \(bind: performance.cancellationFeePercent), \(bind: performance.seating.rawValue), 'scheduled', \(bind: capacity),
                         \(bind: self.clock.now()))
                 """).run()
             for tier in performance.tiers {
@@ -302,6 +306,10 @@ public final class CatalogService: Sendable {
         if !(1...20).contains(perOrder) { fail("maxSeatsPerOrder", "must be from 1 to 20") }
         let perFan = draft.maxSeatsPerFan ?? perOrder
         if perFan < perOrder || perFan > 100 { fail("maxSeatsPerFan", "must be from maxSeatsPerOrder to 100") }
+        let refundCutoffHours = draft.refundCutoffHours ?? 24
+        if !(0...8760).contains(refundCutoffHours) { fail("refundCutoffHours", "must be from 0 to 8760") }
+        let feePercent = draft.cancellationFeePercent ?? 0
+        if !(0...100).contains(feePercent) { fail("cancellationFeePercent", "must be from 0 to 100") }
 
         var prices: [String: Money] = [:]
         for (index, price) in draft.prices.enumerated() {
@@ -335,7 +343,8 @@ public final class CatalogService: Sendable {
         guard errors.isEmpty else { throw Problem.validation(errors) }
         return Performance(
             id: ids.next(), eventId: eventID, startsAt: draft.startsAt, onSaleFrom: draft.onSaleFrom, onSaleUntil: draft.onSaleUntil,
-            holdMinutes: holdMinutes, maxSeatsPerOrder: perOrder, maxSeatsPerFan: perFan, seating: seating, status: "scheduled",
+            holdMinutes: holdMinutes, maxSeatsPerOrder: perOrder, maxSeatsPerFan: perFan, refundCutoffHours: refundCutoffHours,
+            cancellationFeePercent: feePercent, seating: seating, status: "scheduled",
             tiers: prices.keys.sorted().map { TierPrice(tier: $0, price: prices[$0]!, quota: quotas[$0]) })  // keys from prices
     }
 
@@ -461,7 +470,8 @@ public final class CatalogService: Sendable {
 
     static func fetchPerformances(_ sql: any SQLDatabase, eventID: String) async throws -> [Performance] {
         let rows = try await sql.raw("""
-            SELECT id, event_id, starts_at, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, seating, status
+            SELECT id, event_id, starts_at, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan,
+                   refund_cutoff_hours, cancellation_fee_percent, seating, status
             FROM performances WHERE event_id = \(bind: eventID) ORDER BY starts_at, id
             """).all()
         let tierRows = try await sql.raw("""
@@ -486,6 +496,8 @@ public final class CatalogService: Sendable {
                 holdMinutes: try row.decode(column: "hold_minutes", as: Int.self),
                 maxSeatsPerOrder: try row.decode(column: "max_seats_per_order", as: Int.self),
                 maxSeatsPerFan: try row.decode(column: "max_seats_per_fan", as: Int.self),
+                refundCutoffHours: try row.decode(column: "refund_cutoff_hours", as: Int.self),
+                cancellationFeePercent: try row.decode(column: "cancellation_fee_percent", as: Int.self),
                 seating: Seating(rawValue: try row.decode(column: "seating", as: String.self)) ?? .reserved,
                 status: try row.decode(column: "status", as: String.self), tiers: tiers[id] ?? [])
         }

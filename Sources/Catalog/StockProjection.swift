@@ -7,7 +7,7 @@ import Persistence
 /// sorting by popularity). The catalog reads reservations only through these events.
 public struct StockProjection: EventSubscriber {
     public let name = "catalog.stock"
-    public let eventTypes: Set<String> = ["reservation.held", "reservation.released", "reservation.expired"]
+    public let eventTypes: Set<String> = ["reservation.held", "reservation.released", "reservation.expired", "reservation.cancelled"]
     private let catalog: CatalogService
 
     public init(catalog: CatalogService) {

@@ -128,6 +128,14 @@ public final class IdentityService: Sendable {
         return user
     }
 
+    /// The account with this email (compared as sign-in compares it), if there is one.
+    public func userID(forEmail email: String) async throws -> String? {
+        try await database.read { sql in
+            try await sql.raw("SELECT id FROM users WHERE email_normalized = \(bind: AccountRules.normalizedEmail(email))").first()?
+                .decode(column: "id", as: String.self)
+        }
+    }
+
     public func updateProfile(userID: String, name: String?) async throws -> User {
         if let name {
             if let problem = AccountRules.nameProblem(name) { throw Problem.validation([.init(field: "name", message: problem)]) }

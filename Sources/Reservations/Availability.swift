@@ -40,6 +40,7 @@ public struct AvailabilityProjection: EventSubscriber {
     public let name = "reservations.availability"
     public let eventTypes: Set<String> = [
         "performance.scheduled", ReservationHeld.eventType, ReservationReleased.eventType, ReservationExpired.eventType,
+        ReservationConfirmed.eventType, ReservationCancelled.eventType,
     ]
     private let seatMaps: any SeatMapSource
 
@@ -48,7 +49,7 @@ public struct AvailabilityProjection: EventSubscriber {
     }
 
     private struct HoldChange: Decodable {
-        let holdId: String
+        let holdId: String?
         let performanceId: String
         let seatIds: [String]
         let tier: String?
@@ -61,18 +62,33 @@ public struct AvailabilityProjection: EventSubscriber {
             return
         }
         let change = try event.decodePayload(as: HoldChange.self)
-        let taking = event.type == ReservationHeld.eventType
         if change.seatIds.isEmpty {
             guard let tier = change.tier else { return }
-            let delta = taking ? change.quantity : -change.quantity
+            let (held, sold) =
+                switch event.type {
+                case ReservationHeld.eventType: (change.quantity, 0)
+                case ReservationConfirmed.eventType: (-change.quantity, change.quantity)
+                case ReservationCancelled.eventType: (0, -change.quantity)
+                default: (-change.quantity, 0)
+                }
             try await transaction.sql.raw("""
-                UPDATE availability_tiers SET held = held + \(bind: delta)
+                UPDATE availability_tiers SET held = held + \(bind: held), sold = sold + \(bind: sold)
                 WHERE performance_id = \(bind: change.performanceId) AND tier = \(bind: tier)
                 """).run()
             return
         }
         let seats = SQLQueryString.list(change.seatIds)
-        if taking {
+        if event.type == ReservationConfirmed.eventType {
+            try await transaction.sql.raw("""
+                UPDATE availability_seats SET state = 'sold'
+                WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats) AND hold_id = \(bind: change.holdId)
+                """).run()
+        } else if event.type == ReservationCancelled.eventType {
+            try await transaction.sql.raw("""
+                UPDATE availability_seats SET state = 'available', hold_id = NULL
+                WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats) AND state = 'sold'
+                """).run()
+        } else if event.type == ReservationHeld.eventType {
             try await transaction.sql.raw("""
                 UPDATE availability_seats SET state = 'held', hold_id = \(bind: change.holdId)
                 WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats)

@@ -33,11 +33,19 @@ public struct InventoryBuilder: EventSubscriber {
         let performance = scheduled.performance
         try await transaction.sql.raw("""
             INSERT INTO sale_performances (performance_id, event_id, seating, on_sale_from, on_sale_until, hold_minutes,
-                                           max_seats_per_order, max_seats_per_fan, status)
+                                           max_seats_per_order, max_seats_per_fan, status, starts_at, refund_cutoff_hours,
+                                           cancellation_fee_percent)
             VALUES (\(bind: performance.id), \(bind: performance.eventId), \(bind: performance.seating), \(bind: performance.onSaleFrom),
                     \(bind: performance.onSaleUntil), \(bind: performance.holdMinutes), \(bind: performance.maxSeatsPerOrder),
-                    \(bind: performance.maxSeatsPerFan), 'on_sale')
+                    \(bind: performance.maxSeatsPerFan), 'on_sale', \(bind: performance.startsAt),
+                    \(bind: performance.refundCutoffHours ?? 24), \(bind: performance.cancellationFeePercent ?? 0))
             """).run()
+        for tier in performance.tiers {
+            try await transaction.sql.raw("""
+                INSERT INTO sale_prices (performance_id, tier, amount, currency)
+                VALUES (\(bind: performance.id), \(bind: tier.tier), \(bind: tier.price.amount), \(bind: tier.price.currency))
+                """).run()
+        }
         if performance.seating == "general" {
             for tier in performance.tiers {
                 try await transaction.sql.raw("""

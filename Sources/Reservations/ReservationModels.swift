@@ -88,6 +88,43 @@ public struct ReservationExpired: DomainEvent {
     public var aggregateID: String { holdId }
 }
 
+public struct ReservationConfirmed: DomainEvent {
+    public static let eventType = "reservation.confirmed"
+    public static let aggregateType = "hold"
+    public let holdId: String
+    public let orderId: String
+    public let performanceId: String
+    public let fanId: String
+    public let ticketIds: [String]
+    public let seatIds: [String]
+    public let tier: String?
+    public let quantity: Int
+    public var aggregateID: String { holdId }
+}
+
+/// Tickets cancelled (by their fan, or because the performance was): their seats are for sale again.
+public struct ReservationCancelled: DomainEvent {
+    public static let eventType = "reservation.cancelled"
+    public static let aggregateType = "order"
+    public let orderId: String
+    public let performanceId: String
+    public let ticketIds: [String]
+    public let seatIds: [String]
+    /// General admission: the tier and how many units went back.
+    public let tier: String?
+    public let quantity: Int
+    public var aggregateID: String { orderId }
+}
+
+public struct TicketTransferred: DomainEvent {
+    public static let eventType = "ticket.transferred"
+    public static let aggregateType = "ticket"
+    public let ticketId: String
+    public let fromUserId: String
+    public let toUserId: String
+    public var aggregateID: String { ticketId }
+}
+
 // MARK: - Events this context consumes, in its own terms
 
 /// The shape of the catalog's `performance.scheduled` that inventory reads. Declared here, not
@@ -107,6 +144,9 @@ struct ScheduledPerformance: Decodable {
 
         let id: String
         let eventId: String
+        let startsAt: Date
+        let refundCutoffHours: Int?
+        let cancellationFeePercent: Int?
         let onSaleFrom: Date
         let onSaleUntil: Date
         let holdMinutes: Int

@@ -256,8 +256,10 @@ public final class ReservationService: Sendable {
         try await expireDueHolds(
             in: transaction, now: now, matching: "performance_id = \(bind: performanceID) AND tier = \(bind: tier)")
         let taken = try await transaction.sql.raw("""
-            SELECT COALESCE(SUM(quantity), 0) AS taken FROM holds
-            WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier) AND status IN ('active', 'confirmed')
+            SELECT (SELECT COALESCE(SUM(quantity), 0) FROM holds
+                    WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier) AND status = 'active')
+                 + (SELECT COUNT(*) FROM tickets
+                    WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier) AND status = 'valid' AND seat_id IS NULL) AS taken
             """).first()?.decode(column: "taken", as: Int.self) ?? 0
         guard taken + quantity <= quota else {
             throw Problem(
@@ -400,8 +402,9 @@ public final class ReservationService: Sendable {
         guard let row = try await transaction.sql.raw("""
             SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status,
                    (SELECT COALESCE(SUM(quantity), 0) FROM holds
-                    WHERE performance_id = \(bind: id) AND fan_id = \(bind: fanID)
-                      AND (status = 'confirmed' OR (status = 'active' AND expires_at > \(bind: now)))) AS held_by_fan
+                    WHERE performance_id = \(bind: id) AND fan_id = \(bind: fanID) AND status = 'active' AND expires_at > \(bind: now))
+                 + (SELECT COUNT(*) FROM tickets
+                    WHERE performance_id = \(bind: id) AND purchaser_id = \(bind: fanID) AND status = 'valid') AS held_by_fan
             FROM sale_performances WHERE performance_id = \(bind: id)
             """).first()
         else { throw Problem.notFound(detail: "No such performance on sale.") }

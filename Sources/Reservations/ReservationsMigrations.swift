@@ -110,5 +110,71 @@ extension ReservationService {
             "DROP INDEX holds_tier",
             "CREATE INDEX holds_tier ON holds (performance_id, tier, status) WHERE tier IS NOT NULL",
         ]),
+        Migration("0004_create_tickets") { dialect in
+            let money = dialect == .postgres ? "BIGINT" : "INTEGER"
+            return [
+                // What a performance costs and when it may be refunded, from performance.scheduled.
+                "ALTER TABLE sale_performances ADD COLUMN starts_at TIMESTAMPTZ",
+                "ALTER TABLE sale_performances ADD COLUMN refund_cutoff_hours INTEGER NOT NULL DEFAULT 24",
+                "ALTER TABLE sale_performances ADD COLUMN cancellation_fee_percent INTEGER NOT NULL DEFAULT 0",
+                """
+                CREATE TABLE sale_prices (
+                    performance_id TEXT NOT NULL,
+                    tier TEXT NOT NULL,
+                    amount \(money) NOT NULL,
+                    currency TEXT NOT NULL,
+                    PRIMARY KEY (performance_id, tier)
+                )
+                """,
+                """
+                INSERT INTO sale_prices (performance_id, tier, amount, currency)
+                SELECT performance_id, tier, price_amount, price_currency FROM availability_tiers
+                """,
+                "ALTER TABLE holds ADD COLUMN order_id TEXT",
+                """
+                CREATE TABLE tickets (
+                    id TEXT PRIMARY KEY,
+                    performance_id TEXT NOT NULL,
+                    hold_id TEXT NOT NULL REFERENCES holds (id),
+                    order_id TEXT NOT NULL,
+                    -- Who bought it (counts against the per-fan limit) and who holds it now.
+                    purchaser_id TEXT NOT NULL,
+                    holder_id TEXT NOT NULL,
+                    -- Reserved seating: the seat; general admission: null.
+                    seat_id TEXT,
+                    seat_label TEXT,
+                    tier TEXT NOT NULL,
+                    price_amount \(money) NOT NULL,
+                    price_currency TEXT NOT NULL,
+                    -- valid or cancelled.
+                    status TEXT NOT NULL,
+                    -- Part of the signed code; a transfer moves it on, so the old code stops working.
+                    code_version INTEGER NOT NULL DEFAULT 1,
+                    issued_at TIMESTAMPTZ NOT NULL,
+                    cancelled_at TIMESTAMPTZ,
+                    first_scanned_at TIMESTAMPTZ,
+                    first_gate TEXT
+                )
+                """,
+                // The last guard for sold seats: one valid ticket per seat, whatever the code does.
+                "CREATE UNIQUE INDEX tickets_one_valid_per_seat ON tickets (performance_id, seat_id) WHERE status = 'valid' AND seat_id IS NOT NULL",
+                "CREATE INDEX tickets_holder ON tickets (holder_id, id)",
+                "CREATE INDEX tickets_purchaser ON tickets (performance_id, purchaser_id, status)",
+                "CREATE INDEX tickets_general_admission ON tickets (performance_id, tier, status) WHERE seat_id IS NULL",
+                "CREATE INDEX tickets_order ON tickets (order_id)",
+                """
+                CREATE TABLE ticket_scans (
+                    id TEXT PRIMARY KEY,
+                    ticket_id TEXT,
+                    gate TEXT NOT NULL,
+                    scanned_by TEXT NOT NULL,
+                    -- valid, already_used or invalid.
+                    result TEXT NOT NULL,
+                    scanned_at TIMESTAMPTZ NOT NULL
+                )
+                """,
+                "CREATE INDEX ticket_scans_ticket ON ticket_scans (ticket_id, scanned_at)",
+            ]
+        },
     ])
 }

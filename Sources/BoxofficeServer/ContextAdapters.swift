@@ -1,4 +1,5 @@
 import Catalog
+import Identity
 import Reservations
 
 /// Answers inventory's questions about seat maps from the catalog: the one place the two
@@ -10,5 +11,14 @@ struct CatalogSeatMaps: SeatMapSource {
         try await catalog.seatMap(venueID: venueID).map {
             InventorySeat(id: $0.id, label: $0.label, section: $0.section, row: $0.row, x: $0.x, y: $0.y, tier: $0.tier)
         }
+    }
+}
+
+/// Answers ticket transfers' "whose account is this email?" from identity.
+struct IdentityRecipients: RecipientDirectory {
+    let identity: IdentityService
+
+    func userID(forEmail email: String) async throws -> String? {
+        try await identity.userID(forEmail: email)
     }
 }

@@ -1,0 +1,55 @@
+import Persistence
+
+extension CheckoutService {
+    /// Orders, what they contain, and every status they went through.
+    public static let migrations = MigrationGroup(module: "checkout", migrations: [
+        Migration("0001_create_orders") { dialect in
+            let money = dialect == .postgres ? "BIGINT" : "INTEGER"
+            return [
+                """
+                CREATE TABLE orders (
+                    id TEXT PRIMARY KEY,
+                    fan_id TEXT NOT NULL,
+                    -- One order per hold: the last guard against paying twice for the same seats.
+                    hold_id TEXT NOT NULL UNIQUE,
+                    performance_id TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    -- paid, partially_cancelled or cancelled.
+                    status TEXT NOT NULL,
+                    total_amount \(money) NOT NULL,
+                    refunded_amount \(money) NOT NULL DEFAULT 0,
+                    currency TEXT NOT NULL,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    updated_at TIMESTAMPTZ NOT NULL
+                )
+                """,
+                "CREATE INDEX orders_fan ON orders (fan_id, id)",
+                "CREATE INDEX orders_performance ON orders (performance_id, status)",
+                """
+                CREATE TABLE order_items (
+                    order_id TEXT NOT NULL REFERENCES orders (id),
+                    ticket_id TEXT NOT NULL,
+                    seat_id TEXT,
+                    seat_label TEXT,
+                    tier TEXT NOT NULL,
+                    price_amount \(money) NOT NULL,
+                    currency TEXT NOT NULL,
+                    -- active or cancelled.
+                    status TEXT NOT NULL,
+                    PRIMARY KEY (order_id, ticket_id)
+                )
+                """,
+                """
+                CREATE TABLE order_history (
+                    id TEXT PRIMARY KEY,
+                    order_id TEXT NOT NULL REFERENCES orders (id),
+                    status TEXT NOT NULL,
+                    note TEXT,
+                    at TIMESTAMPTZ NOT NULL
+                )
+                """,
+                "CREATE INDEX order_history_order ON order_history (order_id, id)",
+            ]
+        },
+    ])
+}

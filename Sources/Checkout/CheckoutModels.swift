@@ -1,0 +1,43 @@
+import BoxofficeKit
+import Foundation
+import Payments
+import Reservations
+
+/// What a fan bought in one checkout, with its money and its story.
+public struct Order: Codable, Sendable {
+    public struct Item: Codable, Sendable {
+        public let ticketId: String
+        public let seatId: String?
+        public let label: String?
+        public let tier: String
+        public let price: Money
+        /// active or cancelled.
+        public let status: String
+    }
+
+    public struct HistoryEntry: Codable, Sendable {
+        public let status: String
+        public let note: String?
+        public let at: Date
+    }
+
+    public let id: String
+    /// paid, partially_cancelled or cancelled.
+    public let status: String
+    public let performanceId: String
+    public let holdId: String
+    public let method: String
+    public let items: [Item]
+    public let total: Money
+    public let refunded: Money
+    public let payments: [Payment]
+    public let refunds: [Refund]
+    public let history: [HistoryEntry]
+    public let createdAt: Date
+}
+
+/// The answer to a wallet checkout.
+public struct CheckoutResult: Codable, Sendable {
+    public let order: Order
+    public let tickets: [Ticket]
+}

@@ -1,0 +1,258 @@
+import BoxofficeKit
+import Foundation
+import HTTPKit
+import Logging
+import Messaging
+import Payments
+import Persistence
+import Reservations
+import SQLKit
+
+/// The workflow from a hold to paid tickets, and back to a refund.
+///
+/// It owns orders and nothing else: the money is Payments', the seats and tickets are
+/// Reservations'. A wallet checkout runs their in-transaction operations inside one database
+/// transaction — claim the idempotency key, price and lock the hold, debit, issue tickets,
+/// record the order — so it either happens whole or not at all.
+public final class CheckoutService: Sendable {
+    private let database: Database
+    private let tickets: TicketService
+    private let payments: PaymentService
+    private let clock: any WallClock
+    private let ids: IDGenerator
+    private let logger: Logger
+
+    public init(database: Database, tickets: TicketService, payments: PaymentService, clock: any WallClock, logger: Logger) {
+        self.database = database
+        self.tickets = tickets
+        self.payments = payments
+        self.clock = clock
+        self.ids = IDGenerator(clock: clock)
+        self.logger = logger
+    }
+
+    public enum Method: String, Codable, Sendable {
+        case wallet
+        case gateway
+    }
+
+    /// What makes two checkout requests "the same" for their Idempotency-Key.
+    private struct CheckoutFingerprint: Encodable {
+        let holdId: String
+        let method: String
+    }
+
+    /// Pays for a hold; returns the HTTP status and JSON body, which a retry with the same
+    /// `idempotencyKey` gets back byte for byte.
+    public func checkout(holdID: String, method: Method, idempotencyKey: String, fan: Principal) async throws -> (status: Int, body: String) {
+        guard method == .wallet else {
+            throw Problem.validation(
+                [.init(field: "method", message: "must be wallet: this server takes wallet payments")],
+                detail: "Top up the wallet and pay with method \"wallet\".")
+        }
+        let scope = "checkout/\(fan.userID)"
+        let now = clock.now()
+        let result = try await database.withTransaction { transaction -> (status: Int, body: String) in
+            if let replay = try await IdempotencyKeys.claim(
+                scope: scope, key: idempotencyKey, request: CheckoutFingerprint(holdId: holdID, method: method.rawValue), now: now,
+                in: transaction)
+            {
+                return (replay.status, replay.body)
+            }
+            let hold = try await self.tickets.pricedHold(id: holdID, fan: fan, in: transaction)
+            let orderID = self.ids.next()
+            let total = hold.total
+            try await transaction.sql.raw("""
+                INSERT INTO orders (id, fan_id, hold_id, performance_id, method, status, total_amount, refunded_amount, currency,
+                                    created_at, updated_at)
+                VALUES (\(bind: orderID), \(bind: fan.userID), \(bind: holdID), \(bind: hold.performanceID), \(bind: method.rawValue),
+                        'paid', \(bind: total.amount), 0, \(bind: total.currency.rawValue), \(bind: now), \(bind: now))
+                """).run()
+            _ = try await self.payments.payWithWallet(userID: fan.userID, amount: total, orderID: orderID, in: transaction)
+            let issued = try await self.tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
+            var items: SQLQueryString = ""
+            for (index, ticket) in issued.enumerated() {
+                if index > 0 { items += ", " }
+                items += """
+                    (\(bind: orderID), \(bind: ticket.id), \(bind: ticket.seat?.id), \(bind: ticket.seat?.label), \(bind: ticket.tier),
+                     \(bind: ticket.price.amount), \(bind: ticket.price.currency.rawValue), 'active')
+                    """
+            }
+            try await transaction.sql.raw("""
+                INSERT INTO order_items (order_id, ticket_id, seat_id, seat_label, tier, price_amount, currency, status) VALUES \(items)
+                """).run()
+            try await self.recordHistory(
+                orderID: orderID, status: "paid", note: "Paid \(total.amount) \(total.currency.rawValue) from the wallet.", at: now,
+                in: transaction)
+            let order = try await self.loadOrder(id: orderID, in: transaction.sql)
+            let body = String(decoding: try JSONCoding.encoder.encode(CheckoutResult(order: order, tickets: issued)), as: UTF8.self)
+            try await IdempotencyKeys.record(scope: scope, key: idempotencyKey, status: 201, body: body, in: transaction)
+            return (201, body)
+        }
+        logger.info("checkout", metadata: ["hold_id": .string(holdID), "fan_id": .string(fan.userID), "status": .stringConvertible(result.status)])
+        return result
+    }
+
+    // MARK: Orders
+
+    public func orders(fan: Principal, page: PageRequest) async throws -> Page<Order> {
+        let after = try page.cursor.map { try Cursor.decode($0, as: String.self) }
+        let orders = try await database.read { sql in
+            var query: SQLQueryString = "SELECT id FROM orders WHERE fan_id = \(bind: fan.userID)"
+            if let after { query += " AND id < \(bind: after)" }
+            query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
+            var orders: [Order] = []
+            for row in try await sql.raw(query).all() {
+                orders.append(try await self.loadOrder(id: try row.decode(column: "id", as: String.self), in: sql))
+            }
+            return orders
+        }
+        return Page(rows: orders, request: page) { Cursor.encode($0.id) }
+    }
+
+    public func order(id: String, viewer: Principal) async throws -> Order {
+        try await database.read { sql in
+            guard let owner = try await sql.raw("SELECT fan_id FROM orders WHERE id = \(bind: id)").first()?.decode(column: "fan_id", as: String.self)
+            else { throw Problem.notFound(detail: "No such order.") }
+            try viewer.requireOwnership(of: owner, resource: "order")
+            return try await self.loadOrder(id: id, in: sql)
+        }
+    }
+
+    // MARK: Cancelling
+
+    /// The fan cancels some tickets of an order (or all of them): within the performance's
+    /// refund window, the price less its cancellation fee goes back the way it was paid and
+    /// the seats go back on sale.
+    public func cancel(orderID: String, ticketIDs: [String]?, by fan: Principal) async throws -> Order {
+        let now = clock.now()
+        let order = try await database.withTransaction { transaction in
+            guard let row = try await self.lockedOrder(id: orderID, in: transaction) else { throw Problem.notFound(detail: "No such order.") }
+            try fan.requireOwnership(of: try row.decode(column: "fan_id", as: String.self), resource: "order")
+            let performanceID = try row.decode(column: "performance_id", as: String.self)
+            let active = try await self.activeTicketIDs(orderID: orderID, in: transaction)
+            let chosen = ticketIDs ?? active
+            if let ticketIDs {
+                guard !ticketIDs.isEmpty else { throw Problem.validation([.init(field: "ticketIds", message: "names no ticket")]) }
+                let unknown = ticketIDs.enumerated().filter { !active.contains($0.element) }
+                guard unknown.isEmpty else {
+                    throw Problem.validation(unknown.map { .init(field: "ticketIds[\($0.offset)]", message: "is not an active ticket of this order") })
+                }
+            }
+            guard !chosen.isEmpty else { throw Problem.conflict(detail: "Every ticket of this order is already cancelled.", slug: "order-cancelled") }
+            let policy = try await self.tickets.refundPolicy(performanceID: performanceID, in: transaction)
+            if let startsAt = policy.startsAt, !policy.performanceCancelled {
+                let deadline = startsAt.addingTimeInterval(-Double(policy.cutoffHours) * 3600)
+                guard now < deadline else {
+                    throw Problem(
+                        type: Problem.typeURI("refund-window-closed"), title: "Too late to cancel.", status: 409,
+                        detail: "Tickets for this performance could be cancelled until \(deadline.formatted(Date.ISO8601FormatStyle())).",
+                        extensions: ["deadline": .string(deadline.formatted(Date.ISO8601FormatStyle()))])
+                }
+            }
+            let feePercent = policy.performanceCancelled ? 0 : policy.feePercent
+            try await self.cancel(
+                orderID: orderID, ticketIDs: chosen, feePercent: feePercent, reason: "cancelled by the fan", at: now, in: transaction)
+            return try await self.loadOrder(id: orderID, in: transaction.sql)
+        }
+        logger.info("order cancelled", metadata: ["order_id": .string(orderID), "tickets": .stringConvertible(ticketIDs?.count ?? -1)])
+        return order
+    }
+
+    /// Cancels every paid order of performances that will not take place, with a full refund.
+    /// Runs in the relay's transaction when the catalog cancels an event.
+    func refundEveryOrder(ofPerformances performanceIDs: [String], in transaction: DatabaseTransaction) async throws {
+        guard !performanceIDs.isEmpty else { return }
+        let now = clock.now()
+        let orders = try await transaction.sql.raw("""
+            SELECT id FROM orders WHERE performance_id IN \(SQLQueryString.list(performanceIDs))
+              AND status IN ('paid', 'partially_cancelled') ORDER BY id
+            """).all().map { try $0.decode(column: "id", as: String.self) }
+        for orderID in orders {
+            let active = try await activeTicketIDs(orderID: orderID, in: transaction)
+            guard !active.isEmpty else { continue }
+            try await cancel(orderID: orderID, ticketIDs: active, feePercent: 0, reason: "the performance was cancelled", at: now, in: transaction)
+        }
+        if !orders.isEmpty { logger.notice("refunded orders of a cancelled performance", metadata: ["orders": .stringConvertible(orders.count)]) }
+    }
+
+    private func cancel(
+        orderID: String, ticketIDs: [String], feePercent: Int, reason: String, at now: Date, in transaction: DatabaseTransaction
+    ) async throws {
+        let cancelled = try await tickets.cancel(ticketIDs: ticketIDs, orderID: orderID, in: transaction)
+        guard !cancelled.isEmpty else { return }
+        let gross = cancelled.reduce(Int64(0)) { $0 + $1.price.amount }
+        let fee = gross * Int64(feePercent) / 100
+        let refunded = gross - fee
+        _ = try await payments.refund(orderID: orderID, amount: refunded, reason: reason, in: transaction)
+        try await transaction.sql.raw("""
+            UPDATE order_items SET status = 'cancelled' WHERE order_id = \(bind: orderID) AND ticket_id IN \(SQLQueryString.list(cancelled.map(\.id)))
+            """).run()
+        let remaining = try await activeTicketIDs(orderID: orderID, in: transaction)
+        let status = remaining.isEmpty ? "cancelled" : "partially_cancelled"
+        try await transaction.sql.raw("""
+            UPDATE orders SET status = \(bind: status), refunded_amount = refunded_amount + \(bind: refunded), updated_at = \(bind: now)
+            WHERE id = \(bind: orderID)
+            """).run()
+        let currency = cancelled[0].price.currency.rawValue
+        var note = "\(cancelled.count) ticket\(cancelled.count == 1 ? "" : "s") \(reason); \(refunded) \(currency) refunded"
+        if fee > 0 { note += " (cancellation fee \(fee) \(currency))" }
+        try await recordHistory(orderID: orderID, status: status, note: note + ".", at: now, in: transaction)
+    }
+
+    // MARK: Rows
+
+    private func lockedOrder(id: String, in transaction: DatabaseTransaction) async throws -> (any SQLRow)? {
+        let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
+        return try await transaction.sql.raw("""
+            SELECT fan_id, performance_id, status FROM orders WHERE id = \(bind: id)\(unsafeRaw: lock)
+            """).first()
+    }
+
+    private func activeTicketIDs(orderID: String, in transaction: DatabaseTransaction) async throws -> [String] {
+        try await transaction.sql.raw("""
+            SELECT ticket_id FROM order_items WHERE order_id = \(bind: orderID) AND status = 'active' ORDER BY seat_label, ticket_id
+            """).all().map { try $0.decode(column: "ticket_id", as: String.self) }
+    }
+
+    private func recordHistory(orderID: String, status: String, note: String?, at now: Date, in transaction: DatabaseTransaction) async throws {
+        try await transaction.sql.raw("""
+            INSERT INTO order_history (id, order_id, status, note, at)
+            VALUES (\(bind: ids.next()), \(bind: orderID), \(bind: status), \(bind: note), \(bind: now))
+            """).run()
+    }
+
+    private func loadOrder(id: String, in sql: any SQLDatabase) async throws -> Order {
+        guard let row = try await sql.raw("""
+            SELECT id, status, performance_id, hold_id, method, total_amount, refunded_amount, currency, created_at FROM orders
+            WHERE id = \(bind: id)
+            """).first()
+        else { throw Problem.notFound(detail: "No such order.") }
+        let currency = Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw
+        let items = try await sql.raw("""
+            SELECT ticket_id, seat_id, seat_label, tier, price_amount, currency, status FROM order_items
+            WHERE order_id = \(bind: id) ORDER BY seat_label, ticket_id
+            """).all().map { item in
+                Order.Item(
+                    ticketId: try item.decode(column: "ticket_id", as: String.self), seatId: try item.decode(column: "seat_id", as: String?.self),
+                    label: try item.decode(column: "seat_label", as: String?.self), tier: try item.decode(column: "tier", as: String.self),
+                    price: Money(amount: try item.decode(column: "price_amount", as: Int64.self), currency: currency),
+                    status: try item.decode(column: "status", as: String.self))
+            }
+        let history = try await sql.raw("""
+            SELECT status, note, at FROM order_history WHERE order_id = \(bind: id) ORDER BY id
+            """).all().map { entry in
+                Order.HistoryEntry(
+                    status: try entry.decode(column: "status", as: String.self), note: try entry.decode(column: "note", as: String?.self),
+                    at: try entry.decode(column: "at", as: Date.self))
+            }
+        let money = try await payments.money(forOrder: id, in: sql)
+        return Order(
+            id: id, status: try row.decode(column: "status", as: String.self),
+            performanceId: try row.decode(column: "performance_id", as: String.self), holdId: try row.decode(column: "hold_id", as: String.self),
+            method: try row.decode(column: "method", as: String.self), items: items,
+            total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency),
+            refunded: Money(amount: try row.decode(column: "refunded_amount", as: Int64.self), currency: currency),
+            payments: money.payments, refunds: money.refunds, history: history, createdAt: try row.decode(column: "created_at", as: Date.self))
+    }
+}

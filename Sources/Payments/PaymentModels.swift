@@ -1,0 +1,82 @@
+import BoxofficeKit
+import Foundation
+
+/// One movement of a wallet. The ledger only grows; a wallet's balance is the sum of its entries.
+public struct LedgerEntry: Codable, Sendable, Equatable {
+    public let id: String
+    /// Positive adds to the wallet, negative takes from it.
+    public let amount: Money
+    /// topup, grant, purchase or refund.
+    public let reason: String
+    public let orderId: String?
+    public let paymentId: String?
+    public let note: String?
+    public let balanceAfter: Money
+    public let createdAt: Date
+}
+
+public struct WalletBalance: Codable, Sendable, Equatable {
+    public let balance: Money
+}
+
+/// Money received for an order (or a top-up).
+public struct Payment: Codable, Sendable, Equatable {
+    public let id: String
+    public let orderId: String?
+    /// wallet or gateway.
+    public let method: String
+    public let amount: Money
+    public let refunded: Money
+    /// pending, paid, failed or refunded (wholly).
+    public let status: String
+    public let createdAt: Date
+    public let paidAt: Date?
+}
+
+/// Money given back.
+public struct Refund: Codable, Sendable, Equatable {
+    public let id: String
+    public let paymentId: String
+    public let orderId: String?
+    public let amount: Money
+    public let reason: String
+    /// Where it went: wallet or gateway.
+    public let method: String
+    public let createdAt: Date
+}
+
+// MARK: - Events this context publishes
+
+public struct PaymentCompleted: DomainEvent {
+    public static let eventType = "payment.completed"
+    public static let aggregateType = "payment"
+    public let paymentId: String
+    public let orderId: String?
+    public let userId: String
+    public let method: String
+    public let amount: Money
+    public var aggregateID: String { paymentId }
+}
+
+public struct PaymentRefunded: DomainEvent {
+    public static let eventType = "payment.refunded"
+    public static let aggregateType = "payment"
+    public let refundId: String
+    public let paymentId: String
+    public let orderId: String?
+    public let userId: String
+    public let method: String
+    public let amount: Money
+    public let reason: String
+    public var aggregateID: String { paymentId }
+}
+
+public struct WalletCredited: DomainEvent {
+    public static let eventType = "wallet.credited"
+    public static let aggregateType = "wallet"
+    public let userId: String
+    public let entryId: String
+    public let amount: Money
+    public let reason: String
+    public var aggregateID: String { userId }
+}

@@ -1,0 +1,395 @@
+import BoxofficeKit
+import Foundation
+import Logging
+import Messaging
+import Persistence
+import SQLKit
+
+/// A right to enter: one per seat (or general-admission unit), with a signed code for the door.
+public struct Ticket: Codable, Sendable, Equatable {
+    public struct Seat: Codable, Sendable, Equatable {
+        public let id: String
+        public let label: String
+    }
+
+    public let id: String
+    public let code: String
+    public let performanceId: String
+    public let orderId: String
+    public let holderId: String
+    /// Reserved seating: the seat; general admission: nil.
+    public let seat: Seat?
+    public let tier: String
+    public let price: Money
+    /// valid or cancelled.
+    public let status: String
+    public let issuedAt: Date
+    public let firstScannedAt: Date?
+    public let firstGate: String?
+}
+
+/// A hold about to be paid for, with what each of its places costs.
+public struct PricedHold: Sendable {
+    public struct Item: Sendable {
+        public let seatID: String?
+        public let label: String?
+        public let tier: String
+        public let price: Money
+    }
+
+    public let holdID: String
+    public let performanceID: String
+    public let fanID: String
+    public let items: [Item]
+    public let expiresAt: Date
+
+    public var total: Money {
+        Money(amount: items.reduce(0) { $0 + $1.price.amount }, currency: items.first?.price.currency ?? .krw)
+    }
+}
+
+/// When a performance's tickets may be cancelled for a refund, and what it costs.
+public struct RefundPolicy: Sendable {
+    public let startsAt: Date?
+    public let cutoffHours: Int
+    public let feePercent: Int
+    public let performanceCancelled: Bool
+}
+
+/// What the door learns from a scan.
+public struct ScanResult: Codable, Sendable {
+    /// valid, already_used or invalid.
+    public let result: String
+    public let ticket: Ticket?
+    public let firstScannedAt: Date?
+    public let firstGate: String?
+    /// Why an invalid code is invalid, for the person at the gate.
+    public let reason: String?
+}
+
+/// Finds the account a ticket is transferred to. Reservations does not read identity's
+/// tables; the composition root answers from identity.
+public protocol RecipientDirectory: Sendable {
+    func userID(forEmail email: String) async throws -> String?
+}
+
+/// Issues tickets from paid holds, cancels them, transfers them, and checks them at the door.
+public final class TicketService: Sendable {
+    private let database: Database
+    private let outbox: Outbox
+    private let codes: TicketCodes
+    private let recipients: any RecipientDirectory
+    private let clock: any WallClock
+    private let ids: IDGenerator
+    private let logger: Logger
+
+    public init(
+        database: Database, outbox: Outbox, codes: TicketCodes, recipients: any RecipientDirectory, clock: any WallClock,
+        logger: Logger
+    ) {
+        self.database = database
+        self.outbox = outbox
+        self.codes = codes
+        self.recipients = recipients
+        self.clock = clock
+        self.ids = IDGenerator(clock: clock)
+        self.logger = logger
+    }
+
+    // MARK: Checkout's building blocks (run inside checkout's transaction)
+
+    /// The fan's active hold with its prices, locked until the transaction ends. An expired,
+    /// released or already paid hold is a 409: nothing may be charged for it.
+    public func pricedHold(id: String, fan: Principal, in transaction: DatabaseTransaction) async throws -> PricedHold {
+        let now = clock.now()
+        let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
+        guard let hold = try await transaction.sql.raw("""
+            SELECT performance_id, fan_id, tier, quantity, status, expires_at FROM holds WHERE id = \(bind: id)\(unsafeRaw: lock)
+            """).first()
+        else { throw Problem.notFound(detail: "No such hold.") }
+        let fanID = try hold.decode(column: "fan_id", as: String.self)
+        try fan.requireOwnership(of: fanID, resource: "hold")
+        guard fanID == fan.userID else { throw Problem.notFound(detail: "No such hold.") }  // even admins pay only for their own
+        let status = try hold.decode(column: "status", as: String.self)
+        let expiresAt = try hold.decode(column: "expires_at", as: Date.self)
+        guard status == "active", expiresAt > now else {
+            let state = status == "active" ? "expired" : status
+            throw Problem(
+                type: Problem.typeURI("hold-not-active"), title: "This hold can no longer be paid for.", status: 409,
+                detail: state == "confirmed" ? "This hold is already paid for." : "This hold has \(state); nothing was charged. Hold the seats again.",
+                extensions: ["holdStatus": .string(state)])
+        }
+        let performanceID = try hold.decode(column: "performance_id", as: String.self)
+        var items: [PricedHold.Item] = []
+        if let tier = try hold.decode(column: "tier", as: String?.self) {
+            let price = try await self.price(performanceID: performanceID, tier: tier, in: transaction)
+            let quantity = try hold.decode(column: "quantity", as: Int.self)
+            items = Array(repeating: PricedHold.Item(seatID: nil, label: nil, tier: tier, price: price), count: quantity)
+        } else {
+            items = try await transaction.sql.raw("""
+                SELECT s.seat_id, s.label, s.tier, p.amount, p.currency FROM hold_items i
+                JOIN performance_seats s ON s.performance_id = i.performance_id AND s.seat_id = i.seat_id
+                JOIN sale_prices p ON p.performance_id = s.performance_id AND p.tier = s.tier
+                WHERE i.hold_id = \(bind: id) ORDER BY s.label
+                """).all().map { row in
+                    PricedHold.Item(
+                        seatID: try row.decode(column: "seat_id", as: String.self), label: try row.decode(column: "label", as: String.self),
+                        tier: try row.decode(column: "tier", as: String.self),
+                        price: Money(
+                            amount: try row.decode(column: "amount", as: Int64.self),
+                            currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw))
+                }
+        }
+        guard !items.isEmpty else { throw Problem.conflict(detail: "This hold has no priced seats.", slug: "hold-not-active") }
+        return PricedHold(holdID: id, performanceID: performanceID, fanID: fanID, items: items, expiresAt: expiresAt)
+    }
+
+    private func price(performanceID: String, tier: String, in transaction: DatabaseTransaction) async throws -> Money {
+        guard let row = try await transaction.sql.raw("""
+            SELECT amount, currency FROM sale_prices WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier)
+            """).first()
+        else { throw Problem.conflict(detail: "The tier '\(tier)' has no price.", slug: "hold-not-active") }
+        return Money(
+            amount: try row.decode(column: "amount", as: Int64.self),
+            currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw)
+    }
+
+    /// Turns the hold into tickets: the hold is confirmed, its seats sold, one ticket per place
+    /// issued and `reservation.confirmed` written, all in the caller's transaction.
+    public func issueTickets(for hold: PricedHold, orderID: String, in transaction: DatabaseTransaction) async throws -> [Ticket] {
+        let now = clock.now()
+        let confirmed = try await transaction.sql.raw("""
+            UPDATE holds SET status = 'confirmed', order_id = \(bind: orderID), ended_at = \(bind: now)
+            WHERE id = \(bind: hold.holdID) AND status = 'active' AND expires_at > \(bind: now)
+            RETURNING id
+            """).all()
+        guard confirmed.count == 1 else {
+            throw Problem(
+                type: Problem.typeURI("hold-not-active"), title: "This hold can no longer be paid for.", status: 409,
+                detail: "This hold expired while paying; nothing was charged.", extensions: ["holdStatus": .string("expired")])
+        }
+        let seatIDs = hold.items.compactMap(\.seatID)
+        if !seatIDs.isEmpty {
+            let sold = try await transaction.sql.raw("""
+                UPDATE performance_seats SET state = 'sold'
+                WHERE performance_id = \(bind: hold.performanceID) AND hold_id = \(bind: hold.holdID) AND state = 'held'
+                RETURNING seat_id
+                """).all()
+            guard sold.count == seatIDs.count else {
+                throw Problem.conflict(detail: "The hold's seats changed while paying; nothing was charged.", slug: "hold-not-active")
+            }
+        }
+        var tickets: [Ticket] = []
+        var rows: SQLQueryString = ""
+        for (index, item) in hold.items.enumerated() {
+            let id = ids.next()
+            tickets.append(Ticket(
+                id: id, code: codes.code(ticketID: id, version: 1), performanceId: hold.performanceID, orderId: orderID,
+                holderId: hold.fanID, seat: item.seatID.map { Ticket.Seat(id: $0, label: item.label ?? $0) }, tier: item.tier,
+                price: item.price, status: "valid", issuedAt: now, firstScannedAt: nil, firstGate: nil))
+            if index > 0 { rows += ", " }
+            rows += """
+                (\(bind: id), \(bind: hold.performanceID), \(bind: hold.holdID), \(bind: orderID), \(bind: hold.fanID), \(bind: hold.fanID),
+                 \(bind: item.seatID), \(bind: item.label), \(bind: item.tier), \(bind: item.price.amount), \(bind: item.price.currency.rawValue),
+                 'valid', 1, \(bind: now))
+                """
+        }
+        try await transaction.sql.raw("""
+            INSERT INTO tickets (id, performance_id, hold_id, order_id, purchaser_id, holder_id, seat_id, seat_label, tier,
+                                 price_amount, price_currency, status, code_version, issued_at)
+            VALUES \(rows)
+            """).run()
+        try await outbox.publish(
+            ReservationConfirmed(
+                holdId: hold.holdID, orderId: orderID, performanceId: hold.performanceID, fanId: hold.fanID,
+                ticketIds: tickets.map(\.id), seatIds: seatIDs, tier: seatIDs.isEmpty ? hold.items.first?.tier : nil,
+                quantity: tickets.count),
+            in: transaction)
+        return tickets
+    }
+
+    /// The refund rules of a performance, as the catalog set them.
+    public func refundPolicy(performanceID: String, in transaction: DatabaseTransaction) async throws -> RefundPolicy {
+        guard let row = try await transaction.sql.raw("""
+            SELECT starts_at, refund_cutoff_hours, cancellation_fee_percent, status FROM sale_performances
+            WHERE performance_id = \(bind: performanceID)
+            """).first()
+        else { throw Problem.notFound(detail: "No such performance.") }
+        return RefundPolicy(
+            startsAt: try row.decode(column: "starts_at", as: Date?.self),
+            cutoffHours: try row.decode(column: "refund_cutoff_hours", as: Int.self),
+            feePercent: try row.decode(column: "cancellation_fee_percent", as: Int.self),
+            performanceCancelled: try row.decode(column: "status", as: String.self) == "cancelled")
+    }
+
+    /// Cancels valid tickets of one order and puts their places back on sale, writing
+    /// `reservation.cancelled`. Returns the tickets it cancelled (already cancelled ones are
+    /// skipped). A ticket already used at the door cannot be cancelled.
+    public func cancel(ticketIDs: [String], orderID: String, in transaction: DatabaseTransaction) async throws -> [Ticket] {
+        guard !ticketIDs.isEmpty else { return [] }
+        let now = clock.now()
+        let used = try await transaction.sql.raw("""
+            SELECT id FROM tickets WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs))
+              AND status = 'valid' AND first_scanned_at IS NOT NULL
+            """).all()
+        guard used.isEmpty else {
+            throw Problem.conflict(detail: "A ticket that was already used at the door cannot be cancelled.", slug: "ticket-used")
+        }
+        let cancelled = try await transaction.sql.raw("""
+            UPDATE tickets SET status = 'cancelled', cancelled_at = \(bind: now)
+            WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs)) AND status = 'valid'
+            RETURNING \(unsafeRaw: Self.ticketColumns)
+            """).all().map(ticket)
+        guard let first = cancelled.first else { return [] }
+        let seatIDs = cancelled.compactMap { $0.seat?.id }
+        if !seatIDs.isEmpty {
+            let seats = SQLQueryString.list(seatIDs)
+            try await transaction.sql.raw("""
+                UPDATE performance_seats SET state = 'available', hold_id = NULL
+                WHERE performance_id = \(bind: first.performanceId) AND seat_id IN \(seats) AND state = 'sold'
+                """).run()
+            try await transaction.sql.raw("""
+                UPDATE hold_items SET active = \(bind: false) WHERE performance_id = \(bind: first.performanceId) AND seat_id IN \(seats)
+                  AND hold_id IN (SELECT hold_id FROM tickets WHERE order_id = \(bind: orderID))
+                """).run()
+        }
+        try await outbox.publish(
+            ReservationCancelled(
+                orderId: orderID, performanceId: first.performanceId, ticketIds: cancelled.map(\.id), seatIds: seatIDs,
+                tier: seatIDs.isEmpty ? first.tier : nil, quantity: cancelled.count),
+            in: transaction)
+        return cancelled
+    }
+
+    /// An order's tickets, for order details.
+    public func tickets(orderID: String, in sql: any SQLDatabase) async throws -> [Ticket] {
+        try await sql.raw("""
+            SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE order_id = \(bind: orderID) ORDER BY seat_label, id
+            """).all().map(ticket)
+    }
+
+    // MARK: Fans
+
+    /// The tickets the fan holds now, newest first.
+    public func tickets(holder: Principal, page: PageRequest) async throws -> Page<Ticket> {
+        let after = try page.cursor.map { try Cursor.decode($0, as: String.self) }
+        let rows = try await database.read { sql in
+            var query: SQLQueryString = "SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE holder_id = \(bind: holder.userID)"
+            if let after { query += " AND id < \(bind: after)" }
+            query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
+            return try await sql.raw(query).all().map(self.ticket)
+        }
+        return Page(rows: rows, request: page) { Cursor.encode($0.id) }
+    }
+
+    /// Gives a ticket to another account. The ticket gets a new code; the old one stops working.
+    public func transfer(ticketID: String, toEmail email: String, by fan: Principal) async throws -> Ticket {
+        let normalized = email.trimmingCharacters(in: .whitespaces).lowercased()
+        guard normalized.contains("@") else { throw Problem.validation([.init(field: "email", message: "is not an email address")]) }
+        guard let recipient = try await recipients.userID(forEmail: normalized) else {
+            throw Problem.validation([.init(field: "email", message: "no Boxoffice account has this email")])
+        }
+        guard recipient != fan.userID else { throw Problem.validation([.init(field: "email", message: "is your own account")]) }
+        let now = clock.now()
+        return try await database.withTransaction { transaction in
+            guard let current = try await transaction.sql.raw("""
+                SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE id = \(bind: ticketID)
+                """).first().map(self.ticket)
+            else { throw Problem.notFound(detail: "No such ticket.") }
+            try fan.requireOwnership(of: current.holderId, resource: "ticket")
+            guard current.status == "valid", current.firstScannedAt == nil else {
+                throw Problem.conflict(detail: "Only a valid, unused ticket can be transferred.", slug: "ticket-not-transferable")
+            }
+            let policy = try await self.refundPolicy(performanceID: current.performanceId, in: transaction)
+            if let startsAt = policy.startsAt, startsAt <= now {
+                throw Problem.conflict(detail: "The performance has started; tickets can no longer be transferred.", slug: "ticket-not-transferable")
+            }
+            guard let moved = try await transaction.sql.raw("""
+                UPDATE tickets SET holder_id = \(bind: recipient), code_version = code_version + 1
+                WHERE id = \(bind: ticketID) AND holder_id = \(bind: current.holderId) AND status = 'valid' AND first_scanned_at IS NULL
+                RETURNING \(unsafeRaw: Self.ticketColumns)
+                """).first().map(self.ticket)
+            else { throw Problem.conflict(detail: "The ticket changed meanwhile; try again.", slug: "ticket-not-transferable") }
+            try await self.outbox.publish(
+                TicketTransferred(ticketId: ticketID, fromUserId: current.holderId, toUserId: recipient), in: transaction)
+            self.logger.info("ticket transferred", metadata: ["ticket_id": .string(ticketID), "from": .string(current.holderId), "to": .string(recipient)])
+            return moved
+        }
+    }
+
+    // MARK: The door
+
+    /// Checks a code at a gate: valid the first time, already used after that (with when and
+    /// where), invalid when forged, cancelled, superseded by a transfer, or for another
+    /// performance. Every scan is recorded.
+    public func scan(code: String, gate: String, performanceID: String?, by staff: Principal) async throws -> ScanResult {
+        try staff.require(anyOf: .staff, .admin)
+        let gate = gate.trimmingCharacters(in: .whitespaces)
+        guard !gate.isEmpty, gate.count <= 100 else { throw Problem.validation([.init(field: "gate", message: "must be 1 to 100 characters")]) }
+        let now = clock.now()
+        let scanID = ids.next()
+        return try await database.withTransaction { transaction in
+            func record(_ result: ScanResult, ticketID: String?) async throws -> ScanResult {
+                try await transaction.sql.raw("""
+                    INSERT INTO ticket_scans (id, ticket_id, gate, scanned_by, result, scanned_at)
+                    VALUES (\(bind: scanID), \(bind: ticketID), \(bind: gate), \(bind: staff.userID), \(bind: result.result), \(bind: now))
+                    """).run()
+                return result
+            }
+            func invalid(_ reason: String) -> ScanResult {
+                ScanResult(result: "invalid", ticket: nil, firstScannedAt: nil, firstGate: nil, reason: reason)
+            }
+            guard let (ticketID, version) = self.codes.verify(code) else {
+                return try await record(invalid("not a Boxoffice ticket code"), ticketID: nil)
+            }
+            var admit: SQLQueryString = """
+                UPDATE tickets SET first_scanned_at = \(bind: now), first_gate = \(bind: gate)
+                WHERE id = \(bind: ticketID) AND code_version = \(bind: version) AND status = 'valid' AND first_scanned_at IS NULL
+                """
+            if let performanceID { admit += " AND performance_id = \(bind: performanceID)" }
+            admit += " RETURNING \(unsafeRaw: Self.ticketColumns)"
+            let admitted = try await transaction.sql.raw(admit).first().map(self.ticket)
+            if let admitted {
+                return try await record(
+                    ScanResult(result: "valid", ticket: admitted, firstScannedAt: now, firstGate: gate, reason: nil), ticketID: ticketID)
+            }
+            guard let ticket = try await transaction.sql.raw("""
+                SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE id = \(bind: ticketID)
+                """).first().map(self.ticket)
+            else { return try await record(invalid("no such ticket"), ticketID: nil) }
+            let reason: String? =
+                if ticket.status != "valid" { "the ticket was cancelled" }
+                else if ticket.code != self.codes.code(ticketID: ticketID, version: version) { "the ticket was transferred; this code is no longer valid" }
+                else if let performanceID, ticket.performanceId != performanceID { "the ticket is for another performance" }
+                else { nil }
+            if let reason { return try await record(invalid(reason), ticketID: ticketID) }
+            return try await record(
+                ScanResult(result: "already_used", ticket: ticket, firstScannedAt: ticket.firstScannedAt, firstGate: ticket.firstGate, reason: nil),
+                ticketID: ticketID)
+        }
+    }
+
+    // MARK: Rows
+
+    static let ticketColumns = """
+        id, performance_id, order_id, holder_id, seat_id, seat_label, tier, price_amount, price_currency, status, code_version,
+        issued_at, first_scanned_at, first_gate
+        """
+
+    private func ticket(_ row: any SQLRow) throws -> Ticket {
+        let id = try row.decode(column: "id", as: String.self)
+        let seatID = try row.decode(column: "seat_id", as: String?.self)
+        return Ticket(
+            id: id, code: codes.code(ticketID: id, version: try row.decode(column: "code_version", as: Int.self)),
+            performanceId: try row.decode(column: "performance_id", as: String.self),
+            orderId: try row.decode(column: "order_id", as: String.self), holderId: try row.decode(column: "holder_id", as: String.self),
+            seat: try seatID.map { Ticket.Seat(id: $0, label: try row.decode(column: "seat_label", as: String?.self) ?? $0) },
+            tier: try row.decode(column: "tier", as: String.self),
+            price: Money(
+                amount: try row.decode(column: "price_amount", as: Int64.self),
+                currency: Currency(rawValue: try row.decode(column: "price_currency", as: String.self)) ?? .krw),
+            status: try row.decode(column: "status", as: String.self), issuedAt: try row.decode(column: "issued_at", as: Date.self),
+            firstScannedAt: try row.decode(column: "first_scanned_at", as: Date?.self),
+            firstGate: try row.decode(column: "first_gate", as: String?.self))
+    }
+}
