@@ -42,6 +42,8 @@ public final class BoxofficePlatform: Sendable {
     public let availability: AvailabilityReader
     public let tickets: TicketService
     public let payments: PaymentService
+    /// The built-in gateway when payments go to the sandbox (tests drive it directly).
+    public let sandboxGateway: SandboxGateway?
     public let checkout: CheckoutService
 
     /// Every module's migrations, in the order they apply.
@@ -111,16 +113,39 @@ public final class BoxofficePlatform: Sendable {
             database: database, outbox: outbox, codes: TicketCodes(secret: signingKey), recipients: IdentityRecipients(identity: identity),
             clock: clock, logger: logger.with(component: "tickets"))
         self.tickets = tickets
-        let payments = PaymentService(database: database, outbox: outbox, clock: clock, logger: logger.with(component: "payments"))
+        let webhookSecret = configuration.paymentWebhookSecret ?? WebhookSignature.derivedSecret(from: signingKey)
+        let gateway: any PaymentGateway
+        switch configuration.paymentGateway {
+        case .sandbox:
+            let sandbox = SandboxGateway(
+                apiSecret: configuration.portOneAPISecret ?? "sandbox", webhookSecret: webhookSecret,
+                publicURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)", clock: clock,
+                logger: logger.with(component: "sandbox-gateway"))
+            self.sandboxGateway = sandbox
+            gateway = sandbox
+        case .portone:
+            self.sandboxGateway = nil
+            gateway = PortOneGateway(
+                configuration: .init(
+                    apiURL: configuration.portOneAPIURL, apiSecret: configuration.portOneAPISecret ?? "",
+                    storeID: configuration.portOneStoreID, channelKey: configuration.portOneChannelKey, webhookSecret: webhookSecret),
+                clock: clock, logger: logger.with(component: "payments"))
+        }
+        let payments = PaymentService(
+            database: database, outbox: outbox, gateway: gateway, clock: clock, logger: logger.with(component: "payments"))
         self.payments = payments
+        sandboxGateway?.deliverWebhooks { body, headers in
+            try await payments.receiveWebhook(provider: "sandbox", body: body, headers: headers)
+        }
         let checkout = CheckoutService(
-            database: database, tickets: tickets, payments: payments, clock: clock, logger: logger.with(component: "checkout"))
+            database: database, tickets: tickets, payments: payments, gatewayHoldMinutes: configuration.gatewayHoldMinutes, clock: clock,
+            logger: logger.with(component: "checkout"))
         self.checkout = checkout
         // How contexts hear of each other: subscribers, wired here and nowhere else.
         let seatMaps = CatalogSeatMaps(catalog: catalog)
         let contextSubscribers: [any EventSubscriber] = [
             InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
-            PerformanceCancellationRefunds(checkout: checkout),
+            PerformanceCancellationRefunds(checkout: checkout), GatewayPaymentSaga(checkout: checkout), GatewayRefunds(payments: payments),
         ]
         self.relay = OutboxRelay(
             database: database, outbox: outbox, subscribers: contextSubscribers + subscribers, clock: clock,
@@ -158,7 +183,7 @@ public final class BoxofficePlatform: Sendable {
         CatalogController(service: catalog).addRoutes(to: registrar)
         ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
         TicketController(service: tickets).addRoutes(to: registrar)
-        PaymentsController(service: payments).addRoutes(to: registrar)
+        PaymentsController(service: payments, sandbox: sandboxGateway).addRoutes(to: registrar)
         CheckoutController(service: checkout).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router

@@ -34,6 +34,21 @@ public struct ServerConfiguration: Sendable {
     /// The address browsers reach this site at; OAuth redirect URIs are made from it.
     public var publicURL: String?
     public var oauthProviders: [OAuthProvider] = []
+    public var paymentGateway: PaymentGatewayMode = .sandbox
+    public var portOneAPIURL: String = "https://api.portone.io"
+    public var portOneAPISecret: String?
+    public var portOneStoreID: String?
+    public var portOneChannelKey: String?
+    /// Verifies gateway webhooks; nil means one derived from the signing key (sandbox only).
+    public var paymentWebhookSecret: String?
+    /// How long a pending gateway payment keeps its hold.
+    public var gatewayHoldMinutes: Double = 10
+
+    public enum PaymentGatewayMode: String, Sendable, CaseIterable {
+        /// Built in: behaves like PortOne, pays on a page of its own; for development and tests.
+        case sandbox
+        case portone
+    }
 
     public enum HumanCheckMode: String, Sendable, CaseIterable {
         case proofOfWork = "pow"
@@ -136,6 +151,28 @@ public struct ServerConfiguration: Sendable {
                 .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
                 .map { name throws(ConfigurationError) in try input.oauthProvider(name) }
         }
+        if let (value, origin) = input.value(.paymentGateway) {
+            guard let mode = PaymentGatewayMode(rawValue: value.lowercased()) else {
+                throw ConfigurationError(origin: origin, problem: "unknown payment gateway '\(value)' (use sandbox or portone)")
+            }
+            configuration.paymentGateway = mode
+        }
+        if let url = try input.httpURL(.portOneAPIURL) { configuration.portOneAPIURL = url }
+        configuration.portOneAPISecret = input.value(.portOneAPISecret)?.value
+        configuration.portOneStoreID = input.value(.portOneStoreID)?.value
+        configuration.portOneChannelKey = input.value(.portOneChannelKey)?.value
+        configuration.paymentWebhookSecret = input.value(.paymentWebhookSecret)?.value
+        if configuration.paymentGateway == .portone {
+            for (setting, value) in [(Setting.portOneAPISecret, configuration.portOneAPISecret), (.paymentWebhookSecret, configuration.paymentWebhookSecret)]
+            where value == nil {
+                throw ConfigurationError(
+                    origin: input.value(.paymentGateway)?.origin ?? Setting.paymentGateway.flag,
+                    problem: "portone needs \(setting.environmentVariable)")
+            }
+        }
+        if let minutes = try input.number(.gatewayHoldMinutes, in: 1.0...60, noun: "number of minutes") {
+            configuration.gatewayHoldMinutes = minutes
+        }
         if let size = try input.number(.databasePoolSize, in: 1...500, noun: "pool size"),
            case .postgres(var settings) = configuration.database {
             settings.maximumConnections = size
@@ -221,11 +258,34 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         summary: "Comma-separated sign-in providers, e.g. google,kakao,naver; each is set up by BOXOFFICE_OAUTH_<NAME>_* variables.",
         defaultValue: "none")
 
+    public static let paymentGateway = Setting(
+        flag: "--payment-gateway", environmentVariable: "BOXOFFICE_PAYMENT_GATEWAY",
+        summary: "Where card payments go: sandbox (built in, offline) or portone.", defaultValue: "sandbox")
+    public static let portOneAPIURL = Setting(
+        flag: "--portone-api-url", environmentVariable: "BOXOFFICE_PORTONE_API_URL",
+        summary: "PortOne's REST API.", defaultValue: "https://api.portone.io")
+    public static let portOneAPISecret = Setting(
+        flag: "--portone-api-secret", environmentVariable: "BOXOFFICE_PORTONE_API_SECRET",
+        summary: "PortOne API secret (needed with --payment-gateway portone).", defaultValue: "none")
+    public static let portOneStoreID = Setting(
+        flag: "--portone-store-id", environmentVariable: "BOXOFFICE_PORTONE_STORE_ID",
+        summary: "PortOne store ID, handed to the browser SDK.", defaultValue: "none")
+    public static let portOneChannelKey = Setting(
+        flag: "--portone-channel-key", environmentVariable: "BOXOFFICE_PORTONE_CHANNEL_KEY",
+        summary: "PortOne channel key, handed to the browser SDK.", defaultValue: "none")
+    public static let paymentWebhookSecret = Setting(
+        flag: "--payment-webhook-secret", environmentVariable: "BOXOFFICE_PAYMENT_WEBHOOK_SECRET",
+        summary: "Secret gateway webhooks are signed with (needed with portone).", defaultValue: "derived from the signing key (sandbox)")
+    public static let gatewayHoldMinutes = Setting(
+        flag: "--gateway-hold-minutes", environmentVariable: "BOXOFFICE_GATEWAY_HOLD_MINUTES",
+        summary: "How long a hold is kept while its gateway payment is pending.", defaultValue: "10")
+
     public static let allCases: [Setting] = [
         host, port, databaseURL, dataDirectory, logLevel, logFormat, maximumBodyBytes, drainSeconds,
         shutdownTimeoutSeconds, databasePoolSize, jwtSecret, accessTokenMinutes, refreshTokenDays, bcryptCost,
         humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore, publicURL,
-        oauthProviders,
+        oauthProviders, paymentGateway, portOneAPIURL, portOneAPISecret, portOneStoreID, portOneChannelKey, paymentWebhookSecret,
+        gatewayHoldMinutes,
     ]
 }
 

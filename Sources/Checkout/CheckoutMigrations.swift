@@ -10,11 +10,10 @@ extension CheckoutService {
                 CREATE TABLE orders (
                     id TEXT PRIMARY KEY,
                     fan_id TEXT NOT NULL,
-                    -- One order per hold: the last guard against paying twice for the same seats.
-                    hold_id TEXT NOT NULL UNIQUE,
+                    hold_id TEXT NOT NULL,
                     performance_id TEXT NOT NULL,
                     method TEXT NOT NULL,
-                    -- paid, partially_cancelled or cancelled.
+                    -- pending_payment, payment_failed, paid, partially_cancelled or cancelled.
                     status TEXT NOT NULL,
                     total_amount \(money) NOT NULL,
                     refunded_amount \(money) NOT NULL DEFAULT 0,
@@ -23,6 +22,9 @@ extension CheckoutService {
                     updated_at TIMESTAMPTZ NOT NULL
                 )
                 """,
+                // One live order per hold: the last guard against paying twice for the same seats.
+                // A failed gateway payment leaves its order behind and the fan may try again.
+                "CREATE UNIQUE INDEX orders_one_per_hold ON orders (hold_id) WHERE status <> 'payment_failed'",
                 "CREATE INDEX orders_fan ON orders (fan_id, id)",
                 "CREATE INDEX orders_performance ON orders (performance_id, status)",
                 """

@@ -22,7 +22,7 @@ public struct Order: Codable, Sendable {
     }
 
     public let id: String
-    /// paid, partially_cancelled or cancelled.
+    /// pending_payment, payment_failed, paid, partially_cancelled or cancelled.
     public let status: String
     public let performanceId: String
     public let holdId: String
@@ -40,4 +40,10 @@ public struct Order: Codable, Sendable {
 public struct CheckoutResult: Codable, Sendable {
     public let order: Order
     public let tickets: [Ticket]
+}
+
+/// The answer to a gateway checkout: the pending order and what the client pays with.
+public struct GatewayCheckoutStarted: Codable, Sendable {
+    public let order: Order
+    public let paymentIntent: PaymentIntent
 }

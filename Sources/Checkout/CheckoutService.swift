@@ -22,7 +22,14 @@ public final class CheckoutService: Sendable {
     private let ids: IDGenerator
     private let logger: Logger
 
-    public init(database: Database, tickets: TicketService, payments: PaymentService, clock: any WallClock, logger: Logger) {
+    /// How long a pending gateway payment keeps its hold (from when checkout starts).
+    private let gatewayHoldMinutes: Double
+
+    public init(
+        database: Database, tickets: TicketService, payments: PaymentService, gatewayHoldMinutes: Double = 10, clock: any WallClock,
+        logger: Logger
+    ) {
+        self.gatewayHoldMinutes = gatewayHoldMinutes
         self.database = database
         self.tickets = tickets
         self.payments = payments
@@ -45,52 +52,175 @@ public final class CheckoutService: Sendable {
     /// Pays for a hold; returns the HTTP status and JSON body, which a retry with the same
     /// `idempotencyKey` gets back byte for byte.
     public func checkout(holdID: String, method: Method, idempotencyKey: String, fan: Principal) async throws -> (status: Int, body: String) {
-        guard method == .wallet else {
-            throw Problem.validation(
-                [.init(field: "method", message: "must be wallet: this server takes wallet payments")],
-                detail: "Top up the wallet and pay with method \"wallet\".")
-        }
         let scope = "checkout/\(fan.userID)"
+        let fingerprint = CheckoutFingerprint(holdId: holdID, method: method.rawValue)
+        let result =
+            switch method {
+            case .wallet: try await walletCheckout(holdID: holdID, scope: scope, key: idempotencyKey, fingerprint: fingerprint, fan: fan)
+            case .gateway: try await gatewayCheckout(holdID: holdID, scope: scope, key: idempotencyKey, fingerprint: fingerprint, fan: fan)
+            }
+        logger.info("checkout", metadata: [
+            "hold_id": .string(holdID), "fan_id": .string(fan.userID), "method": .string(method.rawValue),
+            "status": .stringConvertible(result.status),
+        ])
+        return result
+    }
+
+    /// One transaction: debit, tickets, order.
+    private func walletCheckout(
+        holdID: String, scope: String, key: String, fingerprint: CheckoutFingerprint, fan: Principal
+    ) async throws -> (status: Int, body: String) {
         let now = clock.now()
-        let result = try await database.withTransaction { transaction -> (status: Int, body: String) in
-            if let replay = try await IdempotencyKeys.claim(
-                scope: scope, key: idempotencyKey, request: CheckoutFingerprint(holdId: holdID, method: method.rawValue), now: now,
-                in: transaction)
-            {
+        return try await database.withTransaction { transaction -> (status: Int, body: String) in
+            if let replay = try await IdempotencyKeys.claim(scope: scope, key: key, request: fingerprint, now: now, in: transaction) {
                 return (replay.status, replay.body)
             }
             let hold = try await self.tickets.pricedHold(id: holdID, fan: fan, in: transaction)
-            let orderID = self.ids.next()
-            let total = hold.total
-            try await transaction.sql.raw("""
-                INSERT INTO orders (id, fan_id, hold_id, performance_id, method, status, total_amount, refunded_amount, currency,
-                                    created_at, updated_at)
-                VALUES (\(bind: orderID), \(bind: fan.userID), \(bind: holdID), \(bind: hold.performanceID), \(bind: method.rawValue),
-                        'paid', \(bind: total.amount), 0, \(bind: total.currency.rawValue), \(bind: now), \(bind: now))
-                """).run()
-            _ = try await self.payments.payWithWallet(userID: fan.userID, amount: total, orderID: orderID, in: transaction)
+            let orderID = try await self.openOrder(for: hold, method: .wallet, status: "paid", at: now, in: transaction)
+            _ = try await self.payments.payWithWallet(userID: fan.userID, amount: hold.total, orderID: orderID, in: transaction)
             let issued = try await self.tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
-            var items: SQLQueryString = ""
-            for (index, ticket) in issued.enumerated() {
-                if index > 0 { items += ", " }
-                items += """
-                    (\(bind: orderID), \(bind: ticket.id), \(bind: ticket.seat?.id), \(bind: ticket.seat?.label), \(bind: ticket.tier),
-                     \(bind: ticket.price.amount), \(bind: ticket.price.currency.rawValue), 'active')
-                    """
-            }
-            try await transaction.sql.raw("""
-                INSERT INTO order_items (order_id, ticket_id, seat_id, seat_label, tier, price_amount, currency, status) VALUES \(items)
-                """).run()
+            try await self.recordItems(orderID: orderID, tickets: issued, in: transaction)
             try await self.recordHistory(
-                orderID: orderID, status: "paid", note: "Paid \(total.amount) \(total.currency.rawValue) from the wallet.", at: now,
+                orderID: orderID, status: "paid", note: "Paid \(hold.total.amount) \(hold.total.currency.rawValue) from the wallet.", at: now,
                 in: transaction)
             let order = try await self.loadOrder(id: orderID, in: transaction.sql)
             let body = String(decoding: try JSONCoding.encoder.encode(CheckoutResult(order: order, tickets: issued)), as: UTF8.self)
-            try await IdempotencyKeys.record(scope: scope, key: idempotencyKey, status: 201, body: body, in: transaction)
+            try await IdempotencyKeys.record(scope: scope, key: key, status: 201, body: body, in: transaction)
             return (201, body)
         }
-        logger.info("checkout", metadata: ["hold_id": .string(holdID), "fan_id": .string(fan.userID), "status": .stringConvertible(result.status)])
-        return result
+    }
+
+    /// Registers the payment at the gateway (outside any transaction: it is a network call),
+    /// then records the pending order and keeps the hold while the fan pays. The gateway's
+    /// confirmation finishes the order (`settleGatewayPayment`).
+    private func gatewayCheckout(
+        holdID: String, scope: String, key: String, fingerprint: CheckoutFingerprint, fan: Principal
+    ) async throws -> (status: Int, body: String) {
+        if let replay = try await database.read({ sql in
+            try await IdempotencyKeys.recorded(scope: scope, key: key, request: fingerprint, in: sql)
+        }) {
+            return (replay.status, replay.body)
+        }
+        let quote = try await database.withTransaction { transaction in
+            let hold = try await self.tickets.pricedHold(id: holdID, fan: fan, in: transaction)
+            try await self.requireNoLiveOrder(holdID: holdID, in: transaction)
+            return hold
+        }
+        let paymentID = ids.next()
+        let intent = try await payments.prepareAtGateway(
+            paymentID: paymentID, amount: quote.total, orderName: "\(quote.items.count) ticket\(quote.items.count == 1 ? "" : "s")",
+            userID: fan.userID)
+        let now = clock.now()
+        return try await database.withTransaction { transaction -> (status: Int, body: String) in
+            if let replay = try await IdempotencyKeys.claim(scope: scope, key: key, request: fingerprint, now: now, in: transaction) {
+                return (replay.status, replay.body)
+            }
+            let hold = try await self.tickets.pricedHold(id: holdID, fan: fan, in: transaction)
+            guard hold.total == quote.total else {
+                throw Problem.conflict(detail: "The price changed while the payment was being set up; try again.", slug: "price-changed")
+            }
+            let orderID = try await self.openOrder(for: hold, method: .gateway, status: "pending_payment", at: now, in: transaction)
+            try await self.payments.recordPendingGatewayPayment(
+                id: paymentID, userID: fan.userID, orderID: orderID, purpose: "order", amount: hold.total, in: transaction)
+            try await self.tickets.keepHoldForPayment(
+                holdID: holdID, until: now.addingTimeInterval(self.gatewayHoldMinutes * 60), in: transaction)
+            try await self.recordHistory(
+                orderID: orderID, status: "pending_payment",
+                note: "Waiting for \(hold.total.amount) \(hold.total.currency.rawValue) at the payment gateway.", at: now, in: transaction)
+            let order = try await self.loadOrder(id: orderID, in: transaction.sql)
+            let body = String(decoding: try JSONCoding.encoder.encode(GatewayCheckoutStarted(order: order, paymentIntent: intent)), as: UTF8.self)
+            try await IdempotencyKeys.record(scope: scope, key: key, status: 202, body: body, in: transaction)
+            return (202, body)
+        }
+    }
+
+    /// Finishes a gateway order once its payment is settled (from `payment.completed` or
+    /// `payment.failed`, in the relay's transaction). Paid while the hold is still active:
+    /// tickets. Paid after the hold ended: the order is cancelled and the money given back
+    /// (compensation), and its history says why. Failed: the order says so; the hold stays
+    /// until it runs out, so the fan can pay again.
+    func settleGatewayPayment(orderID: String, paid: Bool, reason: String?, in transaction: DatabaseTransaction) async throws {
+        guard let row = try await lockedOrder(id: orderID, in: transaction),
+              try row.decode(column: "status", as: String.self) == "pending_payment"
+        else { return }
+        let now = clock.now()
+        let fan = Principal(userID: try row.decode(column: "fan_id", as: String.self), roles: [.fan])
+        let holdID = try row.decode(column: "hold_id", as: String.self)
+        guard paid else {
+            try await setStatus("payment_failed", orderID: orderID, at: now, in: transaction)
+            try await recordHistory(
+                orderID: orderID, status: "payment_failed",
+                note: "The payment failed (\(reason ?? "declined")); the seats stay held until the hold runs out, so you can pay again.",
+                at: now, in: transaction)
+            return
+        }
+        let hold: PricedHold
+        do {
+            hold = try await tickets.pricedHold(id: holdID, fan: fan, in: transaction)
+        } catch let problem as Problem where problem.status == 409 {
+            let total = try row.decode(column: "total_amount", as: Int64.self)
+            try await setStatus("cancelled", orderID: orderID, at: now, in: transaction)
+            _ = try await payments.refund(orderID: orderID, amount: total, reason: "the hold ended before the payment arrived", in: transaction)
+            try await transaction.sql.raw("UPDATE orders SET refunded_amount = \(bind: total) WHERE id = \(bind: orderID)").run()
+            try await recordHistory(
+                orderID: orderID, status: "cancelled",
+                note: "The payment arrived after the hold had ended and its seats were released, so no tickets were issued; the full amount is being refunded.",
+                at: now, in: transaction)
+            logger.notice("late gateway payment refunded", metadata: ["order_id": .string(orderID), "hold_id": .string(holdID)])
+            return
+        }
+        let issued = try await tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
+        try await recordItems(orderID: orderID, tickets: issued, in: transaction)
+        try await setStatus("paid", orderID: orderID, at: now, in: transaction)
+        try await recordHistory(
+            orderID: orderID, status: "paid", note: "Paid \(hold.total.amount) \(hold.total.currency.rawValue) at the payment gateway.",
+            at: now, in: transaction)
+    }
+
+    /// Inserts the order row; a 409 when the hold already has a live order.
+    private func openOrder(
+        for hold: PricedHold, method: Method, status: String, at now: Date, in transaction: DatabaseTransaction
+    ) async throws -> String {
+        try await requireNoLiveOrder(holdID: hold.holdID, in: transaction)
+        let orderID = ids.next()
+        try await transaction.sql.raw("""
+            INSERT INTO orders (id, fan_id, hold_id, performance_id, method, status, total_amount, refunded_amount, currency,
+                                created_at, updated_at)
+            VALUES (\(bind: orderID), \(bind: hold.fanID), \(bind: hold.holdID), \(bind: hold.performanceID), \(bind: method.rawValue),
+                    \(bind: status), \(bind: hold.total.amount), 0, \(bind: hold.total.currency.rawValue), \(bind: now), \(bind: now))
+            """).run()
+        return orderID
+    }
+
+    private func requireNoLiveOrder(holdID: String, in transaction: DatabaseTransaction) async throws {
+        if let existing = try await transaction.sql.raw("""
+            SELECT id, status FROM orders WHERE hold_id = \(bind: holdID) AND status <> 'payment_failed'
+            """).first() {
+            throw Problem(
+                type: Problem.typeURI("order-exists"), title: "This hold is already being paid for.", status: 409,
+                detail: "Order \(try existing.decode(column: "id", as: String.self)) is \(try existing.decode(column: "status", as: String.self)).",
+                extensions: ["orderId": .string(try existing.decode(column: "id", as: String.self))])
+        }
+    }
+
+    private func recordItems(orderID: String, tickets issued: [Ticket], in transaction: DatabaseTransaction) async throws {
+        var items: SQLQueryString = ""
+        for (index, ticket) in issued.enumerated() {
+            if index > 0 { items += ", " }
+            items += """
+                (\(bind: orderID), \(bind: ticket.id), \(bind: ticket.seat?.id), \(bind: ticket.seat?.label), \(bind: ticket.tier),
+                 \(bind: ticket.price.amount), \(bind: ticket.price.currency.rawValue), 'active')
+                """
+        }
+        try await transaction.sql.raw("""
+            INSERT INTO order_items (order_id, ticket_id, seat_id, seat_label, tier, price_amount, currency, status) VALUES \(items)
+            """).run()
+    }
+
+    private func setStatus(_ status: String, orderID: String, at now: Date, in transaction: DatabaseTransaction) async throws {
+        try await transaction.sql.raw("""
+            UPDATE orders SET status = \(bind: status), updated_at = \(bind: now) WHERE id = \(bind: orderID)
+            """).run()
     }
 
     // MARK: Orders
@@ -205,7 +335,7 @@ public final class CheckoutService: Sendable {
     private func lockedOrder(id: String, in transaction: DatabaseTransaction) async throws -> (any SQLRow)? {
         let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
         return try await transaction.sql.raw("""
-            SELECT fan_id, performance_id, status FROM orders WHERE id = \(bind: id)\(unsafeRaw: lock)
+            SELECT fan_id, performance_id, hold_id, status, total_amount FROM orders WHERE id = \(bind: id)\(unsafeRaw: lock)
             """).first()
     }
 

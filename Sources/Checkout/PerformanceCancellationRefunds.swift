@@ -21,3 +21,32 @@ public struct PerformanceCancellationRefunds: EventSubscriber {
         try await checkout.refundEveryOrder(ofPerformances: try event.decodePayload(as: CancelledEvent.self).performanceIds, in: transaction)
     }
 }
+
+/// The gateway-checkout saga's second half: when a gateway payment for an order is settled,
+/// the order gets its tickets, or is refunded (the hold ended first), or is marked failed.
+public struct GatewayPaymentSaga: EventSubscriber {
+    public let name = "checkout.gateway-payments"
+    public let eventTypes: Set<String> = ["payment.completed", "payment.failed"]
+    private let checkout: CheckoutService
+
+    public init(checkout: CheckoutService) {
+        self.checkout = checkout
+    }
+
+    /// The fields of Payments' events this reads.
+    private struct Settled: Decodable {
+        let orderId: String?
+        let purpose: String
+        let method: String?
+        let reason: String?
+    }
+
+    public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
+        let settled = try event.decodePayload(as: Settled.self)
+        guard settled.purpose == "order", let orderID = settled.orderId else { return }
+        let paid = event.type == "payment.completed"
+        // Wallet payments complete inside their checkout's own transaction.
+        if paid, settled.method != "gateway" { return }
+        try await checkout.settleGatewayPayment(orderID: orderID, paid: paid, reason: settled.reason, in: transaction)
+    }
+}

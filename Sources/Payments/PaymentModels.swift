@@ -23,12 +23,16 @@ public struct WalletBalance: Codable, Sendable, Equatable {
 public struct Payment: Codable, Sendable, Equatable {
     public let id: String
     public let orderId: String?
+    /// order or topup.
+    public let purpose: String
     /// wallet or gateway.
     public let method: String
     public let amount: Money
     public let refunded: Money
     /// pending, paid, failed or refunded (wholly).
     public let status: String
+    /// Why a payment failed.
+    public let failure: String?
     public let createdAt: Date
     public let paidAt: Date?
 }
@@ -42,6 +46,8 @@ public struct Refund: Codable, Sendable, Equatable {
     public let reason: String
     /// Where it went: wallet or gateway.
     public let method: String
+    /// pending (a gateway refund not yet confirmed by the gateway) or completed.
+    public let status: String
     public let createdAt: Date
 }
 
@@ -53,8 +59,35 @@ public struct PaymentCompleted: DomainEvent {
     public let paymentId: String
     public let orderId: String?
     public let userId: String
+    /// order or topup.
+    public let purpose: String
     public let method: String
     public let amount: Money
+    public var aggregateID: String { paymentId }
+}
+
+/// A gateway payment that will not complete: declined, or paid with the wrong amount (which
+/// is then given back).
+public struct PaymentFailed: DomainEvent {
+    public static let eventType = "payment.failed"
+    public static let aggregateType = "payment"
+    public let paymentId: String
+    public let orderId: String?
+    public let userId: String
+    public let purpose: String
+    public let reason: String
+    public var aggregateID: String { paymentId }
+}
+
+/// A gateway refund to carry out: recorded with the cancellation, sent to the gateway by the
+/// relay (retried until the gateway confirms).
+public struct RefundRequested: DomainEvent {
+    public static let eventType = "refund.requested"
+    public static let aggregateType = "payment"
+    public let refundId: String
+    public let paymentId: String
+    public let amount: Money
+    public let reason: String
     public var aggregateID: String { paymentId }
 }
 

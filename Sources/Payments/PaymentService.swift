@@ -12,19 +12,21 @@ import SQLKit
 /// transaction. Checkout composes the in-transaction operations below with ticket issuing, so
 /// a wallet purchase is one ACID transaction from debit to tickets.
 public final class PaymentService: Sendable {
-    private let database: Database
-    private let outbox: Outbox
-    private let clock: any WallClock
-    private let ids: IDGenerator
-    private let logger: Logger
+    let database: Database
+    let outbox: Outbox
+    public let gateway: any PaymentGateway
+    let clock: any WallClock
+    let ids: IDGenerator
+    let logger: Logger
     /// Wallets hold points in one currency.
     public static let walletCurrency = Currency.krw
     /// The most one grant or top-up may add, against typos that add three zeros.
     public static let maximumCredit: Int64 = 10_000_000
 
-    public init(database: Database, outbox: Outbox, clock: any WallClock, logger: Logger) {
+    public init(database: Database, outbox: Outbox, gateway: any PaymentGateway, clock: any WallClock, logger: Logger) {
         self.database = database
         self.outbox = outbox
+        self.gateway = gateway
         self.clock = clock
         self.ids = IDGenerator(clock: clock)
         self.logger = logger
@@ -145,15 +147,16 @@ public final class PaymentService: Sendable {
             _ = try await debit(userID: userID, amount: amount.amount, reason: "purchase", orderID: orderID, paymentID: paymentID, in: transaction)
         }
         try await transaction.sql.raw("""
-            INSERT INTO payments (id, user_id, order_id, method, amount, currency, refunded, status, created_at, paid_at)
-            VALUES (\(bind: paymentID), \(bind: userID), \(bind: orderID), 'wallet', \(bind: amount.amount),
+            INSERT INTO payments (id, user_id, order_id, purpose, method, amount, currency, refunded, status, created_at, paid_at)
+            VALUES (\(bind: paymentID), \(bind: userID), \(bind: orderID), 'order', 'wallet', \(bind: amount.amount),
                     \(bind: amount.currency.rawValue), 0, 'paid', \(bind: now), \(bind: now))
             """).run()
         try await outbox.publish(
-            PaymentCompleted(paymentId: paymentID, orderId: orderID, userId: userID, method: "wallet", amount: amount), in: transaction)
+            PaymentCompleted(paymentId: paymentID, orderId: orderID, userId: userID, purpose: "order", method: "wallet", amount: amount),
+            in: transaction)
         return Payment(
-            id: paymentID, orderId: orderID, method: "wallet", amount: amount, refunded: .zero(amount.currency), status: "paid",
-            createdAt: now, paidAt: now)
+            id: paymentID, orderId: orderID, purpose: "order", method: "wallet", amount: amount, refunded: .zero(amount.currency),
+            status: "paid", failure: nil, createdAt: now, paidAt: now)
     }
 
     /// Gives `amount` of an order's payments back the way it came, in the caller's transaction.
@@ -175,12 +178,6 @@ public final class PaymentService: Sendable {
             let method = try payment.decode(column: "method", as: String.self)
             let userID = try payment.decode(column: "user_id", as: String.self)
             let currency = Currency(rawValue: try payment.decode(column: "currency", as: String.self)) ?? Self.walletCurrency
-            // Wallet payments are the only kind this server takes so far; anything else must not
-            // be "refunded" into a wallet.
-            guard method == "wallet" else {
-                logger.error("refund of a non-wallet payment", metadata: ["payment_id": .string(paymentID), "method": .string(method)])
-                throw Problem.internalError()
-            }
             let updated = try await transaction.sql.raw("""
                 UPDATE payments SET refunded = refunded + \(bind: share),
                     status = CASE WHEN refunded + \(bind: share) = amount THEN 'refunded' ELSE status END
@@ -189,19 +186,32 @@ public final class PaymentService: Sendable {
                 """).all()
             guard updated.count == 1 else { throw Problem.conflict(detail: "The payment changed meanwhile; try again.") }
             let refundID = ids.next()
-            _ = try await credit(userID: userID, amount: share, reason: "refund", orderID: orderID, paymentID: paymentID, note: reason, in: transaction)
-            try await transaction.sql.raw("""
-                INSERT INTO refunds (id, payment_id, order_id, amount, currency, reason, method, created_at)
-                VALUES (\(bind: refundID), \(bind: paymentID), \(bind: orderID), \(bind: share), \(bind: currency.rawValue),
-                        \(bind: reason), \(bind: method), \(bind: now))
-                """).run()
             let money = Money(amount: share, currency: currency)
-            try await outbox.publish(
-                PaymentRefunded(
-                    refundId: refundID, paymentId: paymentID, orderId: orderID, userId: userID, method: method, amount: money, reason: reason),
-                in: transaction)
+            // The wallet is credited in this transaction; a gateway refund is recorded here and
+            // carried out by the relay (GatewayRefunds), which retries until the gateway confirms.
+            let completed = method == "wallet"
+            if completed {
+                _ = try await credit(
+                    userID: userID, amount: share, reason: "refund", orderID: orderID, paymentID: paymentID, note: reason, in: transaction)
+            }
+            try await transaction.sql.raw("""
+                INSERT INTO refunds (id, payment_id, order_id, amount, currency, reason, method, status, created_at, completed_at)
+                VALUES (\(bind: refundID), \(bind: paymentID), \(bind: orderID), \(bind: share), \(bind: currency.rawValue),
+                        \(bind: reason), \(bind: method), \(bind: completed ? "completed" : "pending"), \(bind: now),
+                        \(bind: completed ? now : nil))
+                """).run()
+            if completed {
+                try await outbox.publish(
+                    PaymentRefunded(
+                        refundId: refundID, paymentId: paymentID, orderId: orderID, userId: userID, method: method, amount: money, reason: reason),
+                    in: transaction)
+            } else {
+                try await outbox.publish(
+                    RefundRequested(refundId: refundID, paymentId: paymentID, amount: money, reason: reason), in: transaction)
+            }
             refunds.append(Refund(
-                id: refundID, paymentId: paymentID, orderId: orderID, amount: money, reason: reason, method: method, createdAt: now))
+                id: refundID, paymentId: paymentID, orderId: orderID, amount: money, reason: reason, method: method,
+                status: completed ? "completed" : "pending", createdAt: now))
             remaining -= share
         }
         guard remaining == 0 else { throw Problem.conflict(detail: "More was asked back than was paid.", slug: "refund-exceeds-payment") }
@@ -211,20 +221,10 @@ public final class PaymentService: Sendable {
     /// An order's payments and refunds, for order details.
     public func money(forOrder orderID: String, in sql: any SQLDatabase) async throws -> (payments: [Payment], refunds: [Refund]) {
         let payments = try await sql.raw("""
-            SELECT id, order_id, method, amount, currency, refunded, status, created_at, paid_at FROM payments
-            WHERE order_id = \(bind: orderID) ORDER BY id
-            """).all().map { row in
-                let currency = Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? Self.walletCurrency
-                return Payment(
-                    id: try row.decode(column: "id", as: String.self), orderId: try row.decode(column: "order_id", as: String?.self),
-                    method: try row.decode(column: "method", as: String.self),
-                    amount: Money(amount: try row.decode(column: "amount", as: Int64.self), currency: currency),
-                    refunded: Money(amount: try row.decode(column: "refunded", as: Int64.self), currency: currency),
-                    status: try row.decode(column: "status", as: String.self), createdAt: try row.decode(column: "created_at", as: Date.self),
-                    paidAt: try row.decode(column: "paid_at", as: Date?.self))
-            }
+            SELECT \(unsafeRaw: Self.paymentColumns) FROM payments WHERE order_id = \(bind: orderID) ORDER BY id
+            """).all().map(Self.payment)
         let refunds = try await sql.raw("""
-            SELECT id, payment_id, order_id, amount, currency, reason, method, created_at FROM refunds
+            SELECT id, payment_id, order_id, amount, currency, reason, method, status, created_at FROM refunds
             WHERE order_id = \(bind: orderID) ORDER BY id
             """).all().map { row in
                 Refund(
@@ -234,9 +234,22 @@ public final class PaymentService: Sendable {
                         amount: try row.decode(column: "amount", as: Int64.self),
                         currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? Self.walletCurrency),
                     reason: try row.decode(column: "reason", as: String.self), method: try row.decode(column: "method", as: String.self),
-                    createdAt: try row.decode(column: "created_at", as: Date.self))
+                    status: try row.decode(column: "status", as: String.self), createdAt: try row.decode(column: "created_at", as: Date.self))
             }
         return (payments, refunds)
+    }
+
+    static let paymentColumns = "id, order_id, purpose, method, amount, currency, refunded, status, failure, created_at, paid_at"
+
+    static func payment(_ row: any SQLRow) throws -> Payment {
+        let currency = Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? walletCurrency
+        return Payment(
+            id: try row.decode(column: "id", as: String.self), orderId: try row.decode(column: "order_id", as: String?.self),
+            purpose: try row.decode(column: "purpose", as: String.self), method: try row.decode(column: "method", as: String.self),
+            amount: Money(amount: try row.decode(column: "amount", as: Int64.self), currency: currency),
+            refunded: Money(amount: try row.decode(column: "refunded", as: Int64.self), currency: currency),
+            status: try row.decode(column: "status", as: String.self), failure: try row.decode(column: "failure", as: String?.self),
+            createdAt: try row.decode(column: "created_at", as: Date.self), paidAt: try row.decode(column: "paid_at", as: Date?.self))
     }
 
     private static func entry(_ row: any SQLRow) throws -> LedgerEntry {

@@ -5,9 +5,32 @@ import Hummingbird
 /// `/v1/wallet` for fans and `/v1/admin/wallets` for administrators.
 public struct PaymentsController: Sendable {
     let service: PaymentService
+    /// Set when payments go to the built-in sandbox gateway, whose pay page this serves.
+    let sandbox: SandboxGateway?
 
-    public init(service: PaymentService) {
+    public init(service: PaymentService, sandbox: SandboxGateway?) {
         self.service = service
+        self.sandbox = sandbox
+    }
+
+    struct TopUpRequest: Decodable {
+        let amount: Int64
+    }
+
+    struct TopUpStarted: Encodable {
+        let payment: Payment
+        let paymentIntent: PaymentIntent
+    }
+
+    struct SandboxPayRequest: Decodable {
+        let outcome: SandboxGateway.Outcome?
+        let amount: Int64?
+    }
+
+    struct SandboxPaid: Encodable {
+        let paymentId: String
+        let status: String
+        let paidAmount: Int64
     }
 
     struct GrantRequest: Decodable {
@@ -22,6 +45,35 @@ public struct PaymentsController: Sendable {
         }
         signedIn.get("/wallet/ledger") { request, context in
             try Response.json(try await service.ledger(userID: context.principal.userID, page: try request.pageRequest()))
+        }
+        signedIn.post("/wallet/topups") { request, context in
+            let body = try await request.decodeJSON(as: TopUpRequest.self, context: context)
+            let started = try await service.startTopUp(userID: context.principal.userID, amount: body.amount)
+            return try Response.json(TopUpStarted(payment: started.payment, paymentIntent: started.intent), status: .accepted)
+        }
+        signedIn.get("/payments/:paymentId") { _, context in
+            try Response.json(try await service.payment(id: try context.parameters.require("paymentId"), viewer: context.principal))
+        }
+        signedIn.post("/payments/:paymentId/complete") { _, context in
+            try Response.json(
+                try await service.confirmGatewayPayment(id: try context.parameters.require("paymentId"), viewer: context.principal))
+        }
+        routes.post("/v1/payments/webhooks/:provider") { request, context in
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            try await service.receiveWebhook(
+                provider: try context.parameters.require("provider"), body: Array(body.readableBytesView), headers: headers)
+            return try Response.json(["received": true])
+        }
+        if let sandbox {
+            routes.post("/v1/sandbox/payments/:paymentId/pay") { request, context in
+                let body: SandboxPayRequest? =
+                    request.headers[.contentType] == nil ? nil : try await request.decodeJSON(as: SandboxPayRequest.self, context: context)
+                let paid = try sandbox.pay(
+                    paymentID: try context.parameters.require("paymentId"), outcome: body?.outcome ?? .paid, amount: body?.amount)
+                return try Response.json(SandboxPaid(paymentId: paid.id, status: paid.status.rawValue, paidAmount: paid.paidAmount))
+            }
         }
         signedIn.post("/admin/wallets/:userId/grants") { request, context in
             try context.principal.require(anyOf: .admin)

@@ -36,13 +36,17 @@ extension PaymentService {
                     id TEXT PRIMARY KEY,
                     user_id TEXT NOT NULL,
                     order_id TEXT,
-                    -- wallet or gateway.
+                    -- order or topup.
+                    purpose TEXT NOT NULL,
+                    -- wallet or gateway, and for a gateway which one.
                     method TEXT NOT NULL,
+                    provider TEXT,
                     amount \(money) NOT NULL CHECK (amount >= 0),
                     currency TEXT NOT NULL,
                     refunded \(money) NOT NULL DEFAULT 0,
                     -- pending, paid, failed or refunded.
                     status TEXT NOT NULL,
+                    failure TEXT,
                     created_at TIMESTAMPTZ NOT NULL,
                     paid_at TIMESTAMPTZ,
                     CHECK (refunded >= 0 AND refunded <= amount)
@@ -58,10 +62,22 @@ extension PaymentService {
                     currency TEXT NOT NULL,
                     reason TEXT NOT NULL,
                     method TEXT NOT NULL,
-                    created_at TIMESTAMPTZ NOT NULL
+                    -- pending (a gateway refund not yet confirmed) or completed.
+                    status TEXT NOT NULL,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    completed_at TIMESTAMPTZ
                 )
                 """,
                 "CREATE INDEX refunds_order ON refunds (order_id)",
+                """
+                CREATE TABLE payment_webhooks (
+                    provider TEXT NOT NULL,
+                    webhook_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    received_at TIMESTAMPTZ NOT NULL,
+                    PRIMARY KEY (provider, webhook_id)
+                )
+                """,
             ]
             // The ledger is append-only in the database too: an UPDATE or DELETE fails whatever
             // the code above it does.

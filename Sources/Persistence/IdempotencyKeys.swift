@@ -35,15 +35,33 @@ public enum IdempotencyKeys {
             SELECT fingerprint, status, body FROM idempotency_keys WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
             """).first()
         else { throw Problem.conflict(detail: "This Idempotency-Key is being used by another request; retry shortly.", slug: "idempotency-key-in-use") }
-        guard try row.decode(column: "fingerprint", as: String.self) == fingerprint else {
-            throw Problem(
-                type: Problem.typeURI("idempotency-key-reused"), title: "Idempotency-Key reused.", status: 422,
-                detail: "This Idempotency-Key was used for a different request; use a new key for a new request.")
-        }
+        guard try row.decode(column: "fingerprint", as: String.self) == fingerprint else { throw reused }
         guard let status = try row.decode(column: "status", as: Int?.self), let body = try row.decode(column: "body", as: String?.self) else {
             throw Problem.conflict(detail: "This Idempotency-Key is being used by another request; retry shortly.", slug: "idempotency-key-in-use")
         }
         return StoredResponse(status: status, body: body)
+    }
+
+    /// The response already recorded for `key`, without claiming it: lets a caller answer a
+    /// retry before doing slow work (a call to a payment gateway) it would otherwise repeat.
+    public static func recorded(
+        scope: String, key: String, request: some Encodable, in sql: any SQLDatabase
+    ) async throws -> StoredResponse? {
+        guard let row = try await sql.raw("""
+            SELECT fingerprint, status, body FROM idempotency_keys WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+            """).first()
+        else { return nil }
+        guard try row.decode(column: "fingerprint", as: String.self) == (try fingerprint(of: request)) else { throw reused }
+        guard let status = try row.decode(column: "status", as: Int?.self), let body = try row.decode(column: "body", as: String?.self) else {
+            return nil
+        }
+        return StoredResponse(status: status, body: body)
+    }
+
+    private static var reused: Problem {
+        Problem(
+            type: Problem.typeURI("idempotency-key-reused"), title: "Idempotency-Key reused.", status: 422,
+            detail: "This Idempotency-Key was used for a different request; use a new key for a new request.")
     }
 
     /// Stores the response for a key this transaction claimed.

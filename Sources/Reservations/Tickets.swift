@@ -208,6 +208,13 @@ public final class TicketService: Sendable {
         return tickets
     }
 
+    /// Keeps an active hold until at least `until` while its payment is under way at a gateway.
+    public func keepHoldForPayment(holdID: String, until: Date, in transaction: DatabaseTransaction) async throws {
+        try await transaction.sql.raw("""
+            UPDATE holds SET expires_at = \(bind: until) WHERE id = \(bind: holdID) AND status = 'active' AND expires_at < \(bind: until)
+            """).run()
+    }
+
     /// The refund rules of a performance, as the catalog set them.
     public func refundPolicy(performanceID: String, in transaction: DatabaseTransaction) async throws -> RefundPolicy {
         guard let row = try await transaction.sql.raw("""

@@ -88,6 +88,40 @@ struct IdentityOptions: ParsableArguments {
     }
 }
 
+/// Payment gateway settings of `serve`.
+struct PaymentOptions: ParsableArguments {
+    @Option(name: .customLong("payment-gateway"), help: ArgumentHelp(Setting.paymentGateway.helpText))
+    var paymentGateway: String?
+
+    @Option(name: .customLong("portone-api-url"), help: ArgumentHelp(Setting.portOneAPIURL.helpText))
+    var portOneAPIURL: String?
+
+    @Option(name: .customLong("portone-api-secret"), help: ArgumentHelp(Setting.portOneAPISecret.helpText))
+    var portOneAPISecret: String?
+
+    @Option(name: .customLong("portone-store-id"), help: ArgumentHelp(Setting.portOneStoreID.helpText))
+    var portOneStoreID: String?
+
+    @Option(name: .customLong("portone-channel-key"), help: ArgumentHelp(Setting.portOneChannelKey.helpText))
+    var portOneChannelKey: String?
+
+    @Option(name: .customLong("payment-webhook-secret"), help: ArgumentHelp(Setting.paymentWebhookSecret.helpText))
+    var paymentWebhookSecret: String?
+
+    @Option(name: .customLong("gateway-hold-minutes"), help: ArgumentHelp(Setting.gatewayHoldMinutes.helpText))
+    var gatewayHoldMinutes: String?
+
+    func add(to flags: inout [Setting: String]) {
+        flags[.paymentGateway] = paymentGateway
+        flags[.portOneAPIURL] = portOneAPIURL
+        flags[.portOneAPISecret] = portOneAPISecret
+        flags[.portOneStoreID] = portOneStoreID
+        flags[.portOneChannelKey] = portOneChannelKey
+        flags[.paymentWebhookSecret] = paymentWebhookSecret
+        flags[.gatewayHoldMinutes] = gatewayHoldMinutes
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the HTTP API, applying pending migrations first.")
@@ -95,6 +129,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     @OptionGroup(title: "Accounts and sign-in") var identity: IdentityOptions
+
+    @OptionGroup(title: "Payments") var payments: PaymentOptions
 
     @Option(help: ArgumentHelp(Setting.host.helpText))
     var host: String?
@@ -123,6 +159,7 @@ struct Serve: AsyncParsableCommand {
         flags[.shutdownTimeoutSeconds] = shutdownTimeout
         flags[.databasePoolSize] = databasePoolSize
         identity.add(to: &flags)
+        payments.add(to: &flags)
         try await reportingFailures {
             let configuration = try ServerConfiguration.resolve(flags: flags)
             let logger = bootstrapLogging(configuration)

@@ -1,0 +1,215 @@
+import BoxofficeKit
+import Foundation
+import Logging
+import Messaging
+import Persistence
+import SQLKit
+
+/// Payments through the external gateway: registered with their amount, confirmed by the
+/// gateway's signed webhook or by the client coming back — whichever is first; the other
+/// finds the payment no longer pending and changes nothing.
+extension PaymentService {
+    /// Records a pending gateway payment inside the caller's transaction (a checkout's).
+    public func recordPendingGatewayPayment(
+        id: String, userID: String, orderID: String?, purpose: String, amount: Money, in transaction: DatabaseTransaction
+    ) async throws {
+        try await transaction.sql.raw("""
+            INSERT INTO payments (id, user_id, order_id, purpose, method, provider, amount, currency, refunded, status, created_at)
+            VALUES (\(bind: id), \(bind: userID), \(bind: orderID), \(bind: purpose), 'gateway', \(bind: gateway.provider),
+                    \(bind: amount.amount), \(bind: amount.currency.rawValue), 0, 'pending', \(bind: clock.now()))
+            """).run()
+    }
+
+    /// Registers a payment with the gateway; a 502 problem when the gateway cannot be reached.
+    public func prepareAtGateway(paymentID: String, amount: Money, orderName: String, userID: String) async throws -> PaymentIntent {
+        do {
+            return try await gateway.prepare(
+                GatewayPaymentRequest(paymentID: paymentID, amount: amount, orderName: orderName, customerID: userID))
+        } catch let error as GatewayError {
+            logger.warning("gateway prepare failed", metadata: ["payment_id": .string(paymentID), "error": .string(error.description)])
+            throw Self.gatewayUnavailable
+        }
+    }
+
+    static var gatewayUnavailable: Problem {
+        Problem(
+            type: Problem.typeURI("gateway-unavailable"), title: "The payment gateway is not answering.", status: 502,
+            detail: "Nothing was charged; try again in a moment.")
+    }
+
+    /// A wallet top-up paid at the gateway: answers the payment and what the client needs to
+    /// pay it. The wallet is credited when the payment is confirmed.
+    public func startTopUp(userID: String, amount: Int64) async throws -> (payment: Payment, intent: PaymentIntent) {
+        guard (1000...Self.maximumCredit).contains(amount) else {
+            throw Problem.validation([.init(field: "amount", message: "must be from 1000 to \(Self.maximumCredit)")])
+        }
+        let money = Money(amount: amount, currency: Self.walletCurrency)
+        let paymentID = ids.next()
+        let intent = try await prepareAtGateway(paymentID: paymentID, amount: money, orderName: "Wallet top-up", userID: userID)
+        try await database.withTransaction { transaction in
+            try await self.recordPendingGatewayPayment(
+                id: paymentID, userID: userID, orderID: nil, purpose: "topup", amount: money, in: transaction)
+        }
+        return (try await payment(id: paymentID), intent)
+    }
+
+    public func payment(id: String, viewer: Principal? = nil) async throws -> Payment {
+        let found = try await database.read { sql in
+            try await sql.raw("SELECT user_id, \(unsafeRaw: Self.paymentColumns) FROM payments WHERE id = \(bind: id)").first()
+        }
+        guard let found else { throw Problem.notFound(detail: "No such payment.") }
+        if let viewer { try viewer.requireOwnership(of: try found.decode(column: "user_id", as: String.self), resource: "payment") }
+        return try Self.payment(found)
+    }
+
+    /// Asks the gateway about a pending payment and settles it: paid (crediting the wallet for a
+    /// top-up), failed, or — when the amount paid is not the amount registered — failed and
+    /// given back. Anything but a pending payment is returned as it is: the first confirmation
+    /// won, this one is a no-op. `viewer` is the client coming back; nil for a webhook.
+    @discardableResult
+    public func confirmGatewayPayment(id: String, viewer: Principal?) async throws -> Payment {
+        let current = try await payment(id: id, viewer: viewer)
+        guard current.method == "gateway", current.status == "pending" else { return current }
+        let remote: GatewayPayment
+        do {
+            remote = try await gateway.payment(id: id)
+        } catch let error as GatewayError {
+            logger.warning("gateway lookup failed", metadata: ["payment_id": .string(id), "error": .string(error.description)])
+            throw Self.gatewayUnavailable
+        }
+        switch remote.status {
+        case .ready:
+            return current
+        case .failed, .cancelled:
+            try await fail(current, reason: "declined by the payment gateway")
+        case .paid, .partiallyCancelled:
+            if remote.paidAmount != current.amount.amount || remote.currency != current.amount.currency.rawValue {
+                // Never accept a different amount than was registered: fail it and give it back.
+                logger.warning("gateway payment amount mismatch", metadata: [
+                    "payment_id": .string(id), "registered": .stringConvertible(current.amount.amount),
+                    "paid": .stringConvertible(remote.paidAmount),
+                ])
+                if try await fail(current, reason: "the amount paid did not match the amount due") {
+                    do {
+                        try await gateway.cancel(
+                            paymentID: id, amount: remote.paidAmount, reason: "amount did not match the order", requestID: "mismatch-\(id)")
+                    } catch {
+                        logger.error("could not give back a mismatched payment; refund it at the gateway by hand", metadata: [
+                            "payment_id": .string(id), "error": .string(String(describing: error)),
+                        ])
+                    }
+                }
+            } else {
+                try await complete(current)
+            }
+        }
+        return try await payment(id: id)
+    }
+
+    /// Pending → paid, once; a top-up credits the wallet in the same transaction.
+    private func complete(_ pending: Payment) async throws {
+        let now = clock.now()
+        try await database.withTransaction { transaction in
+            guard let row = try await transaction.sql.raw("""
+                UPDATE payments SET status = 'paid', paid_at = \(bind: now) WHERE id = \(bind: pending.id) AND status = 'pending'
+                RETURNING user_id
+                """).first()
+            else { return }
+            let userID = try row.decode(column: "user_id", as: String.self)
+            if pending.purpose == "topup" {
+                _ = try await self.credit(
+                    userID: userID, amount: pending.amount.amount, reason: "topup", orderID: nil, paymentID: pending.id, note: nil,
+                    in: transaction)
+            }
+            try await self.outbox.publish(
+                PaymentCompleted(
+                    paymentId: pending.id, orderId: pending.orderId, userId: userID, purpose: pending.purpose, method: "gateway",
+                    amount: pending.amount),
+                in: transaction)
+        }
+        logger.info("gateway payment completed", metadata: ["payment_id": .string(pending.id), "purpose": .string(pending.purpose)])
+    }
+
+    /// Pending → failed, once; returns whether this call made the change.
+    @discardableResult
+    private func fail(_ pending: Payment, reason: String) async throws -> Bool {
+        try await database.withTransaction { transaction in
+            guard let row = try await transaction.sql.raw("""
+                UPDATE payments SET status = 'failed', failure = \(bind: reason) WHERE id = \(bind: pending.id) AND status = 'pending'
+                RETURNING user_id
+                """).first()
+            else { return false }
+            try await self.outbox.publish(
+                PaymentFailed(
+                    paymentId: pending.id, orderId: pending.orderId, userId: try row.decode(column: "user_id", as: String.self),
+                    purpose: pending.purpose, reason: reason),
+                in: transaction)
+            return true
+        }
+    }
+
+    /// A webhook from the gateway: verified, recorded once per webhook ID, then the payment it
+    /// names is settled from the gateway's own record.
+    public func receiveWebhook(provider: String, body: [UInt8], headers: [String: String]) async throws {
+        guard provider == gateway.provider else { throw Problem.notFound(detail: "No payment provider '\(provider)' here.") }
+        let webhook = try gateway.verifyWebhook(body: body, headers: headers)
+        let first = try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                INSERT INTO payment_webhooks (provider, webhook_id, payment_id, received_at)
+                VALUES (\(bind: provider), \(bind: webhook.id), \(bind: webhook.paymentID), \(bind: self.clock.now()))
+                ON CONFLICT DO NOTHING RETURNING webhook_id
+                """).first() != nil
+        }
+        guard first else {
+            logger.debug("duplicate webhook", metadata: ["webhook_id": .string(webhook.id)])
+            return
+        }
+        let known = try await database.read { sql in
+            try await sql.raw("SELECT id FROM payments WHERE id = \(bind: webhook.paymentID)").first() != nil
+        }
+        guard known else {
+            logger.warning("webhook for an unknown payment", metadata: ["payment_id": .string(webhook.paymentID)])
+            return
+        }
+        try await confirmGatewayPayment(id: webhook.paymentID, viewer: nil)
+    }
+
+    /// Carries out a recorded gateway refund (from the relay): the gateway first, then the
+    /// refund is marked completed and `payment.refunded` written. A failure is retried by the relay;
+    /// the gateway drops repeats of the same request ID.
+    func carryOut(_ request: RefundRequested, in transaction: DatabaseTransaction) async throws {
+        guard let row = try await transaction.sql.raw("""
+            SELECT r.status, r.order_id, p.user_id FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.id = \(bind: request.refundId)
+            """).first(),
+            try row.decode(column: "status", as: String.self) == "pending"
+        else { return }
+        try await gateway.cancel(
+            paymentID: request.paymentId, amount: request.amount.amount, reason: request.reason, requestID: request.refundId)
+        let now = clock.now()
+        try await transaction.sql.raw("""
+            UPDATE refunds SET status = 'completed', completed_at = \(bind: now) WHERE id = \(bind: request.refundId)
+            """).run()
+        try await outbox.publish(
+            PaymentRefunded(
+                refundId: request.refundId, paymentId: request.paymentId, orderId: try row.decode(column: "order_id", as: String?.self),
+                userId: try row.decode(column: "user_id", as: String.self), method: "gateway", amount: request.amount, reason: request.reason),
+            in: transaction)
+        logger.info("gateway refund completed", metadata: ["refund_id": .string(request.refundId), "amount": .stringConvertible(request.amount.amount)])
+    }
+}
+
+/// Sends recorded gateway refunds to the gateway, through the relay so they survive restarts
+/// and are retried with back-off.
+public struct GatewayRefunds: EventSubscriber {
+    public let name = "payments.gateway-refunds"
+    public let eventTypes: Set<String> = [RefundRequested.eventType]
+    private let payments: PaymentService
+
+    public init(payments: PaymentService) {
+        self.payments = payments
+    }
+
+    public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
+        try await payments.carryOut(try event.decodePayload(as: RefundRequested.self), in: transaction)
+    }
+}
