@@ -230,9 +230,7 @@ public final class PaymentService: Sendable {
                 Refund(
                     id: try row.decode(column: "id", as: String.self), paymentId: try row.decode(column: "payment_id", as: String.self),
                     orderId: try row.decode(column: "order_id", as: String?.self),
-                    amount: Money(
-                        amount: try row.decode(column: "amount", as: Int64.self),
-                        currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? Self.walletCurrency),
+                    amount: try row.decodeMoney("amount", currency: "currency"),
                     reason: try row.decode(column: "reason", as: String.self), method: try row.decode(column: "method", as: String.self),
                     status: try row.decode(column: "status", as: String.self), createdAt: try row.decode(column: "created_at", as: Date.self))
             }

@@ -186,9 +186,7 @@ public final class AvailabilityReader: Sendable {
             let sold = seats.isEmpty ? try row.decode(column: "sold", as: Int.self) : seatCounts[tier]?.sold ?? 0
             return Availability.Tier(
                 tier: tier,
-                price: Money(
-                    amount: try row.decode(column: "price_amount", as: Int64.self),
-                    currency: Currency(rawValue: try row.decode(column: "price_currency", as: String.self)) ?? .krw),
+                price: try row.decodeMoney("price_amount", currency: "price_currency"),
                 available: max(0, capacity - held - sold), held: held, sold: sold)
         }
         return Availability(seats: seats, tiers: tiers)

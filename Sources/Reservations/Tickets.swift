@@ -135,9 +135,7 @@ public final class TicketService: Sendable {
                     PricedHold.Item(
                         seatID: try row.decode(column: "seat_id", as: String.self), label: try row.decode(column: "label", as: String.self),
                         tier: try row.decode(column: "tier", as: String.self),
-                        price: Money(
-                            amount: try row.decode(column: "amount", as: Int64.self),
-                            currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw))
+                        price: try row.decodeMoney("amount", currency: "currency"))
                 }
         }
         guard !items.isEmpty else { throw Problem.conflict(detail: "This hold has no priced seats.", slug: "hold-not-active") }
@@ -149,9 +147,7 @@ public final class TicketService: Sendable {
             SELECT amount, currency FROM sale_prices WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier)
             """).first()
         else { throw Problem.conflict(detail: "The tier '\(tier)' has no price.", slug: "hold-not-active") }
-        return Money(
-            amount: try row.decode(column: "amount", as: Int64.self),
-            currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw)
+        return try row.decodeMoney("amount", currency: "currency")
     }
 
     /// Turns the hold into tickets: the hold is confirmed, its seats sold, one ticket per place
@@ -392,9 +388,7 @@ public final class TicketService: Sendable {
             orderId: try row.decode(column: "order_id", as: String.self), holderId: try row.decode(column: "holder_id", as: String.self),
             seat: try seatID.map { Ticket.Seat(id: $0, label: try row.decode(column: "seat_label", as: String?.self) ?? $0) },
             tier: try row.decode(column: "tier", as: String.self),
-            price: Money(
-                amount: try row.decode(column: "price_amount", as: Int64.self),
-                currency: Currency(rawValue: try row.decode(column: "price_currency", as: String.self)) ?? .krw),
+            price: try row.decodeMoney("price_amount", currency: "price_currency"),
             status: try row.decode(column: "status", as: String.self), issuedAt: try row.decode(column: "issued_at", as: Date.self),
             firstScannedAt: try row.decode(column: "first_scanned_at", as: Date?.self),
             firstGate: try row.decode(column: "first_gate", as: String?.self))
