@@ -20,6 +20,22 @@ public struct StockProjection: EventSubscriber {
         let quantity: Int
     }
 
+    public var handlesBatches: Bool { true }
+
+    /// Stock and demand only add up, so a batch is one update per performance it touches.
+    public func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
+        var totals: [String: (delta: Int, demand: Int)] = [:]
+        for event in events {
+            let change = try event.decodePayload(as: Change.self)
+            let held = event.type == "reservation.held"
+            totals[change.performanceId, default: (0, 0)].delta += held ? change.quantity : -change.quantity
+            totals[change.performanceId, default: (0, 0)].demand += held ? change.quantity : 0
+        }
+        for (performanceID, total) in totals.sorted(by: { $0.key < $1.key }) {
+            try await catalog.applyStockChange(performanceID: performanceID, delta: total.delta, newDemand: total.demand, in: transaction)
+        }
+    }
+
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
         let change = try event.decodePayload(as: Change.self)
         let held = event.type == "reservation.held"

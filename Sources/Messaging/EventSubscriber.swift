@@ -11,4 +11,19 @@ public protocol EventSubscriber: Sendable {
     /// The event types it wants; every other event is skipped without a transaction.
     var eventTypes: Set<String> { get }
     func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws
+    /// Whether `handle(batch:in:)` folds many events into few statements. At an on-sale the
+    /// relay hands over hundreds of events at a time; one statement per event would make the
+    /// read models fall behind.
+    var handlesBatches: Bool { get }
+    /// Handles `events` in order, in one transaction. If it throws, the relay hands the same
+    /// events over one at a time, to find the one that fails.
+    func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws
+}
+
+extension EventSubscriber {
+    public var handlesBatches: Bool { false }
+
+    public func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
+        for event in events { try await handle(event, in: transaction) }
+    }
 }

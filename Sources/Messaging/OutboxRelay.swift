@@ -161,8 +161,11 @@ public final class OutboxRelay: Service {
     }
 
     /// Hands `events` (in order) to `subscriber` in one transaction that also claims each in the
-    /// subscriber's inbox; events already claimed are skipped.
-    private func deliver(_ events: [EventEnvelope], to subscriber: any EventSubscriber) async throws {
+    /// subscriber's inbox; events already claimed are skipped. A batch-handling subscriber gets
+    /// them all at once; if that fails, they are handed over again one at a time, so the failure
+    /// can be pinned on one event.
+    private func deliver(_ events: [EventEnvelope], to subscriber: any EventSubscriber, asBatch: Bool? = nil) async throws {
+        let asBatch = asBatch ?? (subscriber.handlesBatches && events.count > 1)
         do {
             try await database.withTransaction { transaction in
                 // One statement claims the whole batch in the subscriber's inbox.
@@ -174,7 +177,16 @@ public final class OutboxRelay: Service {
                 }
                 claim += " ON CONFLICT DO NOTHING RETURNING event_id"
                 let claimed = Set(try await transaction.sql.raw(claim).all().map { try $0.decode(column: "event_id", as: String.self) })
-                for event in events where claimed.contains(event.id) {
+                let unhandled = events.filter { claimed.contains($0.id) }
+                if asBatch {
+                    do {
+                        try await subscriber.handle(batch: unhandled, in: transaction)
+                    } catch {
+                        throw BatchFailure(underlying: error)
+                    }
+                    return
+                }
+                for event in unhandled {
                     do {
                         try await subscriber.handle(event, in: transaction)
                     } catch {
@@ -184,9 +196,18 @@ public final class OutboxRelay: Service {
             }
         } catch let failure as SubscriberFailure {
             throw failure
+        } catch let failure as BatchFailure {
+            logger.debug("batch delivery failed; delivering one at a time", metadata: [
+                "subscriber": .string(subscriber.name), "error": .string(String(describing: failure.underlying)),
+            ])
+            try await deliver(events, to: subscriber, asBatch: false)
         } catch {
             throw SubscriberFailure(subscriber: subscriber.name, event: nil, underlying: error)
         }
+    }
+
+    private struct BatchFailure: Error {
+        let underlying: any Error
     }
 
     private func recordFailure(of item: PendingEvent, error: any Error) async throws {

@@ -64,13 +64,7 @@ public struct AvailabilityProjection: EventSubscriber {
         let change = try event.decodePayload(as: HoldChange.self)
         if change.seatIds.isEmpty {
             guard let tier = change.tier else { return }
-            let (held, sold) =
-                switch event.type {
-                case ReservationHeld.eventType: (change.quantity, 0)
-                case ReservationConfirmed.eventType: (-change.quantity, change.quantity)
-                case ReservationCancelled.eventType: (0, -change.quantity)
-                default: (-change.quantity, 0)
-                }
+            let (held, sold) = Self.tierDelta(type: event.type, quantity: change.quantity)
             try await transaction.sql.raw("""
                 UPDATE availability_tiers SET held = held + \(bind: held), sold = sold + \(bind: sold)
                 WHERE performance_id = \(bind: change.performanceId) AND tier = \(bind: tier)
@@ -99,6 +93,86 @@ public struct AvailabilityProjection: EventSubscriber {
                 WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats) AND hold_id = \(bind: change.holdId)
                 """).run()
         }
+    }
+
+    public var handlesBatches: Bool { true }
+
+    /// A batch in few statements: general-admission counters only add up, so the whole batch's
+    /// deltas go in one update per tier; seat changes keep their order, one statement per run
+    /// of same-type events (at an on-sale, a run of `reservation.held` hundreds long).
+    public func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
+        var tierDeltas: [TierKey: (held: Int, sold: Int)] = [:]
+        var run: (type: String, changes: [HoldChange])?
+        func flush() async throws {
+            if let pending = run { try await applySeatChanges(pending.changes, type: pending.type, in: transaction) }
+            run = nil
+        }
+        for event in events {
+            if event.type == "performance.scheduled" {
+                try await flush()
+                try await handle(event, in: transaction)
+                continue
+            }
+            let change = try event.decodePayload(as: HoldChange.self)
+            if change.seatIds.isEmpty {
+                guard let tier = change.tier else { continue }
+                let delta = Self.tierDelta(type: event.type, quantity: change.quantity)
+                let key = TierKey(performanceID: change.performanceId, tier: tier)
+                tierDeltas[key, default: (0, 0)].held += delta.held
+                tierDeltas[key, default: (0, 0)].sold += delta.sold
+                continue
+            }
+            if run?.type != event.type { try await flush() }
+            run = (event.type, (run?.changes ?? []) + [change])
+        }
+        try await flush()
+        for (key, delta) in tierDeltas.sorted(by: { ($0.key.performanceID, $0.key.tier) < ($1.key.performanceID, $1.key.tier) }) {
+            try await transaction.sql.raw("""
+                UPDATE availability_tiers SET held = held + \(bind: delta.held), sold = sold + \(bind: delta.sold)
+                WHERE performance_id = \(bind: key.performanceID) AND tier = \(bind: key.tier)
+                """).run()
+        }
+    }
+
+    private struct TierKey: Hashable {
+        let performanceID: String
+        let tier: String
+    }
+
+    private static func tierDelta(type: String, quantity: Int) -> (held: Int, sold: Int) {
+        switch type {
+        case ReservationHeld.eventType: (quantity, 0)
+        case ReservationConfirmed.eventType: (-quantity, quantity)
+        case ReservationCancelled.eventType: (0, -quantity)
+        default: (-quantity, 0)
+        }
+    }
+
+    /// One statement for many seat changes of one type, joined against a VALUES list.
+    private func applySeatChanges(_ changes: [HoldChange], type: String, in transaction: DatabaseTransaction) async throws {
+        var values: SQLQueryString = ""
+        var first = true
+        for change in changes {
+            for seatID in change.seatIds {
+                if !first { values += ", " }
+                first = false
+                values += "(\(bind: change.performanceId), \(bind: seatID), \(bind: change.holdId ?? ""))"
+            }
+        }
+        guard !first else { return }
+        let (assignment, condition): (String, String) =
+            switch type {
+            case ReservationHeld.eventType: ("state = 'held', hold_id = v.hold_id", "")
+            case ReservationConfirmed.eventType: ("state = 'sold'", " AND availability_seats.hold_id = v.hold_id")
+            case ReservationCancelled.eventType: ("state = 'available', hold_id = NULL", " AND availability_seats.state = 'sold'")
+            // Released or expired: only if the seat still belongs to that hold.
+            default: ("state = 'available', hold_id = NULL", " AND availability_seats.hold_id = v.hold_id")
+            }
+        try await transaction.sql.raw("""
+            WITH v (performance_id, seat_id, hold_id) AS (VALUES \(values))
+            UPDATE availability_seats SET \(unsafeRaw: assignment) FROM v
+            WHERE availability_seats.performance_id = v.performance_id AND availability_seats.seat_id = v.seat_id\(unsafeRaw: condition)
+            """).run()
     }
 
     private func build(_ scheduled: ScheduledPerformance, in transaction: DatabaseTransaction) async throws {

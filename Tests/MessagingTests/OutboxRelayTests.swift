@@ -43,6 +43,26 @@ final class RecordingSubscriber: EventSubscriber {
     }
 }
 
+/// Handles batches in one go, like the read models do, and breaks on any event at a gate
+/// named "poison" — in a batch or alone.
+final class BatchingSubscriber: EventSubscriber {
+    let name = "batching"
+    let eventTypes: Set<String> = [TicketScanned.eventType]
+    var handlesBatches: Bool { true }
+    let batchSizes = Mutex<[Int]>([])
+    private let recorder = RecordingSubscriber(name: "batching")
+
+    func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
+        batchSizes.withLock { $0.append(events.count) }
+        for event in events { try await handle(event, in: transaction) }
+    }
+
+    func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
+        if try event.decode(as: TicketScanned.self).gate == "poison" { throw SubscriberBroke() }
+        try await recorder.handle(event, in: transaction)
+    }
+}
+
 struct SubscriberBroke: Error {}
 struct SimulatedCrash: Error {}
 
@@ -140,6 +160,30 @@ func makeRelay(
             }
             try await makeRelay(database, outbox, [RecordingSubscriber(name: "audit")]).deliverPending()
             #expect(try await effects(database).map(\.gate) == ["g1", "g2", "g3", "g4", "g5"])
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func aBatchThatFailsIsRetriedOneEventAtATimeSoOnlyTheCulpritBacksOff(dialect: DatabaseDialect) async throws {
+        try await TestDatabases.withDatabase(dialect, migrations: Self.schema) { database in
+            let outbox = Outbox()
+            let subscriber = BatchingSubscriber()
+            let relay = makeRelay(database, outbox, [subscriber], clock: ManualClock())
+            try await database.withTransaction { transaction in
+                for (ticket, gate) in [("t1", "a"), ("t2", "poison"), ("t3", "b"), ("t2", "after-poison"), ("t4", "c")] {
+                    try await outbox.publish(TicketScanned(ticketID: ticket, gate: gate), in: transaction)
+                }
+            }
+            try await relay.deliverPending()
+            #expect(subscriber.batchSizes.withLock { $0 }.first == 5, "handed over as one batch first")
+            #expect(try await effects(database).map(\.gate) == ["a", "b", "c"], "the rest of the batch, once each")
+            let backingOff = try await database.read { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM outbox WHERE next_attempt_at IS NOT NULL AND attempts = 1").first()?
+                    .decode(column: "n", as: Int.self)
+            }
+            #expect(backingOff == 1, "only the poison event is blamed")
+            try await relay.deliverPending()
+            #expect(try await effects(database).map(\.gate) == ["a", "b", "c"], "nothing delivered twice")
         }
     }
 
