@@ -122,8 +122,10 @@ public final class CheckoutService: Sendable {
             let orderID = try await self.openOrder(for: hold, method: .gateway, status: "pending_payment", at: now, in: transaction)
             try await self.payments.recordPendingGatewayPayment(
                 id: paymentID, userID: fan.userID, orderID: orderID, purpose: "order", amount: hold.total, in: transaction)
+            // Kept while the fan pays, but bounded: failed attempts cannot keep seats forever.
+            let keepFor = self.gatewayHoldMinutes * 60
             try await self.tickets.keepHoldForPayment(
-                holdID: holdID, until: now.addingTimeInterval(self.gatewayHoldMinutes * 60), in: transaction)
+                holdID: holdID, until: min(now.addingTimeInterval(keepFor), hold.createdAt.addingTimeInterval(2 * keepFor)), in: transaction)
             try await self.recordHistory(
                 orderID: orderID, status: "pending_payment",
                 note: "Waiting for \(hold.total.amount) \(hold.total.currency.rawValue) at the payment gateway.", at: now, in: transaction)

@@ -42,6 +42,7 @@ public struct PricedHold: Sendable {
     public let fanID: String
     public let items: [Item]
     public let expiresAt: Date
+    public let createdAt: Date
 
     public var total: Money {
         Money(amount: items.reduce(0) { $0 + $1.price.amount }, currency: items.first?.price.currency ?? .krw)
@@ -104,7 +105,7 @@ public final class TicketService: Sendable {
         let now = clock.now()
         let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
         guard let hold = try await transaction.sql.raw("""
-            SELECT performance_id, fan_id, tier, quantity, status, expires_at FROM holds WHERE id = \(bind: id)\(unsafeRaw: lock)
+            SELECT performance_id, fan_id, tier, quantity, status, expires_at, created_at FROM holds WHERE id = \(bind: id)\(unsafeRaw: lock)
             """).first()
         else { throw Problem.notFound(detail: "No such hold.") }
         let fanID = try hold.decode(column: "fan_id", as: String.self)
@@ -139,7 +140,9 @@ public final class TicketService: Sendable {
                 }
         }
         guard !items.isEmpty else { throw Problem.conflict(detail: "This hold has no priced seats.", slug: "hold-not-active") }
-        return PricedHold(holdID: id, performanceID: performanceID, fanID: fanID, items: items, expiresAt: expiresAt)
+        return PricedHold(
+            holdID: id, performanceID: performanceID, fanID: fanID, items: items, expiresAt: expiresAt,
+            createdAt: try hold.decode(column: "created_at", as: Date.self))
     }
 
     private func price(performanceID: String, tier: String, in transaction: DatabaseTransaction) async throws -> Money {

@@ -315,3 +315,38 @@ import Testing
         }
     }
 }
+
+@Suite struct GeneralAdmissionCheckoutTests {
+    @Test(arguments: DatabaseDialect.allCases)
+    func generalAdmissionTicketsAreOnePerUnitAndCancellingOneSellsItAgain(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform, quota: 3)
+                let fan = try await OnSale.token(platform, userID: "fan-1")
+                try await sale.grant(1_000_000, to: "fan-1")
+                let held = try await sale.hold(["tier": "Standing", "quantity": 3], fan: fan)
+                let holdID = try #require(held.json["id"] as? String)
+                let paid = try await sale.checkout(hold: holdID, fan: fan)
+                #expect(paid.status == 201, "\(paid.rawBody)")
+                #expect(paid.tickets.count == 3)
+                #expect(paid.tickets.allSatisfy { $0["seat"] == nil && $0["tier"] as? String == "Standing" })
+                #expect(Set(paid.tickets.compactMap { $0["code"] as? String }).count == 3)
+                #expect((paid.order["total"] as? [String: Any])?["amount"] as? Int == 330_000)
+
+                let other = try await OnSale.token(platform, userID: "fan-2")
+                #expect(try await sale.hold(["tier": "Standing", "quantity": 1], fan: other).status == 409, "sold out")
+                let orderID = try #require(paid.order["id"] as? String)
+                let one = try #require(paid.tickets.first?["id"] as? String)
+                #expect(try await sale.call(.post, "/v1/orders/\(orderID)/cancel", fan: fan, body: ["ticketIds": [one]]).status == 200)
+                #expect(try await sale.hold(["tier": "Standing", "quantity": 1], fan: other).status == 201, "the unit is back on sale")
+
+                try await platform.relay.deliverPending()
+                let availability = try await sale.call(.get, "/v1/performances/\(sale.performanceID)/availability", fan: fan)
+                let tier = try #require((availability.json["tiers"] as? [[String: Any]])?.first)
+                #expect(tier["sold"] as? Int == 2)
+                #expect(tier["held"] as? Int == 1)
+                #expect(tier["available"] as? Int == 0)
+            }
+        }
+    }
+}
