@@ -22,39 +22,39 @@ public final class Outbox: Sendable {
     /// Records `event` in the outbox as part of `transaction`; returns the event's ID.
     @discardableResult
     public func publish<Event: DomainEvent>(_ event: Event, in transaction: DatabaseTransaction) async throws -> String {
-        let (id, values) = try row(for: event, in: transaction)
-        try await transaction.sql.raw("INSERT INTO outbox \(unsafeRaw: Self.columns) VALUES (\(values))").run()
-        return id
+        let row = try self.row(for: event, in: transaction)
+        try await transaction.sql.raw("INSERT INTO outbox \(unsafeRaw: Self.columns) VALUES (\(row.values))").run()
+        return row.id
     }
 
-    /// `publish` for a writer that folds the event into one larger statement (a PostgreSQL
-    /// data-modifying `WITH`): returns `INSERT INTO outbox … SELECT … FROM source`, which writes
-    /// the event once per row of `source` (a CTE's name), so it exists exactly when the change
-    /// that `source` returns does. The caller runs it inside `transaction`.
-    public func insertion<Event: DomainEvent>(
-        of event: Event, forEachRowOf source: String, in transaction: DatabaseTransaction
-    ) throws -> SQLQueryString {
-        let (_, values) = try row(for: event, in: transaction)
-        return "INSERT INTO outbox \(unsafeRaw: Self.columns) SELECT \(values) FROM \(unsafeRaw: source)"
+    /// The columns of an outbox row, for writers that insert it with a prepared statement of
+    /// their own (`INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, payload,
+    /// occurred_at, attempts) … 0`). The relay is woken once `transaction` commits.
+    public struct Row: Sendable {
+        public let id: String
+        public let eventType: String
+        public let aggregateType: String
+        public let aggregateID: String
+        public let payload: String
+        public let occurredAt: Date
+
+        var values: SQLQueryString {
+            "\(bind: id), \(bind: eventType), \(bind: aggregateType), \(bind: aggregateID), \(bind: payload), \(bind: occurredAt), 0"
+        }
     }
 
     private static let columns = "(id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts)"
 
-    /// The outbox row's values, and a wake-up for the relay once `transaction` commits.
-    private func row<Event: DomainEvent>(
-        for event: Event, in transaction: DatabaseTransaction
-    ) throws -> (id: String, values: SQLQueryString) {
-        let id = ids.next()
+    /// The outbox row for `event`, and a wake-up for the relay once `transaction` commits.
+    public func row<Event: DomainEvent>(for event: Event, in transaction: DatabaseTransaction) throws -> Row {
         let payload = try EventCoding.encoder.encode(event)
-        let values: SQLQueryString = """
-            \(bind: id), \(bind: Event.eventType), \(bind: Event.aggregateType), \(bind: event.aggregateID), \
-            \(bind: String(decoding: payload, as: UTF8.self)), \(bind: clock.now()), 0
-            """
         let listeners = self.listeners.withLock { $0 }
         transaction.afterCommit {
             for listener in listeners { listener() }
         }
-        return (id, values)
+        return Row(
+            id: ids.next(), eventType: Event.eventType, aggregateType: Event.aggregateType, aggregateID: event.aggregateID,
+            payload: String(decoding: payload, as: UTF8.self), occurredAt: clock.now())
     }
 
     /// Called after every transaction that published at least one event commits.

@@ -92,13 +92,13 @@ public final class Database: Sendable {
             // because another process started writing after it read.
             return try await store.writer.withConnection { connection in
                 try await Self.runTransaction(
-                    on: connection.sql(), begin: "BEGIN IMMEDIATE", dialect: .sqlite, logger: logger,
+                    on: connection.sql(), begin: "BEGIN IMMEDIATE", dialect: .sqlite, postgres: nil, logger: logger,
                     onRollbackFailure: {}, body)
             }
         case .postgres(let store):
             return try await store.withConnection { connection in
                 try await Self.runTransaction(
-                    on: connection.sql(), begin: "BEGIN", dialect: .postgres, logger: logger,
+                    on: connection.sql(), begin: "BEGIN", dialect: .postgres, postgres: connection, logger: logger,
                     onRollbackFailure: { try? await connection.close() }, body)
             }
         }
@@ -130,12 +130,12 @@ public final class Database: Sendable {
         switch driver {
         case .sqlite(let store):
             return try await store.writer.withConnection { connection in
-                try await body(DatabaseSession(sql: connection.sql(), dialect: .sqlite, logger: logger, onRollbackFailure: {}))
+                try await body(DatabaseSession(sql: connection.sql(), dialect: .sqlite, postgres: nil, logger: logger, onRollbackFailure: {}))
             }
         case .postgres(let store):
             return try await store.withConnection { connection in
                 try await body(DatabaseSession(
-                    sql: connection.sql(), dialect: .postgres, logger: logger,
+                    sql: connection.sql(), dialect: .postgres, postgres: connection, logger: logger,
                     onRollbackFailure: { try? await connection.close() }))
             }
         }
@@ -145,12 +145,13 @@ public final class Database: Sendable {
         on sql: any SQLDatabase,
         begin: String,
         dialect: DatabaseDialect,
+        postgres: PostgresConnection?,
         logger: Logger,
         onRollbackFailure: @Sendable () async -> Void,
         _ body: (DatabaseTransaction) async throws -> Result
     ) async throws -> Result {
         try await sql.raw(SQLQueryString(begin)).run()
-        let transaction = DatabaseTransaction(sql: sql, dialect: dialect)
+        let transaction = DatabaseTransaction(sql: sql, dialect: dialect, postgres: postgres, logger: logger)
         let result: Result
         do {
             result = try await body(transaction)
@@ -188,12 +189,13 @@ public struct DatabasePoolStatistics: Sendable, Equatable {
 struct DatabaseSession: Sendable {
     let sql: any SQLDatabase
     let dialect: DatabaseDialect
+    let postgres: PostgresConnection?
     let logger: Logger
     let onRollbackFailure: @Sendable () async -> Void
 
     func withTransaction<Result: Sendable>(_ body: (DatabaseTransaction) async throws -> Result) async throws -> Result {
         try await Database.runTransaction(
-            on: sql, begin: dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN", dialect: dialect, logger: logger,
+            on: sql, begin: dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN", dialect: dialect, postgres: postgres, logger: logger,
             onRollbackFailure: onRollbackFailure, body)
     }
 }

@@ -1,3 +1,5 @@
+import Logging
+import PostgresNIO
 import Synchronization
 import SQLKit
 
@@ -9,10 +11,24 @@ public final class DatabaseTransaction: Sendable {
     public let sql: any SQLDatabase
     public let dialect: DatabaseDialect
     private let commitHooks = Mutex<[@Sendable () -> Void]>([])
+    private let postgres: PostgresConnection?
+    private let logger: Logger
 
-    init(sql: any SQLDatabase, dialect: DatabaseDialect) {
+    init(sql: any SQLDatabase, dialect: DatabaseDialect, postgres: PostgresConnection?, logger: Logger) {
         self.sql = sql
         self.dialect = dialect
+        self.postgres = postgres
+        self.logger = logger
+    }
+
+    /// Runs a named prepared statement on PostgreSQL: prepared once per connection, so it is
+    /// planned once rather than on every call — for the few statements hot enough that planning
+    /// shows (a seat hold's). Only for `dialect == .postgres`.
+    public func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+        guard let postgres else { throw PreparedStatementsUnavailable() }
+        var rows: [Statement.Row] = []
+        for try await row in try await postgres.execute(statement, logger: logger) { rows.append(row) }
+        return rows
     }
 
     /// Runs `hook` once the transaction has committed (never if it rolls back), e.g. to wake
@@ -28,4 +44,9 @@ public final class DatabaseTransaction: Sendable {
         }
         for hook in hooks { hook() }
     }
+}
+
+/// A prepared statement was run on a database that is not PostgreSQL (check `dialect` first).
+public struct PreparedStatementsUnavailable: Error, CustomStringConvertible {
+    public var description: String { "prepared statements run on PostgreSQL only" }
 }

@@ -57,9 +57,7 @@ public final class ReservationService: Sendable {
             if transaction.dialect == .postgres {
                 // One fan's holds for one performance queue here, so two tabs cannot both pass
                 // the per-fan count before either writes. (SQLite's single writer already does.)
-                try await transaction.sql.raw("""
-                    SELECT pg_advisory_xact_lock(\(bind: Self.fanLockClass), hashtext(\(bind: performanceID + "/" + fan.userID)))
-                    """).run()
+                _ = try await transaction.execute(HoldStatements.FanLock(lockClass: Self.fanLockClass, key: performanceID + "/" + fan.userID))
             }
             let performance = try await self.salePerformance(performanceID, fanID: fan.userID, now: now, in: transaction)
             guard performance.status == "on_sale" else {
@@ -189,30 +187,13 @@ public final class ReservationService: Sendable {
     }
 
     /// PostgreSQL: claims the seats and, only when every one was free, writes the hold, its
-    /// items and `reservation.held` in the same statement. Returns the seats claimed; fewer than
-    /// asked means nothing but those claims was written, and the caller rolls them back.
+    /// items and `reservation.held` in the same (prepared) statement. Returns the seats claimed;
+    /// fewer than asked means nothing but those claims was written, and the caller rolls them back.
     private func claimAndRecordInOneStatement(_ claim: SeatClaim, in transaction: DatabaseTransaction) async throws -> [Hold.Seat] {
-        var statement: SQLQueryString = """
-            WITH claimed AS (
-                UPDATE performance_seats SET state = 'held', hold_id = \(bind: claim.holdID)
-                WHERE performance_id = \(bind: claim.performanceID) AND seat_id IN \(claim.inList) AND state = 'available'
-                RETURNING seat_id, label, tier
-            ), complete AS (
-                SELECT 1 FROM (SELECT COUNT(*) AS n FROM claimed) c WHERE n = \(bind: claim.seatIDs.count)
-            ), new_hold AS (
-                INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
-                SELECT \(bind: claim.holdID), \(bind: claim.performanceID), \(bind: claim.fanID), NULL, \(bind: claim.seatIDs.count),
-                       'active', \(bind: claim.expiresAt), \(bind: claim.now)
-                FROM complete RETURNING id
-            ), items AS (
-                INSERT INTO hold_items (hold_id, performance_id, seat_id, active)
-                SELECT \(bind: claim.holdID), \(bind: claim.performanceID), seat_id, TRUE FROM claimed WHERE EXISTS (SELECT 1 FROM complete)
-            ), event AS (
-
-            """
-        statement += try outbox.insertion(of: claim.event, forEachRowOf: "new_hold", in: transaction)
-        statement += "\n) SELECT seat_id, label, tier FROM claimed"
-        return try await transaction.sql.raw(statement).all().map(Self.seat)
+        try await transaction.execute(HoldStatements.ClaimSeats(
+            holdID: claim.holdID, performanceID: claim.performanceID, seatIDs: claim.seatIDs, fanID: claim.fanID,
+            expiresAt: claim.expiresAt, now: claim.now, event: try outbox.row(for: claim.event, in: transaction)
+        )).map { Hold.Seat(id: $0.0, label: $0.1, tier: $0.2) }
     }
 
     private static func seat(_ row: any SQLRow) throws -> Hold.Seat {
@@ -399,6 +380,13 @@ public final class ReservationService: Sendable {
     private func salePerformance(
         _ id: String, fanID: String, now: Date, in transaction: DatabaseTransaction
     ) async throws -> SalePerformance {
+        if transaction.dialect == .postgres {
+            guard let row = try await transaction.execute(HoldStatements.SaleSettings(performanceID: id, fanID: fanID, now: now)).first
+            else { throw Problem.notFound(detail: "No such performance on sale.") }
+            return SalePerformance(
+                seating: row.0, onSaleFrom: row.1, onSaleUntil: row.2, holdMinutes: row.3, maxPerOrder: row.4, maxPerFan: row.5,
+                status: row.6, heldByFan: row.7)
+        }
         guard let row = try await transaction.sql.raw("""
             SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status,
                    (SELECT COALESCE(SUM(quantity), 0) FROM holds
