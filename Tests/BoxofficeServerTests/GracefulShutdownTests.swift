@@ -11,9 +11,11 @@ import Testing
     @Test func shutdownFailsReadinessAndRefusesNewWorkWhileInFlightRequestsFinish() async throws {
         try await withPlatform(configure: { $0.drainSeconds = 1; $0.shutdownTimeoutSeconds = 20 }) { platform in
             let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+            let (slowStarted, slowStartedContinuation) = AsyncStream.makeStream(of: Void.self)
             let application = try platform.buildApplication(
                 additionalRoutes: { routes in
                     routes.get("/test/slow") { _, _ -> String in
+                        slowStartedContinuation.yield()
                         try await Task.sleep(for: .seconds(4))
                         return "finished"
                     }
@@ -25,13 +27,16 @@ import Testing
                 var portIterator = ports.makeAsyncIterator()
                 let port = try #require(await portIterator.next())
 
-                let started = ContinuousClock.now
                 let slow = Task {
                     try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
                         try await client.get("/test/slow")
                     }
                 }
-                try await Task.sleep(for: .milliseconds(300))
+                // Shut down only once the slow request is in flight (a busy machine can take a
+                // while to connect), so it is surely one that must be allowed to finish.
+                var startedIterator = slowStarted.makeAsyncIterator()
+                _ = await startedIterator.next()
+                let started = ContinuousClock.now
                 await group.triggerGracefulShutdown()
                 try await Task.sleep(for: .milliseconds(100))
 
