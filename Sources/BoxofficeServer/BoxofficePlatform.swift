@@ -123,6 +123,10 @@ public final class BoxofficePlatform: Sendable {
                 logger: logger.with(component: "sandbox-gateway"))
             self.sandboxGateway = sandbox
             gateway = sandbox
+            if configuration.database.dialect == .postgres {
+                logger.warning(
+                    "payments go to the built-in sandbox gateway, where anyone can pay; set BOXOFFICE_PAYMENT_GATEWAY=portone for real payments")
+            }
         case .portone:
             self.sandboxGateway = nil
             gateway = PortOneGateway(

@@ -74,6 +74,10 @@ public struct CatalogController: Sendable {
         organizer.post("/events/:eventId/cancel") { _, context in
             try Response.json(try await service.cancelEvent(id: try context.parameters.require("eventId"), by: context.principal))
         }
+        organizer.post("/performances/:performanceId/cancel") { _, context in
+            try Response.json(
+                try await service.cancelPerformance(id: try context.parameters.require("performanceId"), by: context.principal))
+        }
         organizer.post("/events/:eventId/performances") { request, context in
             let draft = try await request.decodeJSON(as: CatalogService.PerformanceDraft.self, context: context)
             return try Response.json(

@@ -96,6 +96,16 @@ public struct EventCancelled: DomainEvent {
     public var aggregateID: String { eventId }
 }
 
+/// One performance was called off (its event goes on). Shaped like `event.cancelled`, so
+/// whoever stops sales and refunds orders reads both the same way.
+public struct PerformanceCancelled: DomainEvent {
+    public static let eventType = "performance.cancelled"
+    public static let aggregateType = "event"
+    public let eventId: String
+    public let performanceIds: [String]
+    public var aggregateID: String { eventId }
+}
+
 /// A performance was added, with everything inventory needs to start selling it.
 public struct PerformanceScheduled: DomainEvent {
     public static let eventType = "performance.scheduled"

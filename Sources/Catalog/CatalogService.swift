@@ -200,6 +200,23 @@ public final class CatalogService: Sendable {
         return try await event(id: id, viewer: organizer)
     }
 
+    /// Calls one performance off: its sales stop and every order of it is refunded (through
+    /// `performance.cancelled`). Cancelling twice is not an error.
+    public func cancelPerformance(id: String, by organizer: Principal) async throws -> Performance {
+        let current = try await performance(id: id, viewer: organizer)
+        _ = try await ownedEvent(id: current.eventId, by: organizer)
+        guard current.status != "cancelled" else { return current }
+        try await database.withTransaction { transaction in
+            let changed = try await transaction.sql.raw("""
+                UPDATE performances SET status = 'cancelled' WHERE id = \(bind: id) AND status <> 'cancelled' RETURNING id
+                """).all()
+            guard !changed.isEmpty else { return }
+            try await self.outbox.publish(PerformanceCancelled(eventId: current.eventId, performanceIds: [id]), in: transaction)
+        }
+        logger.notice("performance cancelled", metadata: ["performance_id": .string(id), "by": .string(organizer.userID)])
+        return try await performance(id: id, viewer: organizer)
+    }
+
     /// An event with its performances. Drafts are visible to their organizer (and admins) only.
     public func event(id: String, viewer: Principal?) async throws -> Event {
         let found = try await database.read { sql in try await Self.fetchEvent(sql, id: id) }

@@ -1,11 +1,12 @@
 import Messaging
 import Persistence
 
-/// When the catalog cancels an event, every paid order of its performances is cancelled with a
-/// full refund, in the relay's transaction (once per event, through the inbox).
+/// When the catalog cancels an event or one performance, every paid order of the performances
+/// called off is cancelled with a full refund, in the relay's transaction (once per event,
+/// through the inbox).
 public struct PerformanceCancellationRefunds: EventSubscriber {
     public let name = "checkout.cancellation-refunds"
-    public let eventTypes: Set<String> = ["event.cancelled"]
+    public let eventTypes: Set<String> = ["event.cancelled", "performance.cancelled"]
     private let checkout: CheckoutService
 
     public init(checkout: CheckoutService) {

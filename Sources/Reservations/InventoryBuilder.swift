@@ -8,7 +8,7 @@ import SQLKit
 /// event is cancelled. Runs inside the relay's transaction, once per event (the inbox).
 public struct InventoryBuilder: EventSubscriber {
     public let name = "reservations.inventory"
-    public let eventTypes: Set<String> = ["performance.scheduled", "event.cancelled"]
+    public let eventTypes: Set<String> = ["performance.scheduled", "event.cancelled", "performance.cancelled"]
     private let seatMaps: any SeatMapSource
 
     public init(seatMaps: any SeatMapSource) {
@@ -19,7 +19,7 @@ public struct InventoryBuilder: EventSubscriber {
         switch event.type {
         case "performance.scheduled":
             try await schedule(try event.decodePayload(as: ScheduledPerformance.self), in: transaction)
-        case "event.cancelled":
+        case "event.cancelled", "performance.cancelled":
             let cancelled = try event.decodePayload(as: CancelledEvent.self)
             for id in cancelled.performanceIds {
                 try await transaction.sql.raw("UPDATE sale_performances SET status = 'cancelled' WHERE performance_id = \(bind: id)").run()

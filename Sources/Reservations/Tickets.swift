@@ -121,6 +121,14 @@ public final class TicketService: Sendable {
                 extensions: ["holdStatus": .string(state)])
         }
         let performanceID = try hold.decode(column: "performance_id", as: String.self)
+        let saleStatus = try await transaction.sql.raw("""
+            SELECT status FROM sale_performances WHERE performance_id = \(bind: performanceID)
+            """).first()?.decode(column: "status", as: String.self)
+        guard saleStatus == "on_sale" else {
+            throw Problem(
+                type: Problem.typeURI("performance-cancelled"), title: "This performance was cancelled.", status: 409,
+                detail: "Nothing was charged.")
+        }
         var items: [PricedHold.Item] = []
         if let tier = try hold.decode(column: "tier", as: String?.self) {
             let price = try await self.price(performanceID: performanceID, tier: tier, in: transaction)

@@ -234,6 +234,39 @@ import Testing
     }
 
     @Test(arguments: DatabaseDialect.allCases)
+    func cancellingOnePerformanceStopsItsSalesAndRefundsItsOrders(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let fan = try await OnSale.token(platform, userID: "fan-1")
+                try await sale.grant(500_000, to: "fan-1")
+                let paid = try await sale.checkout(hold: try await sale.holdID(Array(sale.seatIDs[0..<2]), fan: fan), fan: fan)
+                let orderID = try #require(paid.order["id"] as? String)
+                let held = try await sale.holdID([sale.seatIDs[5]], fan: fan)
+
+                let stranger = try await OnSale.token(platform, userID: "other-organizer", roles: [.organizer])
+                #expect(try await sale.call(.post, "/v1/performances/\(sale.performanceID)/cancel", fan: stranger).status == 404)
+                let organizer = try await OnSale.token(platform, userID: "organizer", roles: [.organizer])
+                let cancelled = try await sale.call(.post, "/v1/performances/\(sale.performanceID)/cancel", fan: organizer)
+                #expect(cancelled.status == 200, "\(cancelled.rawBody)")
+                #expect(cancelled.json["status"] as? String == "cancelled")
+                try await platform.relay.deliverPending()
+
+                let order = try await sale.call(.get, "/v1/orders/\(orderID)", fan: fan)
+                #expect(order.json["status"] as? String == "cancelled")
+                #expect((order.json["refunded"] as? [String: Any])?["amount"] as? Int == 220_000)
+                #expect(try await sale.balance(fan) == 500_000)
+                #expect(try await sale.hold(["seatIds": [sale.seatIDs[7]]], fan: fan).status == 409, "no longer on sale")
+                let late = try await sale.checkout(hold: held, fan: fan)
+                #expect(late.status == 409, "a hold taken before the cancellation cannot be paid for")
+                #expect(late.json["type"] as? String == "/problems/performance-cancelled")
+                #expect(try await sale.balance(fan) == 500_000)
+                #expect(try await sale.call(.post, "/v1/performances/\(sale.performanceID)/cancel", fan: organizer).status == 200)
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func pastTheCutOffNothingIsRefunded(dialect: DatabaseDialect) async throws {
         try await withPlatform(dialect) { platform in
             try await platform.buildApplication().test(.router) { client in
