@@ -153,25 +153,33 @@ extension PaymentService {
     public func receiveWebhook(provider: String, body: [UInt8], headers: [String: String]) async throws {
         guard provider == gateway.provider else { throw Problem.notFound(detail: "No payment provider '\(provider)' here.") }
         let webhook = try gateway.verifyWebhook(body: body, headers: headers)
-        let first = try await database.withTransaction { transaction in
-            try await transaction.sql.raw("""
-                INSERT INTO payment_webhooks (provider, webhook_id, payment_id, received_at)
-                VALUES (\(bind: provider), \(bind: webhook.id), \(bind: webhook.paymentID), \(bind: self.clock.now()))
-                ON CONFLICT DO NOTHING RETURNING webhook_id
+        let seen = try await database.read { sql in
+            try await sql.raw("""
+                SELECT webhook_id FROM payment_webhooks WHERE provider = \(bind: provider) AND webhook_id = \(bind: webhook.id)
                 """).first() != nil
         }
-        guard first else {
+        guard !seen else {
             logger.debug("duplicate webhook", metadata: ["webhook_id": .string(webhook.id)])
             return
         }
         let known = try await database.read { sql in
             try await sql.raw("SELECT id FROM payments WHERE id = \(bind: webhook.paymentID)").first() != nil
         }
-        guard known else {
+        if known {
+            try await confirmGatewayPayment(id: webhook.paymentID, viewer: nil)
+        } else {
             logger.warning("webhook for an unknown payment", metadata: ["payment_id": .string(webhook.paymentID)])
-            return
         }
-        try await confirmGatewayPayment(id: webhook.paymentID, viewer: nil)
+        // Recorded only once handled: a webhook whose handling failed (the gateway did not
+        // answer) is handled again when the gateway delivers it again. Settling is idempotent,
+        // so two copies racing here do no harm.
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                INSERT INTO payment_webhooks (provider, webhook_id, payment_id, received_at)
+                VALUES (\(bind: provider), \(bind: webhook.id), \(bind: webhook.paymentID), \(bind: self.clock.now()))
+                ON CONFLICT DO NOTHING
+                """).run()
+        }
     }
 
     /// Carries out a recorded gateway refund (from the relay): the gateway first, then the

@@ -81,6 +81,32 @@ struct GatewaySale {
     }
 
     @Test(arguments: DatabaseDialect.allCases)
+    func aWebhookThatCouldNotBeHandledIsHandledWhenTheGatewaySendsItAgain(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let gateway = try await GatewaySale.make(client, platform)
+                // A pending payment the gateway cannot yet tell us about (as when it is down).
+                let paymentID = "pay-unreachable"
+                try await platform.database.withTransaction { transaction in
+                    try await platform.payments.recordPendingGatewayPayment(
+                        id: paymentID, userID: "fan-1", orderID: nil, purpose: "topup", amount: Money(amount: 10_000, currency: .krw),
+                        in: transaction)
+                }
+                let webhookID = UUID().uuidString
+                #expect(try await gateway.webhook(payment: paymentID, id: webhookID) == 502)
+                #expect(try await gateway.paymentStatus(paymentID) == "pending")
+
+                _ = try await gateway.sandbox.prepare(GatewayPaymentRequest(
+                    paymentID: paymentID, amount: Money(amount: 10_000, currency: .krw), orderName: "Top-up", customerID: "fan-1"))
+                _ = try gateway.sandbox.pay(paymentID: paymentID, outcome: .paid, sendWebhook: false)
+                #expect(try await gateway.webhook(payment: paymentID, id: webhookID) == 200, "the same delivery, retried")
+                #expect(try await gateway.paymentStatus(paymentID) == "paid")
+                #expect(try await gateway.sale.balance(gateway.fan) == 10_000)
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func theReturningClientFirstThenTheWebhookIsANoOp(dialect: DatabaseDialect) async throws {
         try await withPlatform(dialect) { platform in
             try await platform.buildApplication().test(.router) { client in
