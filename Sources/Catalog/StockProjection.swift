@@ -37,10 +37,6 @@ public struct StockProjection: EventSubscriber {
     }
 
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
-        let change = try event.decodePayload(as: Change.self)
-        let held = event.type == "reservation.held"
-        try await catalog.applyStockChange(
-            performanceID: change.performanceId, delta: held ? change.quantity : -change.quantity,
-            newDemand: held ? change.quantity : 0, in: transaction)
+        try await handle(batch: [event], in: transaction)
     }
 }

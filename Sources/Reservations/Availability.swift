@@ -56,43 +56,9 @@ public struct AvailabilityProjection: EventSubscriber {
         let quantity: Int
     }
 
+    /// One event is a batch of one: the same statements, so both paths stay alike.
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
-        if event.type == "performance.scheduled" {
-            try await build(try event.decodePayload(as: ScheduledPerformance.self), in: transaction)
-            return
-        }
-        let change = try event.decodePayload(as: HoldChange.self)
-        if change.seatIds.isEmpty {
-            guard let tier = change.tier else { return }
-            let (held, sold) = Self.tierDelta(type: event.type, quantity: change.quantity)
-            try await transaction.sql.raw("""
-                UPDATE availability_tiers SET held = held + \(bind: held), sold = sold + \(bind: sold)
-                WHERE performance_id = \(bind: change.performanceId) AND tier = \(bind: tier)
-                """).run()
-            return
-        }
-        let seats = SQLQueryString.list(change.seatIds)
-        if event.type == ReservationConfirmed.eventType {
-            try await transaction.sql.raw("""
-                UPDATE availability_seats SET state = 'sold'
-                WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats) AND hold_id = \(bind: change.holdId)
-                """).run()
-        } else if event.type == ReservationCancelled.eventType {
-            try await transaction.sql.raw("""
-                UPDATE availability_seats SET state = 'available', hold_id = NULL
-                WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats) AND state = 'sold'
-                """).run()
-        } else if event.type == ReservationHeld.eventType {
-            try await transaction.sql.raw("""
-                UPDATE availability_seats SET state = 'held', hold_id = \(bind: change.holdId)
-                WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats)
-                """).run()
-        } else {
-            try await transaction.sql.raw("""
-                UPDATE availability_seats SET state = 'available', hold_id = NULL
-                WHERE performance_id = \(bind: change.performanceId) AND seat_id IN \(seats) AND hold_id = \(bind: change.holdId)
-                """).run()
-        }
+        try await handle(batch: [event], in: transaction)
     }
 
     public var handlesBatches: Bool { true }
@@ -110,7 +76,7 @@ public struct AvailabilityProjection: EventSubscriber {
         for event in events {
             if event.type == "performance.scheduled" {
                 try await flush()
-                try await handle(event, in: transaction)
+                try await build(try event.decodePayload(as: ScheduledPerformance.self), in: transaction)
                 continue
             }
             let change = try event.decodePayload(as: HoldChange.self)

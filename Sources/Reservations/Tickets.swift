@@ -103,9 +103,12 @@ public final class TicketService: Sendable {
     /// released or already paid hold is a 409: nothing may be charged for it.
     public func pricedHold(id: String, fan: Principal, in transaction: DatabaseTransaction) async throws -> PricedHold {
         let now = clock.now()
-        let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
+        // Only the hold's row: locking the performance's row too would queue every checkout of it.
+        let lock = transaction.dialect == .postgres ? " FOR UPDATE OF h" : ""
         guard let hold = try await transaction.sql.raw("""
-            SELECT performance_id, fan_id, tier, quantity, status, expires_at, created_at FROM holds WHERE id = \(bind: id)\(unsafeRaw: lock)
+            SELECT h.performance_id, h.fan_id, h.tier, h.quantity, h.status, h.expires_at, h.created_at, s.status AS sale_status
+            FROM holds h JOIN sale_performances s ON s.performance_id = h.performance_id
+            WHERE h.id = \(bind: id)\(unsafeRaw: lock)
             """).first()
         else { throw Problem.notFound(detail: "No such hold.") }
         let fanID = try hold.decode(column: "fan_id", as: String.self)
@@ -121,10 +124,7 @@ public final class TicketService: Sendable {
                 extensions: ["holdStatus": .string(state)])
         }
         let performanceID = try hold.decode(column: "performance_id", as: String.self)
-        let saleStatus = try await transaction.sql.raw("""
-            SELECT status FROM sale_performances WHERE performance_id = \(bind: performanceID)
-            """).first()?.decode(column: "status", as: String.self)
-        guard saleStatus == "on_sale" else {
+        guard try hold.decode(column: "sale_status", as: String.self) == "on_sale" else {
             throw Problem(
                 type: Problem.typeURI("performance-cancelled"), title: "This performance was cancelled.", status: 409,
                 detail: "Nothing was charged.")
