@@ -69,8 +69,10 @@ let package = Package(
             dependencies: [
                 "BoxofficeKit",
                 "Persistence",
+                "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
@@ -87,8 +89,25 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "RedisClient",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Coordination",
-            dependencies: ["BoxofficeKit", "Persistence", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "BoxofficeKit",
+                "Persistence",
+                "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             swiftSettings: strictSettings
         ),
         // MARK: Bounded contexts (never import each other)
@@ -129,6 +148,7 @@ let package = Package(
             name: "Reservations",
             dependencies: [
                 "BoxofficeKit",
+                "Coordination",
                 "HTTPKit",
                 "Messaging",
                 "Persistence",
@@ -180,6 +200,7 @@ let package = Package(
             name: "BoxofficeServer",
             dependencies: [
                 "BoxofficeKit",
+                "RedisClient",
                 "Catalog",
                 "Checkout",
                 "Payments",
@@ -207,6 +228,7 @@ let package = Package(
                 "BoxofficeKit",
                 "BoxofficeServer",
                 "Identity",
+                "Messaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -232,9 +254,11 @@ let package = Package(
                 "BoxofficeServer",
                 "Identity",
                 "Persistence",
+                "RedisClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TestSupport",
@@ -252,7 +276,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagingTests",
-            dependencies: ["Messaging", "Persistence", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["Messaging", "Persistence", "RedisClient", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: testSettings
         ),
         .testTarget(
@@ -295,7 +319,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationTests",
-            dependencies: ["Coordination", "BoxofficeKit", "Persistence", "TestSupport"],
+            dependencies: ["Coordination", "BoxofficeKit", "Persistence", "RedisClient", "TestSupport"],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: ["RedisClient", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: testSettings
         ),
         .testTarget(

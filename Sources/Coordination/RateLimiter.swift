@@ -87,7 +87,9 @@ public enum GCRA {
         let tolerance = limit.interval * Double(limit.burst - 1)
         let theoretical = max(arrival ?? now, now)
         let allowedAt = theoretical.addingTimeInterval(-tolerance)
-        if allowedAt > now {
+        // A microsecond of slack: intervals such as 1/5 s do not add up exactly in binary, and
+        // the fifth of a burst of five must not be refused for 2e-16 s (Redis counts whole µs).
+        if allowedAt.timeIntervalSince(now) > 1e-6 {
             return (RateLimitDecision(allowed: false, retryAfter: allowedAt.timeIntervalSince(now)), theoretical)
         }
         return (.allow, theoretical.addingTimeInterval(limit.interval))

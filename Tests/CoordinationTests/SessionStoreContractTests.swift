@@ -5,18 +5,28 @@ import Persistence
 import TestSupport
 import Testing
 
-/// The behaviour every `SessionStore` must have; the Redis store joins with distributed mode.
+/// The behaviour every `SessionStore` must have: in SQLite, PostgreSQL or Redis.
 @Suite struct SessionStoreContractTests {
-    private func withStore(_ dialect: DatabaseDialect, clock: ManualClock, _ body: (any SessionStore) async throws -> Void) async throws {
-        try await TestDatabases.withDatabase(dialect, migrations: [SQLSessionStore.migrations]) { database in
-            try await body(SQLSessionStore(database: database, clock: clock))
+    static let implementations = ["sqlite", "postgres", "redis"]
+
+    private func withStore(_ name: String, clock: ManualClock, _ body: (any SessionStore) async throws -> Void) async throws {
+        switch name {
+        case "redis":
+            try await TestRedis.withClient { redis async throws in
+                try await body(RedisSessionStore(redis: redis, clock: clock, prefix: TestRedis.uniquePrefix()))
+            }
+        default:
+            let dialect: DatabaseDialect = name == "postgres" ? .postgres : .sqlite
+            try await TestDatabases.withDatabase(dialect, migrations: [SQLSessionStore.migrations]) { database in
+                try await body(SQLSessionStore(database: database, clock: clock))
+            }
         }
     }
 
-    @Test(arguments: DatabaseDialect.allCases)
-    func savedDataLoadsUntilItExpiresAndSavingAgainReplacesIt(dialect: DatabaseDialect) async throws {
+    @Test(arguments: implementations)
+    func savedDataLoadsUntilItExpiresAndSavingAgainReplacesIt(implementation: String) async throws {
         let clock = ManualClock()
-        try await withStore(dialect, clock: clock) { store in
+        try await withStore(implementation, clock: clock) { store async throws in
             try await store.save("k", data: Data("one".utf8), expiresAt: clock.now().addingTimeInterval(60))
             #expect(try await store.load("k") == Data("one".utf8))
             try await store.save("k", data: Data("two".utf8), expiresAt: clock.now().addingTimeInterval(60))
@@ -26,10 +36,10 @@ import Testing
         }
     }
 
-    @Test(arguments: DatabaseDialect.allCases)
-    func deletedAndUnknownKeysLoadNothing(dialect: DatabaseDialect) async throws {
+    @Test(arguments: implementations)
+    func deletedAndUnknownKeysLoadNothing(implementation: String) async throws {
         let clock = ManualClock()
-        try await withStore(dialect, clock: clock) { store in
+        try await withStore(implementation, clock: clock) { store async throws in
             try await store.save("k", data: Data("x".utf8), expiresAt: clock.now().addingTimeInterval(60))
             try await store.delete("k")
             try await store.delete("never-saved")
