@@ -13,6 +13,7 @@ import NIOCore
 import Payments
 import Persistence
 import Prometheus
+import RedisClient
 import Reservations
 import ServiceLifecycle
 import UnixSignals
@@ -45,6 +46,16 @@ public final class BoxofficePlatform: Sendable {
     /// The built-in gateway when payments go to the sandbox (tests drive it directly).
     public let sandboxGateway: SandboxGateway?
     public let checkout: CheckoutService
+    /// Shared state for several nodes; nil when this node keeps it all in process.
+    public let redis: RedisClient?
+    /// Singleton jobs (the relay, the hold sweeper) run where this store says.
+    public let leases: any LeaseStore
+    /// This node's name as a lease holder and stream consumer: host, process and a random part.
+    public let nodeID: String
+    /// With Redis: one consumer group per subscriber, read from the topics' streams.
+    public let streamConsumers: [RedisStreamConsumer]
+    /// Events set aside after repeated failures: dead outbox rows, or the `dlq.*` streams.
+    public let deadLetters: any DeadLetterStore
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
@@ -82,8 +93,21 @@ public final class BoxofficePlatform: Sendable {
         self.catalog = catalog
         self.reservations = ReservationService(
             database: database, outbox: outbox, clock: clock, logger: logger.with(component: "reservations"))
-        self.availability = AvailabilityReader(database: database)
-        self.rateLimiter = InMemoryRateLimiter(clock: clock)
+        self.nodeID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
+        let redis = configuration.redis.map { RedisClient(configuration: $0, logger: logger.with(component: "redis")) }
+        self.redis = redis
+        let sharedCache: any Cache
+        if let redis {
+            logger.info("sharing state through Redis", metadata: ["redis": .string(redis.configuration.redactedDescription)])
+            self.rateLimiter = RedisRateLimiter(redis: redis, clock: clock)
+            self.leases = RedisLeaseStore(redis: redis)
+            sharedCache = RedisCache(redis: redis, clock: clock)
+        } else {
+            self.rateLimiter = InMemoryRateLimiter(clock: clock)
+            self.leases = InMemoryLeaseStore(clock: clock)
+            sharedCache = InMemoryCache(clock: clock)
+        }
+        self.availability = AvailabilityReader(database: database, sharedCache: sharedCache)
         var identityConfiguration = IdentityService.Configuration()
         identityConfiguration.accessTokenLifetime = configuration.accessTokenMinutes * 60
         identityConfiguration.refreshTokenLifetime = configuration.refreshTokenDays * 24 * 3600
@@ -151,10 +175,29 @@ public final class BoxofficePlatform: Sendable {
             InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
             PerformanceCancellationRefunds(checkout: checkout), GatewayPaymentSaga(checkout: checkout), GatewayRefunds(payments: payments),
         ]
-        self.relay = OutboxRelay(
-            database: database, outbox: outbox, subscribers: contextSubscribers + subscribers, clock: clock,
-            logger: logger.with(component: "outbox"), metrics: metrics)
-        let sessionStore = SQLSessionStore(database: database, clock: clock)
+        let allSubscribers = contextSubscribers + subscribers
+        if let redis {
+            // Several nodes: the relay publishes to one stream per topic; each subscriber is a
+            // consumer group that every node joins (see `makeServiceGroup`).
+            let streams = Server.streamSettings(configuration)
+            self.relay = OutboxRelay(
+                database: database, outbox: outbox, publisher: RedisStreamPublisher(redis: redis, settings: streams), clock: clock,
+                logger: logger.with(component: "outbox"), metrics: metrics)
+            let nodeID = self.nodeID
+            self.streamConsumers = allSubscribers.map { subscriber in
+                RedisStreamConsumer(
+                    redis: redis, subscriber: subscriber, database: database, consumerName: nodeID, settings: streams, clock: clock,
+                    logger: logger.with(component: "events"), metrics: metrics)
+            }
+            self.deadLetters = RedisDeadLetters(redis: redis, settings: streams)
+        } else {
+            self.relay = OutboxRelay(
+                database: database, outbox: outbox, subscribers: allSubscribers, clock: clock,
+                logger: logger.with(component: "outbox"), metrics: metrics)
+            self.streamConsumers = []
+            self.deadLetters = OutboxDeadLetters(database: database, clock: clock)
+        }
+        let sessionStore: any SessionStore = redis.map { RedisSessionStore(redis: $0, clock: clock) } ?? SQLSessionStore(database: database, clock: clock)
         self.browserSessions = BrowserSessions(
             identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
         self.oauth = OAuthSignIn(
@@ -178,6 +221,10 @@ public final class BoxofficePlatform: Sendable {
         router.add(middleware: DrainMiddleware(state: drain, exemptPaths: OperationsController.paths))
         router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
         router.add(middleware: AuthenticationMiddleware(verifier: identity.accessTokenVerifier, cookies: browserSessions))
+        if configuration.fanRequestsPerSecond > 0 {
+            router.add(middleware: FanRateLimitMiddleware(
+                limiter: rateLimiter, limit: .perPeriod(configuration.fanRequestsPerSecond, 1), logger: logger.with(component: "http")))
+        }
         let registrar = RouteRegistrar(router: router, table: routes)
         OperationsController(
             database: database, drain: drain, registry: metricsRegistry, metrics: metrics,
@@ -224,9 +271,27 @@ public final class BoxofficePlatform: Sendable {
     public func makeServiceGroup(_ application: some ApplicationProtocol, signals: [UnixSignal] = []) -> ServiceGroup {
         // ServiceGroup stops services in reverse order: drain first, then the HTTP server
         // (which waits for in-flight requests), then the relay.
+        // One node at a time runs each singleton job; another takes over within a lease's
+        // length when that node dies. (Both would be safe on several nodes at once, but would
+        // only compete for the same rows.)
         let sweeper = HoldExpirySweeper(reservations: reservations, logger: logger.with(component: "reservations"))
+        let relay = self.relay
+        // A consumer group's events are handled in order by one node at a time, the group's
+        // lease holder; groups are spread over the nodes by whoever takes each lease first.
+        let consumers: [any Service] = streamConsumers.map { consumer in
+            LeasedService(name: "consumer:\(consumer.group)", leases: leases, holder: nodeID, logger: logger.with(component: "events")) {
+                try await consumer.run()
+            }
+        }
         let services: [any Service] = [
-            relay, sweeper, application, DrainOnShutdown(drain: drain, seconds: configuration.drainSeconds, logger: logger),
+            LeasedService(name: "outbox-relay", leases: leases, holder: nodeID, logger: logger.with(component: "outbox")) {
+                try await relay.run()
+            },
+            LeasedService(name: "hold-sweeper", leases: leases, holder: nodeID, logger: logger.with(component: "reservations")) {
+                try await sweeper.run()
+            },
+        ] + consumers + [
+            application, DrainOnShutdown(drain: drain, seconds: configuration.drainSeconds, logger: logger),
         ]
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },

@@ -1,8 +1,10 @@
 import Foundation
 import Identity
 import Logging
+import Messaging
 import NIOCore
 import Persistence
+import RedisClient
 import UnixSignals
 
 /// What the `boxoffice` commands do, apart from parsing their arguments.
@@ -16,6 +18,14 @@ public enum Server {
             }
             let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: logger)
             let application = try platform.buildApplication()
+            if let redis = platform.redis {
+                // Fail at start-up, not at the first fan's request, when Redis is unreachable.
+                do {
+                    try await redis.send("PING")
+                } catch {
+                    throw ConfigurationError(origin: "--redis-url/--redis-sentinels", problem: "cannot reach Redis: \(error)")
+                }
+            }
             do {
                 try await platform.run(application, signals: [.sigterm, .sigint])
             } catch let error as IOError where error.errnoCode == EADDRINUSE {
@@ -26,6 +36,7 @@ public enum Server {
                 throw ConfigurationError(
                     origin: "--host/BOXOFFICE_HOST", problem: "\(configuration.host) is not an address of this machine")
             }
+            await platform.redis?.shutdown()
             logger.notice("stopped")
         }
     }
@@ -52,6 +63,56 @@ public enum Server {
             try await Migrator(database: database, groups: BoxofficePlatform.migrationGroups).migrate()
             let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: logger)
             return try await platform.identity.createAdmin(email: email, password: password, name: name)
+        }
+    }
+
+    /// How events are flowing: the outbox's backlog, and with Redis every stream, its
+    /// consumer groups' lag and pending entries, and its dead letters.
+    public struct EventStats: Sendable {
+        public let outboxPending: Int
+        public let oldestPendingSeconds: Double?
+        public let outboxDead: Int
+        /// Nil without Redis.
+        public let streams: [RedisDeadLetters.StreamStats]?
+    }
+
+    public static func eventStats(_ configuration: ServerConfiguration, logger: Logger) async throws -> EventStats {
+        try await withEventStores(configuration, logger: logger) { database, redis in
+            let outbox = try await OutboxDeadLetters(database: database).outboxStats()
+            var streams: [RedisDeadLetters.StreamStats]?
+            if let redis { streams = try await RedisDeadLetters(redis: redis, settings: streamSettings(configuration)).stats() }
+            return EventStats(outboxPending: outbox.pending, oldestPendingSeconds: outbox.oldestPendingSeconds, outboxDead: outbox.dead, streams: streams)
+        }
+    }
+
+    /// Runs `body` with the dead letters of this deployment: the `dlq.*` streams with Redis,
+    /// the outbox's set-aside events without.
+    public static func withDeadLetters<Result: Sendable>(
+        _ configuration: ServerConfiguration, logger: Logger, _ body: (any DeadLetterStore) async throws -> Result
+    ) async throws -> Result {
+        try await withEventStores(configuration, logger: logger) { database, redis in
+            if let redis { return try await body(RedisDeadLetters(redis: redis, settings: streamSettings(configuration))) }
+            return try await body(OutboxDeadLetters(database: database))
+        }
+    }
+
+    static func streamSettings(_ configuration: ServerConfiguration) -> RedisStreamSettings {
+        RedisStreamSettings(maximumLength: configuration.eventStreamMaxLength, maximumAge: configuration.eventStreamMaxAgeHours * 3600)
+    }
+
+    private static func withEventStores<Result: Sendable>(
+        _ configuration: ServerConfiguration, logger: Logger, _ body: (Database, RedisClient?) async throws -> Result
+    ) async throws -> Result {
+        try await withDatabase(configuration, logger: logger) { database in
+            let redis = configuration.redis.map { RedisClient(configuration: $0, logger: logger.with(component: "redis")) }
+            do {
+                let result = try await body(database, redis)
+                await redis?.shutdown()
+                return result
+            } catch {
+                await redis?.shutdown()
+                throw error
+            }
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Identity
 import Logging
 import Persistence
+import RedisClient
 
 /// Everything `boxoffice serve` and `boxoffice migrate` need, validated.
 ///
@@ -43,6 +44,13 @@ public struct ServerConfiguration: Sendable {
     public var paymentWebhookSecret: String?
     /// How long a pending gateway payment keeps its hold.
     public var gatewayHoldMinutes: Double = 10
+    /// Shared state for several nodes; nil keeps everything in this process (one node).
+    public var redis: RedisConfiguration?
+    /// Requests per second (and at once) a signed-in user may make, across all nodes; 0 is no limit.
+    public var fanRequestsPerSecond = 10
+    /// With Redis: entries each event stream keeps (about), and for how long.
+    public var eventStreamMaxLength = 100_000
+    public var eventStreamMaxAgeHours: Double = 168
 
     public enum PaymentGatewayMode: String, Sendable, CaseIterable {
         /// Built in: behaves like PortOne, pays on a page of its own; for development and tests.
@@ -173,6 +181,16 @@ public struct ServerConfiguration: Sendable {
         if let minutes = try input.number(.gatewayHoldMinutes, in: 1.0...60, noun: "number of minutes") {
             configuration.gatewayHoldMinutes = minutes
         }
+        configuration.redis = try input.redis()
+        if let rate = try input.number(.fanRateLimit, in: 0...100_000, noun: "number of requests per second") {
+            configuration.fanRequestsPerSecond = rate
+        }
+        if let length = try input.number(.eventStreamMaxLength, in: 1000...100_000_000, noun: "number of entries") {
+            configuration.eventStreamMaxLength = length
+        }
+        if let hours = try input.number(.eventStreamMaxAgeHours, in: 1.0...8760, noun: "number of hours") {
+            configuration.eventStreamMaxAgeHours = hours
+        }
         if let size = try input.number(.databasePoolSize, in: 1...500, noun: "pool size"),
            case .postgres(var settings) = configuration.database {
             settings.maximumConnections = size
@@ -280,12 +298,39 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         flag: "--gateway-hold-minutes", environmentVariable: "BOXOFFICE_GATEWAY_HOLD_MINUTES",
         summary: "How long a hold is kept while its gateway payment is pending.", defaultValue: "10")
 
+    public static let redisURL = Setting(
+        flag: "--redis-url", environmentVariable: "BOXOFFICE_REDIS_URL",
+        summary: "`redis://[:password@]host:6379[/db]`: share rate limits, sessions, caches and singleton jobs between nodes.",
+        defaultValue: "none (one node, state in process)")
+    public static let redisSentinels = Setting(
+        flag: "--redis-sentinels", environmentVariable: "BOXOFFICE_REDIS_SENTINELS",
+        summary: "Comma-separated `host:port` of Redis Sentinels to ask for the master (instead of --redis-url).",
+        defaultValue: "none")
+    public static let redisMasterName = Setting(
+        flag: "--redis-master-name", environmentVariable: "BOXOFFICE_REDIS_MASTER_NAME",
+        summary: "The master's name in Sentinel.", defaultValue: "boxoffice")
+    public static let redisPassword = Setting(
+        flag: "--redis-password", environmentVariable: "BOXOFFICE_REDIS_PASSWORD",
+        summary: "Password for a Redis found through Sentinel.", defaultValue: "none")
+
+    public static let fanRateLimit = Setting(
+        flag: "--fan-rate-limit", environmentVariable: "BOXOFFICE_FAN_RATE_LIMIT",
+        summary: "Requests per second a signed-in user may make, across all nodes (as many at once); 0 turns the limit off.",
+        defaultValue: "10")
+    public static let eventStreamMaxLength = Setting(
+        flag: "--event-stream-max-length", environmentVariable: "BOXOFFICE_EVENT_STREAM_MAX_LENGTH",
+        summary: "With Redis: about how many entries each event stream keeps.", defaultValue: "100000")
+    public static let eventStreamMaxAgeHours = Setting(
+        flag: "--event-stream-max-age-hours", environmentVariable: "BOXOFFICE_EVENT_STREAM_MAX_AGE_HOURS",
+        summary: "With Redis: how long event stream entries are kept.", defaultValue: "168")
+
     public static let allCases: [Setting] = [
         host, port, databaseURL, dataDirectory, logLevel, logFormat, maximumBodyBytes, drainSeconds,
         shutdownTimeoutSeconds, databasePoolSize, jwtSecret, accessTokenMinutes, refreshTokenDays, bcryptCost,
         humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore, publicURL,
         oauthProviders, paymentGateway, portOneAPIURL, portOneAPISecret, portOneStoreID, portOneChannelKey, paymentWebhookSecret,
-        gatewayHoldMinutes,
+        gatewayHoldMinutes, fanRateLimit, redisURL, redisSentinels, redisMasterName, redisPassword, eventStreamMaxLength,
+        eventStreamMaxAgeHours,
     ]
 }
 
@@ -355,6 +400,37 @@ struct SettingsInput {
             throw ConfigurationError(origin: prefix + "USERINFO_URL", problem: "provider '\(name)' needs \(prefix)USERINFO_URL")
         }
         return provider
+    }
+
+    /// Redis from `--redis-url`, or from `--redis-sentinels` and `--redis-master-name`; nil
+    /// when neither is given.
+    func redis() throws(ConfigurationError) -> RedisConfiguration? {
+        let url = value(.redisURL)
+        let sentinels = value(.redisSentinels)
+        if let url, let sentinels {
+            throw ConfigurationError(origin: sentinels.origin, problem: "give either \(url.origin) or Sentinel, not both")
+        }
+        if let (text, origin) = url {
+            do {
+                return try RedisConfiguration(url: text)
+            } catch let error as RedisConfiguration.InvalidURL {
+                throw ConfigurationError(origin: origin, problem: error.description)
+            } catch {
+                throw ConfigurationError(origin: origin, problem: String(describing: error))
+            }
+        }
+        guard let (list, origin) = sentinels else { return nil }
+        var addresses: [RedisConfiguration.HostAndPort] = []
+        for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard let address = RedisConfiguration.HostAndPort(item, defaultPort: 26379) else {
+                throw ConfigurationError(origin: origin, problem: "'\(item)' is not host:port")
+            }
+            addresses.append(address)
+        }
+        guard !addresses.isEmpty else { throw ConfigurationError(origin: origin, problem: "no sentinel given") }
+        return RedisConfiguration(
+            endpoint: .sentinel(sentinels: addresses, masterName: value(.redisMasterName)?.value ?? "boxoffice"),
+            password: value(.redisPassword)?.value)
     }
 
     /// An absolute http(s) URL, or nil when the setting is not given.

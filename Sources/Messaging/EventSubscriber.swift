@@ -27,3 +27,9 @@ extension EventSubscriber {
         for event in events { try await handle(event, in: transaction) }
     }
 }
+
+/// Takes committed events off the relay's hands and delivers them onwards; once `publish`
+/// returns, the events are safe with it (the relay then marks them delivered).
+public protocol EventPublisher: Sendable {
+    func publish(_ events: [EventEnvelope]) async throws
+}

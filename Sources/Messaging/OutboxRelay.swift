@@ -6,8 +6,9 @@ import Persistence
 import SQLKit
 import ServiceLifecycle
 
-/// Delivers committed outbox events to in-process subscribers, at least once, in order per
-/// aggregate, and marks them delivered.
+/// Delivers committed outbox events, at least once, in order per aggregate, and marks them
+/// delivered: to in-process subscribers (one node, the embedded mode), or to an event bus that
+/// delivers them onwards (Redis Streams, several nodes).
 ///
 /// Events still undelivered when a process stops are delivered by the next relay that runs.
 /// Several relays over one database are safe: a subscriber's inbox row is claimed inside its
@@ -27,10 +28,18 @@ public final class OutboxRelay: Service {
         public var maximumRetryDelay: TimeInterval = 300
 
         public init() {}
+
+        /// How long to wait before the attempt after `attempts` failed ones.
+        func retryDelay(afterAttempts attempts: Int) -> TimeInterval {
+            min(maximumRetryDelay, firstRetryDelay * pow(2, Double(max(0, attempts - 1))))
+        }
     }
 
     private let database: Database
     private let subscribers: [any EventSubscriber]
+    /// Set when events go to a bus instead of to `subscribers`.
+    private let publisher: (any EventPublisher)?
+    private let delivery: SubscriberDelivery
     private let clock: any WallClock
     private let configuration: Configuration
     private let logger: Logger
@@ -38,10 +47,11 @@ public final class OutboxRelay: Service {
     private let deliveredCounter: Counter
     private let failureCounter: Counter
     private let deadCounter: Counter
-    /// Runs between handing an event to subscribers and marking it delivered. Tests use it to
-    /// stop a relay at the worst moment; nothing else sets it.
+    /// Runs between handing an event over and marking it delivered. Tests use it to stop a
+    /// relay at the worst moment; nothing else sets it.
     let afterDelivery: (@Sendable (EventEnvelope) async throws -> Void)?
 
+    /// A relay that delivers to `subscribers` in this process.
     public convenience init(
         database: Database,
         outbox: Outbox,
@@ -52,7 +62,22 @@ public final class OutboxRelay: Service {
         metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         self.init(
-            database: database, outbox: outbox, subscribers: subscribers, clock: clock,
+            database: database, outbox: outbox, subscribers: subscribers, publisher: nil, clock: clock,
+            configuration: configuration, logger: logger, metrics: metrics, afterDelivery: nil)
+    }
+
+    /// A relay that hands every event to `publisher` (an event bus), in outbox order.
+    public convenience init(
+        database: Database,
+        outbox: Outbox,
+        publisher: any EventPublisher,
+        clock: any WallClock = SystemClock(),
+        configuration: Configuration = Configuration(),
+        logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.init(
+            database: database, outbox: outbox, subscribers: [], publisher: publisher, clock: clock,
             configuration: configuration, logger: logger, metrics: metrics, afterDelivery: nil)
     }
 
@@ -60,6 +85,7 @@ public final class OutboxRelay: Service {
         database: Database,
         outbox: Outbox,
         subscribers: [any EventSubscriber],
+        publisher: (any EventPublisher)? = nil,
         clock: any WallClock,
         configuration: Configuration,
         logger: Logger,
@@ -70,6 +96,8 @@ public final class OutboxRelay: Service {
         precondition(Set(names).count == names.count, "subscriber names must be unique: \(names)")
         self.database = database
         self.subscribers = subscribers
+        self.publisher = publisher
+        self.delivery = SubscriberDelivery(database: database, clock: clock, logger: logger)
         self.clock = clock
         self.configuration = configuration
         self.logger = logger
@@ -107,33 +135,28 @@ public final class OutboxRelay: Service {
     /// One pass over the events that are due; returns how many it fetched (a full batch means
     /// there may be more).
     ///
-    /// Each subscriber gets the whole batch in one transaction, so a busy outbox costs a few
-    /// transactions per batch rather than per event. When a subscriber fails on an event, that
-    /// event's failure is recorded (it backs off), it and the later events of its aggregate leave
-    /// the batch, and the rest of the batch is delivered again.
+    /// With a publisher, the batch goes to the bus in one call and is then marked delivered
+    /// (published twice if the relay dies in between; consumers' inboxes make that harmless).
+    /// Otherwise each subscriber gets the whole batch in one transaction, so a busy outbox costs
+    /// a few transactions per batch rather than per event. When a subscriber fails on an event,
+    /// that event's failure is recorded (it backs off), it and the later events of its aggregate
+    /// leave the batch, and the rest of the batch is delivered again.
     @discardableResult
     public func deliverPending() async throws -> Int {
         let pending = try await fetchDue()
         guard !pending.isEmpty else { return 0 }
+        if let publisher {
+            try await publisher.publish(pending.map(\.event))
+            for item in pending { try await afterDelivery?(item.event) }
+            try await markDelivered(pending.map(\.event))
+            return pending.count
+        }
         var failed = Set<Int64>()
-        func aggregateKey(_ event: EventEnvelope) -> String { "\(event.aggregateType)/\(event.aggregateID)" }
         for subscriber in subscribers {
             let events = pending.map(\.event).filter { subscriber.eventTypes.contains($0.type) }
-            guard !events.isEmpty else { continue }
-            var remaining = events
-            while !remaining.isEmpty {
-                do {
-                    try await deliver(remaining, to: subscriber)
-                    break
-                } catch let failure as SubscriberFailure {
-                    // A failure no event can be blamed for (the commit, the connection) ends the
-                    // pass; the next pass tries again.
-                    guard let culprit = failure.event else { throw failure }
-                    if failed.insert(culprit.position).inserted, let item = pending.first(where: { $0.event.position == culprit.position }) {
-                        try await recordFailure(of: item, error: failure)
-                    }
-                    let key = aggregateKey(culprit)
-                    remaining.removeAll { aggregateKey($0) == key && $0.position >= culprit.position }
+            for (culprit, failure) in try await delivery.deliverAroundFailures(events, to: subscriber) {
+                if failed.insert(culprit.position).inserted, let item = pending.first(where: { $0.event.position == culprit.position }) {
+                    try await recordFailure(of: item, error: failure)
                 }
             }
         }
@@ -141,80 +164,32 @@ public final class OutboxRelay: Service {
         var delivered: [EventEnvelope] = []
         var stopped = Set<String>()
         for item in pending {
-            let key = aggregateKey(item.event)
-            if failed.contains(item.event.position) { stopped.insert(key) }
-            if stopped.contains(key) { continue }
+            if failed.contains(item.event.position) { stopped.insert(item.event.aggregateKey) }
+            if stopped.contains(item.event.aggregateKey) { continue }
             delivered.append(item.event)
         }
         for event in delivered { try await afterDelivery?(event) }
-        if !delivered.isEmpty {
-            let positions = SQLQueryString.list(delivered.map(\.position))
-            let now = clock.now()
-            try await database.withTransaction { transaction in
-                try await transaction.sql
-                    .raw("UPDATE outbox SET delivered_at = \(bind: now), last_error = NULL WHERE position IN \(positions)")
-                    .run()
-            }
-            deliveredCounter.increment(by: delivered.count)
-        }
+        try await markDelivered(delivered)
         return pending.count
     }
 
-    /// Hands `events` (in order) to `subscriber` in one transaction that also claims each in the
-    /// subscriber's inbox; events already claimed are skipped. A batch-handling subscriber gets
-    /// them all at once; if that fails, they are handed over again one at a time, so the failure
-    /// can be pinned on one event.
-    private func deliver(_ events: [EventEnvelope], to subscriber: any EventSubscriber, asBatch: Bool? = nil) async throws {
-        let asBatch = asBatch ?? (subscriber.handlesBatches && events.count > 1)
-        do {
-            try await database.withTransaction { transaction in
-                // One statement claims the whole batch in the subscriber's inbox.
-                let now = self.clock.now()
-                var claim: SQLQueryString = "INSERT INTO inbox (consumer, event_id, processed_at) VALUES "
-                for (index, event) in events.enumerated() {
-                    if index > 0 { claim += ", " }
-                    claim += "(\(bind: subscriber.name), \(bind: event.id), \(bind: now))"
-                }
-                claim += " ON CONFLICT DO NOTHING RETURNING event_id"
-                let claimed = Set(try await transaction.sql.raw(claim).all().map { try $0.decode(column: "event_id", as: String.self) })
-                let unhandled = events.filter { claimed.contains($0.id) }
-                if asBatch {
-                    do {
-                        try await subscriber.handle(batch: unhandled, in: transaction)
-                    } catch {
-                        throw BatchFailure(underlying: error)
-                    }
-                    return
-                }
-                for event in unhandled {
-                    do {
-                        try await subscriber.handle(event, in: transaction)
-                    } catch {
-                        throw SubscriberFailure(subscriber: subscriber.name, event: event, underlying: error)
-                    }
-                }
-            }
-        } catch let failure as SubscriberFailure {
-            throw failure
-        } catch let failure as BatchFailure {
-            logger.debug("batch delivery failed; delivering one at a time", metadata: [
-                "subscriber": .string(subscriber.name), "error": .string(String(describing: failure.underlying)),
-            ])
-            try await deliver(events, to: subscriber, asBatch: false)
-        } catch {
-            throw SubscriberFailure(subscriber: subscriber.name, event: nil, underlying: error)
+    private func markDelivered(_ events: [EventEnvelope]) async throws {
+        guard !events.isEmpty else { return }
+        let positions = SQLQueryString.list(events.map(\.position))
+        let now = clock.now()
+        try await database.withTransaction { transaction in
+            try await transaction.sql
+                .raw("UPDATE outbox SET delivered_at = \(bind: now), last_error = NULL WHERE position IN \(positions)")
+                .run()
         }
-    }
-
-    private struct BatchFailure: Error {
-        let underlying: any Error
+        deliveredCounter.increment(by: events.count)
     }
 
     private func recordFailure(of item: PendingEvent, error: any Error) async throws {
         let attempts = item.attempts + 1
         let now = clock.now()
         let dead = attempts >= configuration.maximumAttempts
-        let delay = min(configuration.maximumRetryDelay, configuration.firstRetryDelay * pow(2, Double(attempts - 1)))
+        let delay = configuration.retryDelay(afterAttempts: attempts)
         let message = String(String(describing: error).prefix(2000))
         try await database.withTransaction { transaction in
             try await transaction.sql.raw("""
@@ -275,13 +250,4 @@ public final class OutboxRelay: Service {
             }
         }
     }
-}
-
-/// A subscriber threw while handling an event; recorded as the event's `last_error`.
-public struct SubscriberFailure: Error, CustomStringConvertible {
-    public let subscriber: String
-    /// The event the subscriber failed on, when one is to blame.
-    public let event: EventEnvelope?
-    public let underlying: any Error
-    public var description: String { "\(subscriber): \(underlying)" }
 }

@@ -1,4 +1,5 @@
 import BoxofficeKit
+import Coordination
 import Foundation
 import Messaging
 import Persistence
@@ -175,24 +176,45 @@ public struct AvailabilityProjection: EventSubscriber {
 /// all its seats per half-second serves them all.
 public final class AvailabilityReader: Sendable {
     private let database: Database
+    private let sharedCache: any Cache
     private let freshFor: Duration
-    private let cache = Mutex<[String: (at: ContinuousClock.Instant, value: Availability)]>([:])
+    /// Decoded copies, so a hot performance is not decoded again for every request.
+    private let local = Mutex<[String: (at: ContinuousClock.Instant, value: Availability)]>([:])
 
-    public init(database: Database, freshFor: Duration = .milliseconds(500)) {
+    /// `sharedCache` is what every node reads first (Redis in distributed mode), so a busy
+    /// performance's map is read from the database once per `freshFor` across the cluster
+    /// rather than per node. A change shows within two `freshFor` (local copy, then shared).
+    public init(database: Database, sharedCache: any Cache, freshFor: Duration = .milliseconds(400)) {
         self.database = database
+        self.sharedCache = sharedCache
         self.freshFor = freshFor
     }
 
+    private static let coder = (encoder: JSONEncoder(), decoder: JSONDecoder())
+
     public func availability(performanceID: String) async throws -> Availability {
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[performanceID] }), cached.at.duration(to: now) < freshFor {
+        if let cached = local.withLock({ $0[performanceID] }), cached.at.duration(to: now) < freshFor {
             return cached.value
         }
-        let value = try await database.read { sql in try await Self.load(sql, performanceID: performanceID) }
-        guard let value else { throw Problem.notFound(detail: "No such performance on sale.") }
-        cache.withLock { cache in
-            if cache.count > 1000 { cache.removeAll() }  // bounded: a few hot performances at a time
-            cache[performanceID] = (now, value)
+        let key = "availability:\(performanceID)"
+        let value: Availability
+        // The cache is an optimisation: when it cannot answer, the database does.
+        if let data = try? await sharedCache.get(key), let shared = try? Self.coder.decoder.decode(Availability.self, from: data) {
+            value = shared
+        } else {
+            guard let loaded = try await database.read({ sql in try await Self.load(sql, performanceID: performanceID) }) else {
+                throw Problem.notFound(detail: "No such performance on sale.")
+            }
+            value = loaded
+            if let data = try? Self.coder.encoder.encode(loaded) {
+                let seconds = Double(freshFor.components.seconds) + Double(freshFor.components.attoseconds) / 1e18
+                try? await sharedCache.set(key, data, ttl: seconds)
+            }
+        }
+        local.withLock { local in
+            if local.count > 1000 { local.removeAll() }  // bounded: a few hot performances at a time
+            local[performanceID] = (now, value)
         }
         return value
     }

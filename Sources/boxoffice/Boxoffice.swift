@@ -4,6 +4,7 @@ import BoxofficeServer
 import Foundation
 import Identity
 import Logging
+import Messaging
 import Persistence
 
 struct Boxoffice: AsyncParsableCommand {
@@ -11,7 +12,7 @@ struct Boxoffice: AsyncParsableCommand {
         commandName: "boxoffice",
         abstract: "Ticketing and commerce for high-demand on-sales.",
         version: BoxofficeVersion.current,
-        subcommands: [Serve.self, Migrate.self, Users.self, Version.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Events.self, Version.self])
 }
 
 /// Options every command that touches the database shares.
@@ -122,6 +123,35 @@ struct PaymentOptions: ParsableArguments {
     }
 }
 
+struct RedisOptions: ParsableArguments {
+    @Option(name: .customLong("redis-url"), help: ArgumentHelp(Setting.redisURL.helpText))
+    var redisURL: String?
+
+    @Option(name: .customLong("redis-sentinels"), help: ArgumentHelp(Setting.redisSentinels.helpText))
+    var redisSentinels: String?
+
+    @Option(name: .customLong("redis-master-name"), help: ArgumentHelp(Setting.redisMasterName.helpText))
+    var redisMasterName: String?
+
+    @Option(name: .customLong("redis-password"), help: ArgumentHelp(Setting.redisPassword.helpText))
+    var redisPassword: String?
+
+    @Option(name: .customLong("event-stream-max-length"), help: ArgumentHelp(Setting.eventStreamMaxLength.helpText))
+    var eventStreamMaxLength: String?
+
+    @Option(name: .customLong("event-stream-max-age-hours"), help: ArgumentHelp(Setting.eventStreamMaxAgeHours.helpText))
+    var eventStreamMaxAgeHours: String?
+
+    func add(to flags: inout [Setting: String]) {
+        flags[.eventStreamMaxLength] = eventStreamMaxLength
+        flags[.eventStreamMaxAgeHours] = eventStreamMaxAgeHours
+        flags[.redisURL] = redisURL
+        flags[.redisSentinels] = redisSentinels
+        flags[.redisMasterName] = redisMasterName
+        flags[.redisPassword] = redisPassword
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the HTTP API, applying pending migrations first.")
@@ -131,6 +161,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Accounts and sign-in") var identity: IdentityOptions
 
     @OptionGroup(title: "Payments") var payments: PaymentOptions
+
+    @OptionGroup(title: "Several nodes (Redis)") var redis: RedisOptions
 
     @Option(help: ArgumentHelp(Setting.host.helpText))
     var host: String?
@@ -150,6 +182,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("database-pool-size"), help: ArgumentHelp(Setting.databasePoolSize.helpText))
     var databasePoolSize: String?
 
+    @Option(name: .customLong("fan-rate-limit"), help: ArgumentHelp(Setting.fanRateLimit.helpText))
+    var fanRateLimit: String?
+
     func run() async throws {
         var flags = common.flags
         flags[.host] = host
@@ -158,8 +193,10 @@ struct Serve: AsyncParsableCommand {
         flags[.drainSeconds] = drainSeconds
         flags[.shutdownTimeoutSeconds] = shutdownTimeout
         flags[.databasePoolSize] = databasePoolSize
+        flags[.fanRateLimit] = fanRateLimit
         identity.add(to: &flags)
         payments.add(to: &flags)
+        redis.add(to: &flags)
         try await reportingFailures {
             let configuration = try ServerConfiguration.resolve(flags: flags)
             let logger = bootstrapLogging(configuration)
@@ -287,6 +324,132 @@ struct Users: AsyncParsableCommand {
                 let (user, created) = try await Server.createAdmin(
                     configuration, email: email, password: line, name: name, logger: logger)
                 print(created ? "created administrator \(user.email) (\(user.id))" : "\(user.email) (\(user.id)) is now an administrator")
+            }
+        }
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "See how events flow, and deal with events that failed too often.",
+        subcommands: [Stats.self, DeadLetterQueue.self])
+
+    /// Resolves the settings the event commands need; logs stay quiet unless asked for.
+    static func configuration(_ common: CommonOptions, _ redis: RedisOptions) throws -> (ServerConfiguration, Logger) {
+        var flags = common.flags
+        redis.add(to: &flags)
+        if flags[.logLevel] == nil, ProcessInfo.processInfo.environment[Setting.logLevel.environmentVariable] == nil {
+            flags[.logLevel] = "warning"
+        }
+        let configuration = try ServerConfiguration.resolve(flags: flags)
+        return (configuration, bootstrapLogging(configuration))
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The outbox backlog and, with Redis, each stream's length, dead letters and consumer groups' lag.")
+
+        @OptionGroup var common: CommonOptions
+        @OptionGroup(title: "Redis") var redis: RedisOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let (configuration, logger) = try Events.configuration(common, redis)
+                let stats = try await Server.eventStats(configuration, logger: logger)
+                let oldest = stats.oldestPendingSeconds.map { String(format: ", oldest %.1f s", $0) } ?? ""
+                print("outbox: \(stats.outboxPending) to deliver\(oldest), \(stats.outboxDead) set aside")
+                guard let streams = stats.streams else {
+                    print("events are delivered in this process (no Redis configured)")
+                    return
+                }
+                for stream in streams {
+                    print("\(stream.topic): \(stream.length) entries, \(stream.deadLetters) dead letters")
+                    for group in stream.groups {
+                        print("  \(group.group): lag \(group.lag.map(String.init) ?? "unknown"), pending \(group.pending), consumers \(group.consumers)")
+                    }
+                }
+            }
+        }
+    }
+
+    struct DeadLetterQueue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dlq", abstract: "Events set aside after repeated failures.",
+            subcommands: [List.self, Replay.self, Drop.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List dead letters, oldest first.")
+
+            @OptionGroup var common: CommonOptions
+            @OptionGroup(title: "Redis") var redis: RedisOptions
+            @Option(help: "At most this many.") var limit = 100
+
+            func run() async throws {
+                try await reportingFailures {
+                    let (configuration, logger) = try Events.configuration(common, redis)
+                    let letters = try await Server.withDeadLetters(configuration, logger: logger) { try await $0.list(limit: limit) }
+                    for letter in letters {
+                        let when = letter.failedAt?.formatted(Date.ISO8601FormatStyle()) ?? "-"
+                        let group = letter.group.map { " group=\($0)" } ?? ""
+                        print("\(letter.id)  \(letter.eventType) \(letter.aggregate)\(group) attempts=\(letter.attempts) at=\(when)")
+                        print("    \(letter.error)")
+                    }
+                    print("\(letters.count) dead letter(s)")
+                }
+            }
+        }
+
+        struct Replay: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Deliver dead letters again (those that handled them skip them).")
+
+            @OptionGroup var common: CommonOptions
+            @OptionGroup(title: "Redis") var redis: RedisOptions
+            @Argument(help: "Dead-letter IDs as `dlq list` shows them.") var ids: [String] = []
+            @Flag(help: "Replay every dead letter.") var all = false
+
+            func run() async throws {
+                try await reportingFailures {
+                    guard all != !ids.isEmpty else {
+                        printError("boxoffice: name dead-letter IDs or give --all")
+                        throw ExitCode(64)
+                    }
+                    let (configuration, logger) = try Events.configuration(common, redis)
+                    let missing = try await Server.withDeadLetters(configuration, logger: logger) { store in
+                        let targets = all ? try await store.list(limit: 100_000).map(\.id) : ids
+                        var missing: [String] = []
+                        for id in targets where try await !store.replay(id) { missing.append(id) }
+                        print("replayed \(targets.count - missing.count) event(s)")
+                        return missing
+                    }
+                    if !missing.isEmpty {
+                        printError("boxoffice: no dead letter \(missing.joined(separator: ", "))")
+                        throw ExitCode(65)
+                    }
+                }
+            }
+        }
+
+        struct Drop: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Give up on dead letters for good.")
+
+            @OptionGroup var common: CommonOptions
+            @OptionGroup(title: "Redis") var redis: RedisOptions
+            @Argument(help: "Dead-letter IDs as `dlq list` shows them.") var ids: [String]
+
+            func run() async throws {
+                try await reportingFailures {
+                    let (configuration, logger) = try Events.configuration(common, redis)
+                    let missing = try await Server.withDeadLetters(configuration, logger: logger) { store in
+                        var missing: [String] = []
+                        for id in ids where try await !store.drop(id) { missing.append(id) }
+                        print("dropped \(ids.count - missing.count) event(s)")
+                        return missing
+                    }
+                    if !missing.isEmpty {
+                        printError("boxoffice: no dead letter \(missing.joined(separator: ", "))")
+                        throw ExitCode(65)
+                    }
+                }
             }
         }
     }
