@@ -342,6 +342,21 @@ let package = Package(
             swiftSettings: testSettings
         ),
         .testTarget(
+            name: "SystemTests",
+            dependencies: [
+                "BoxofficeKit",
+                "Identity",
+                "Persistence",
+                "RedisClient",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
             name: "BoxofficeServerTests",
             dependencies: [
                 "BoxofficeServer",

@@ -227,7 +227,7 @@ public final class BoxofficePlatform: Sendable {
         }
         let registrar = RouteRegistrar(router: router, table: routes)
         OperationsController(
-            database: database, drain: drain, registry: metricsRegistry, metrics: metrics,
+            database: database, redis: redis, drain: drain, registry: metricsRegistry, metrics: metrics,
             openAPIJSON: try OpenAPIDocument.json()
         ).addRoutes(to: registrar)
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)

@@ -7,11 +7,14 @@ import Metrics
 import NIOCore
 import Persistence
 import Prometheus
+import RedisClient
 
 /// `/health`, `/ready`, `/metrics` and `/openapi.json`: what load balancers, Prometheus and
 /// integrators ask of every node.
 struct OperationsController {
     let database: Database
+    /// Checked by `/ready` too when nodes share state through it.
+    let redis: RedisClient?
     let drain: DrainState
     let registry: PrometheusCollectorRegistry
     let metrics: any MetricsFactory
@@ -54,7 +57,14 @@ struct OperationsController {
             return Problem.serviceUnavailable(detail: "The database is not answering.")
                 .response(requestID: context.requestID)
         }
-        return try Response.json(Status(status: "ok", checks: ["database": "ok"]))
+        guard let redis else { return try Response.json(Status(status: "ok", checks: ["database": "ok"])) }
+        do {
+            _ = try await withTimeout(.seconds(2)) { try await redis.send("PING") }
+        } catch {
+            context.logger.warning("readiness check failed", metadata: ["error": .string(String(describing: error))])
+            return Problem.serviceUnavailable(detail: "Redis is not answering.").response(requestID: context.requestID)
+        }
+        return try Response.json(Status(status: "ok", checks: ["database": "ok", "redis": "ok"]))
     }
 
     private func exposition() -> Response {

@@ -1,0 +1,212 @@
+import AsyncHTTPClient
+import BoxofficeKit
+import Foundation
+@testable import Identity
+import NIOCore
+import NIOHTTP1
+import Persistence
+import RedisClient
+import SQLKit
+import Synchronization
+import TestSupport
+import Testing
+
+/// Three real nodes behind nginx, sharing PostgreSQL and Redis (with Sentinel), as
+/// `scripts/cluster` runs them.
+@Suite(.serialized) struct ClusterTests {
+    @Test(.timeLimit(.minutes(5)))
+    func fansRacingThroughThreeNodesNeverShareASeatAndAKilledNodeLosesNothing() async throws {
+        try await Cluster.with(environment: ["BOXOFFICE_HUMAN_CHECK": "off", "BOXOFFICE_FAN_RATE_LIMIT": "0"]) { cluster in
+            let http = HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: .init(connectionPool: .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)))
+            defer { _ = http.shutdown() }
+            let client = ClusterClient(http: http)
+            let tokens = await cluster.tokens()
+            let organizer = try await tokens.issue(for: User(id: "organizer", email: "o@example.com", name: "O", roles: [.organizer]))
+
+            // 400 seats on sale, through the load balancer; the inventory is built by an event
+            // that travels through Redis Streams to whichever node holds the consumer group.
+            let performanceID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 40)
+            let seatIDs = try await waitForSeats(client, cluster.url, performanceID: performanceID, token: organizer, count: 400)
+
+            // The node running the hold sweeper is the one that dies.
+            let victim = try await leaseHolderPID(cluster, "hold-sweeper")
+            #expect(cluster.nodePIDs.contains(victim))
+
+            let outcomes = Mutex<[(seats: [String], status: Int, holdID: String?, afterKill: Bool)]>([])
+            let killed = Mutex(false)
+            let fans = 700
+            let attempt: @Sendable (Int) async throws -> Void = { fan in
+                let token = try await tokens.issue(for: User(id: "fan-\(fan)", email: "f\(fan)@example.com", name: "F", roles: [.fan]))
+                let seats = Array(seatIDs.shuffled().prefix(2))
+                let startedAfterKill = killed.withLock { $0 }
+                let reply = try await client.call(
+                    .POST, "\(cluster.url)/v1/performances/\(performanceID)/holds", token: token, json: ["seatIds": seats])
+                outcomes.withLock { $0.append((seats, reply.status, reply.json["id"] as? String, startedAfterKill)) }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var next = 0
+                while next < 48 {
+                    let fan = next
+                    group.addTask { try await attempt(fan) }
+                    next += 1
+                }
+                var finished = 0
+                while try await group.next() != nil {
+                    finished += 1
+                    if finished == 200 {
+                        kill(victim, SIGKILL)
+                        // Requests sent from now on may still pick the dead node until nginx
+                        // has seen it fail once; those are retried on another node.
+                        killed.withLock { $0 = true }
+                    }
+                    if next < fans {
+                        let fan = next
+                        group.addTask { try await attempt(fan) }
+                        next += 1
+                    }
+                }
+            }
+            let all = outcomes.withLock { $0 }
+            #expect(all.count == fans)
+            let statuses = Dictionary(grouping: all, by: \.status).mapValues(\.count)
+            let acknowledged = all.filter { $0.status == 201 }
+            #expect(acknowledged.count > 50)
+            #expect(statuses[409, default: 0] > 0)
+            // Only requests in flight on the victim when it died may fail (nginx does not send a
+            // POST that reached a node to another); none sent after it was killed.
+            let failed = all.filter { $0.status != 201 && $0.status != 409 }
+            #expect(failed.allSatisfy { $0.status == 502 }, "statuses: \(statuses)")
+            #expect(failed.count <= 48, "statuses: \(statuses)")
+            #expect(failed.filter(\.afterKill).count <= 48)
+            #expect(all.filter { $0.afterKill }.count > 400)
+
+            // No seat held twice; every acknowledged hold is in the database with its seats.
+            let acknowledgedSeats = acknowledged.flatMap(\.seats)
+            #expect(Set(acknowledgedSeats).count == acknowledgedSeats.count)
+            try await cluster.withDatabase { database in
+                let rows = try await database.read { sql in
+                    try await sql.raw("""
+                        SELECT h.id, i.seat_id FROM holds h JOIN hold_items i ON i.hold_id = h.id
+                        WHERE h.performance_id = \(bind: performanceID) AND h.status = 'active'
+                        """).all()
+                }
+                var seatsByHold: [String: Set<String>] = [:]
+                var holders: [String: Int] = [:]
+                for row in rows {
+                    let hold = try row.decode(column: "id", as: String.self)
+                    let seat = try row.decode(column: "seat_id", as: String.self)
+                    seatsByHold[hold, default: []].insert(seat)
+                    holders[seat, default: 0] += 1
+                }
+                #expect(holders.values.allSatisfy { $0 == 1 })
+                for outcome in acknowledged {
+                    let hold = try #require(outcome.holdID)
+                    #expect(seatsByHold[hold] == Set(outcome.seats), "acknowledged hold \(hold) lost")
+                }
+                // Holds the database has beyond the acknowledged ones can only be the dead
+                // node's unanswered requests.
+                let unanswered = seatsByHold.count - acknowledged.count
+                #expect(unanswered >= 0 && unanswered <= failed.count)
+            }
+
+            // The sweeper (and any other singleton the victim ran) moved to a live node.
+            let deadline = ContinuousClock.now + .seconds(30)
+            var sweeperHolder = victim
+            while sweeperHolder == victim, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+                sweeperHolder = (try? await leaseHolderPID(cluster, "hold-sweeper")) ?? victim
+            }
+            #expect(sweeperHolder != victim && cluster.nodePIDs.contains(sweeperHolder))
+
+            // The read model catches up through the surviving nodes' consumers: every seat held
+            // in the database shows as held.
+            let heldInDatabase = try await cluster.withDatabase { database in
+                try await database.read { sql in
+                    try await sql.raw("""
+                        SELECT COUNT(*) AS n FROM holds h JOIN hold_items i ON i.hold_id = h.id
+                        WHERE h.performance_id = \(bind: performanceID) AND h.status = 'active'
+                        """).first()?.decode(column: "n", as: Int.self) ?? -1
+                }
+            }
+            var shown = -1
+            while shown != heldInDatabase, ContinuousClock.now < deadline + .seconds(30) {
+                let availability = try await client.call(.GET, "\(cluster.url)/v1/performances/\(performanceID)/availability", token: organizer)
+                shown = ((availability.json["tiers"] as? [[String: Any]])?.first?["held"] as? Int) ?? -1
+                if shown != heldInDatabase { try await Task.sleep(for: .milliseconds(500)) }
+            }
+            #expect(shown == heldInDatabase)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func aFansRateLimitHoldsAcrossAllThreeNodesTogether() async throws {
+        try await Cluster.with(environment: ["BOXOFFICE_FAN_RATE_LIMIT": "10"]) { cluster in
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { _ = http.shutdown() }
+            let client = ClusterClient(http: http)
+            let token = try await cluster.tokens().issue(for: User(id: "eager-fan", email: "e@example.com", name: "E", roles: [.fan]))
+            let ports = cluster.nodePorts
+            #expect(ports.count == 3)
+            // Straight to the nodes, a third each: a limit kept per node would allow 30 at once.
+            let started = ContinuousClock.now
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<60 {
+                    group.addTask {
+                        try await client.call(.GET, "http://127.0.0.1:\(ports[index % 3])/v1/tickets", token: token).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            let elapsed = ContinuousClock.now - started
+            let allowed = statuses.filter { $0 == 200 }.count
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            #expect(Set(statuses).isSubset(of: [200, 429]))
+            #expect(allowed >= 10)
+            #expect(Double(allowed) <= 10 + 10 * seconds + 1, "\(allowed) allowed in \(seconds) s")
+            #expect(allowed < 30)
+        }
+    }
+
+    private func putOnSale(_ client: ClusterClient, _ url: String, organizer: String, rows: Int) async throws -> String {
+        let venue = try await client.call(.POST, "\(url)/v1/venues", token: organizer, json: ["name": "Arena", "address": "Seoul"])
+        let venueID = try #require(venue.json["id"] as? String)
+        let csv = (1...rows).flatMap { row in (1...10).map { seat in "A,\(row),\(seat),\(seat),\(row),R" } }.joined(separator: "\n")
+        #expect(try await client.call(.PUT, "\(url)/v1/venues/\(venueID)/seatmap", token: organizer, csv: csv).status == 200)
+        let event = try await client.call(.POST, "\(url)/v1/events", token: organizer, json: [
+            "title": "Cluster night", "description": "", "artist": "Band", "category": "concert", "venueId": venueID,
+        ])
+        let eventID = try #require(event.json["id"] as? String)
+        let now = Date()
+        func iso(_ offset: TimeInterval) -> String { now.addingTimeInterval(offset).formatted(Date.ISO8601FormatStyle()) }
+        let performance = try await client.call(.POST, "\(url)/v1/events/\(eventID)/performances", token: organizer, json: [
+            "startsAt": iso(30 * 86400), "onSaleFrom": iso(-3600), "onSaleUntil": iso(29 * 86400),
+            "prices": [["tier": "R", "price": ["amount": 110_000, "currency": "KRW"]]],
+        ])
+        let performanceID = try #require(performance.json["id"] as? String)
+        #expect(try await client.call(.POST, "\(url)/v1/events/\(eventID)/publish", token: organizer).status < 300)
+        return performanceID
+    }
+
+    private func waitForSeats(
+        _ client: ClusterClient, _ url: String, performanceID: String, token: String, count: Int
+    ) async throws -> [String] {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let reply = try await client.call(.GET, "\(url)/v1/performances/\(performanceID)/availability", token: token)
+            let seats = (reply.json["seats"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            if seats.count == count { return seats }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Issue.record("the performance's \(count) seats did not appear")
+        throw CancellationError()
+    }
+
+    /// The process ID of the node holding lease `name` (holders are `host/pid/random`).
+    private func leaseHolderPID(_ cluster: Cluster, _ name: String) async throws -> Int32 {
+        let holder = try await cluster.withRedis { redis in try await redis.send("GET", "boxoffice:lease:\(name)").string }
+        let parts = try #require(holder?.split(separator: "/"))
+        return try #require(parts.count == 3 ? Int32(parts[1]) : nil)
+    }
+}
