@@ -135,6 +135,7 @@ let package = Package(
             name: "Catalog",
             dependencies: [
                 "BoxofficeKit",
+                "Coordination",
                 "HTTPKit",
                 "Messaging",
                 "Persistence",

@@ -89,8 +89,6 @@ public final class BoxofficePlatform: Sendable {
         self.metrics = metrics
         let outbox = Outbox(clock: clock)
         self.outbox = outbox
-        let catalog = CatalogService(database: database, outbox: outbox, clock: clock, logger: logger.with(component: "catalog"))
-        self.catalog = catalog
         self.reservations = ReservationService(
             database: database, outbox: outbox, clock: clock, logger: logger.with(component: "reservations"))
         self.nodeID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
@@ -108,6 +106,9 @@ public final class BoxofficePlatform: Sendable {
             sharedCache = InMemoryCache(clock: clock)
         }
         self.availability = AvailabilityReader(database: database, sharedCache: sharedCache)
+        let catalog = CatalogService(
+            database: database, outbox: outbox, clock: clock, logger: logger.with(component: "catalog"), cache: sharedCache)
+        self.catalog = catalog
         var identityConfiguration = IdentityService.Configuration()
         identityConfiguration.accessTokenLifetime = configuration.accessTokenMinutes * 60
         identityConfiguration.refreshTokenLifetime = configuration.refreshTokenDays * 24 * 3600

@@ -1,4 +1,5 @@
 import BoxofficeKit
+import Coordination
 import Foundation
 import Logging
 import Messaging
@@ -12,13 +13,26 @@ public final class CatalogService: Sendable {
     private let clock: any WallClock
     private let ids: IDGenerator
     private let logger: Logger
+    /// Published events, shared by the nodes (Redis) so an on-sale's crowd reloading the event
+    /// page reads the database once per `cacheSeconds`, not per request. Every change to an
+    /// event or its performances drops its copy.
+    private let cache: any Cache
+    private let cacheSeconds: TimeInterval = 2
 
-    public init(database: Database, outbox: Outbox, clock: any WallClock, logger: Logger) {
+    public init(database: Database, outbox: Outbox, clock: any WallClock, logger: Logger, cache: any Cache = InMemoryCache()) {
         self.database = database
         self.outbox = outbox
         self.clock = clock
         self.ids = IDGenerator(clock: clock)
         self.logger = logger
+        self.cache = cache
+    }
+
+    private static func eventKey(_ id: String) -> String { "catalog:event:\(id)" }
+
+    /// After a change to an event or its performances: the next read goes to the database.
+    private func forget(eventID: String) async {
+        try? await cache.delete(Self.eventKey(eventID))
     }
 
     // MARK: Venues
@@ -143,7 +157,8 @@ public final class CatalogService: Sendable {
                         \(bind: Self.searchText(draft.title, draft.artist, draft.description)), NULL, \(bind: now), \(bind: now))
                 """).run()
         }
-        return try await event(id: id, viewer: organizer)
+        await forget(eventID: id)
+        return try await loadEvent(id: id, viewer: organizer)
     }
 
     public func updateEvent(id: String, changes: EventChanges, by organizer: Principal) async throws -> Event {
@@ -164,7 +179,8 @@ public final class CatalogService: Sendable {
                 WHERE id = \(bind: id)
                 """).run()
         }
-        return try await event(id: id, viewer: organizer)
+        await forget(eventID: id)
+        return try await loadEvent(id: id, viewer: organizer)
     }
 
     public func publishEvent(id: String, by organizer: Principal) async throws -> Event {
@@ -183,7 +199,8 @@ public final class CatalogService: Sendable {
                 """).run()
             try await self.outbox.publish(EventPublished(eventId: id, organizerId: current.organizerId), in: transaction)
         }
-        return try await event(id: id, viewer: organizer)
+        await forget(eventID: id)
+        return try await loadEvent(id: id, viewer: organizer)
     }
 
     public func cancelEvent(id: String, by organizer: Principal) async throws -> Event {
@@ -197,7 +214,8 @@ public final class CatalogService: Sendable {
                 EventCancelled(eventId: id, performanceIds: (current.performances ?? []).map(\.id)), in: transaction)
         }
         logger.notice("event cancelled", metadata: ["event_id": .string(id), "by": .string(organizer.userID)])
-        return try await event(id: id, viewer: organizer)
+        await forget(eventID: id)
+        return try await loadEvent(id: id, viewer: organizer)
     }
 
     /// Calls one performance off: its sales stop and every order of it is refunded (through
@@ -214,11 +232,21 @@ public final class CatalogService: Sendable {
             try await self.outbox.publish(PerformanceCancelled(eventId: current.eventId, performanceIds: [id]), in: transaction)
         }
         logger.notice("performance cancelled", metadata: ["performance_id": .string(id), "by": .string(organizer.userID)])
+        await forget(eventID: current.eventId)
         return try await performance(id: id, viewer: organizer)
     }
 
-    /// An event with its performances. Drafts are visible to their organizer (and admins) only.
+    /// An event with its performances. Drafts are visible to their organizer (and admins) only;
+    /// published and cancelled events are the same for everyone, so they are cached.
     public func event(id: String, viewer: Principal?) async throws -> Event {
+        if let cached = await cache.json(Self.eventKey(id), as: Event.self) { return cached }
+        let event = try await loadEvent(id: id, viewer: viewer)
+        if event.status != .draft { await cache.setJSON(event, Self.eventKey(id), ttl: cacheSeconds) }
+        return event
+    }
+
+    /// The event as the database has it now: what changes and ownership checks read.
+    private func loadEvent(id: String, viewer: Principal?) async throws -> Event {
         let found = try await database.read { sql in try await Self.fetchEvent(sql, id: id) }
         guard var event = found else { throw Problem.notFound(detail: "No such event.") }
         if event.status == .draft {
@@ -231,7 +259,7 @@ public final class CatalogService: Sendable {
     }
 
     private func ownedEvent(id: String, by organizer: Principal) async throws -> Event {
-        let event = try await event(id: id, viewer: organizer)
+        let event = try await loadEvent(id: id, viewer: organizer)
         try organizer.requireOwnership(of: event.organizerId, resource: "event")
         return event
     }
@@ -297,6 +325,7 @@ public final class CatalogService: Sendable {
                 """).run()
             try await self.outbox.publish(PerformanceScheduled(performance: performance, venueId: event.venueId), in: transaction)
         }
+        await forget(eventID: eventID)
         return performance
     }
 
@@ -387,7 +416,8 @@ public final class CatalogService: Sendable {
         let id: String
     }
 
-    /// Published events, filtered, sorted and paged with an opaque cursor.
+    /// Published events, filtered, sorted and paged with an opaque cursor. Not cached: a
+    /// publish or a sell-out must show at once, and the query is one indexed read.
     public func listEvents(_ query: ListQuery) async throws -> Page<Event> {
         let key = sortKey(query.sort)
         var sql: SQLQueryString = """

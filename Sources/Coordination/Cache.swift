@@ -55,3 +55,18 @@ public final class InMemoryCache: Cache {
         _ = entries.withLock { $0.removeValue(forKey: key) }
     }
 }
+
+extension Cache {
+    /// The value under `key` decoded from JSON, or nil when there is none — or when the cache
+    /// cannot answer: a cache is an optimisation, and the caller can always compute the value.
+    public func json<Value: Decodable>(_ key: String, as _: Value.Type) async -> Value? {
+        guard let data = try? await get(key) else { return nil }
+        return try? JSONDecoder().decode(Value.self, from: data)
+    }
+
+    /// Stores `value` as JSON for `ttl` seconds; a cache that cannot take it is no error.
+    public func setJSON(_ value: some Encodable, _ key: String, ttl: TimeInterval) async {
+        guard let data = try? JSONEncoder().encode(value) else { return }
+        try? await set(key, data, ttl: ttl)
+    }
+}

@@ -161,3 +161,35 @@ import Testing
         #expect(accessLines.allSatisfy { $0.contains(#""request_id":"#) })
     }
 }
+
+/// `boxoffice events` on the embedded database: the outbox's backlog and its set-aside events.
+@Suite struct EventCommandTests {
+    @Test func anOperatorSeesADeadEventReplaysItAndIsToldOfUnknownOnes() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("boxoffice-events-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try await BoxofficeExecutable.run(["migrate", "--data-dir", directory]).status == 0)
+        // An event a subscriber failed on ten times, as the relay leaves it.
+        try await Database.withDatabase(try DatabaseConfiguration(url: "sqlite:\(directory)/boxoffice.sqlite"), logger: TestDatabases.logger) { database in
+            try await database.withTransaction { transaction in
+                try await transaction.sql.raw("""
+                    INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts, last_error, dead_at)
+                    VALUES ('evt-1', 'reservation.held', 'hold', 'h-1', '{}', \(bind: Date()), 10, 'reservations.availability: boom', \(bind: Date()))
+                    """).run()
+            }
+        }
+        let stats = try await BoxofficeExecutable.run(["events", "stats", "--data-dir", directory])
+        #expect(stats.status == 0)
+        #expect(stats.standardOutput.hasPrefix("outbox: 0 to deliver, 1 set aside\n"))
+        let list = try await BoxofficeExecutable.run(["events", "dlq", "list", "--data-dir", directory])
+        #expect(list.standardOutput.contains("evt-1  reservation.held hold/h-1 attempts=10"))
+        #expect(list.standardOutput.contains("reservations.availability: boom"))
+        let replay = try await BoxofficeExecutable.run(["events", "dlq", "replay", "evt-1", "--data-dir", directory])
+        #expect(replay.status == 0)
+        #expect(replay.standardOutput == "replayed 1 event(s)\n")
+        let after = try await BoxofficeExecutable.run(["events", "stats", "--data-dir", directory])
+        #expect(after.standardOutput.hasPrefix("outbox: 1 to deliver"))
+        let unknown = try await BoxofficeExecutable.run(["events", "dlq", "drop", "evt-404", "--data-dir", directory])
+        #expect(unknown.status == 65)
+        #expect(unknown.standardError == "boxoffice: no dead letter evt-404\n")
+    }
+}

@@ -133,6 +133,31 @@ struct CatalogAPI {
         }
     }
 
+    /// The event page is what an on-sale's crowd reloads: it comes from the cache, and every
+    /// change through the API drops the cached copy at once.
+    @Test func aPublishedEventIsServedFromTheCacheUntilItChanges() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let api = CatalogAPI(client: client, platform: platform)
+                let organizer = try await api.user("org@example.com")
+                let event = try await api.event(organizer, venue: try await api.venue(organizer))
+                _ = try await api.performance(organizer, event: event)
+                #expect(try await api.call(.post, "/v1/events/\(event)/publish", token: organizer).status == .ok)
+                #expect(try await api.call(.get, "/v1/events/\(event)").json["title"] as? String != "Changed behind its back")
+
+                // A change that bypasses the service is not seen while the copy lives…
+                try await platform.database.withTransaction { transaction in
+                    try await transaction.sql.raw("UPDATE events SET title = 'Changed behind its back' WHERE id = \(bind: event)").run()
+                }
+                #expect(try await api.call(.get, "/v1/events/\(event)").json["title"] as? String != "Changed behind its back")
+                // …one through the API is seen at once.
+                let patched = try await api.call(.patch, "/v1/events/\(event)", token: organizer, body: ["title": "Encore"])
+                #expect(patched.status == .ok)
+                #expect(try await api.call(.get, "/v1/events/\(event)").json["title"] as? String == "Encore")
+            }
+        }
+    }
+
     @Test func fansCannotCreateVenuesAndOrganizersCannotTouchOthersEvents() async throws {
         try await withPlatform { platform in
             try await platform.buildApplication().test(.router) { client in

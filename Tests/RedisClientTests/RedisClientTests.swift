@@ -114,6 +114,25 @@ import Testing
         #expect(throws: RedisConfiguration.InvalidURL.self) { try RedisConfiguration(url: "redis://x/db") }
     }
 
+    @Test func authenticatesAndSelectsTheDatabaseFromTheURLAndRefusesAWrongPassword() async throws {
+        _ = try TestRedis.requireURL()  // the same prerequisite: redis-server installed
+        let processes = try RedisProcesses()
+        defer { processes.stopAll() }
+        let server = try await processes.startServer(["--requirepass", "s3cret"])
+        let redis = RedisClient(configuration: try RedisConfiguration(url: "redis://:s3cret@127.0.0.1:\(server.port)/3"), logger: TestDatabases.logger)
+        try await redis.send("SET", "k", "in three")
+        #expect(try await redis.send("CLIENT", "INFO").string?.contains(" db=3 ") == true)
+        await redis.shutdown()
+        let wrong = RedisClient(configuration: try RedisConfiguration(url: "redis://:guess@127.0.0.1:\(server.port)"), logger: TestDatabases.logger)
+        await #expect {
+            try await wrong.send("PING")
+        } throws: { error in
+            guard case .server(let code, _) = error as? RedisError else { return false }
+            return code == "WRONGPASS"
+        }
+        await wrong.shutdown()
+    }
+
     /// A master, a replica and three sentinels of the test's own: stop the master, the
     /// sentinels promote the replica, and the client follows.
     @Test(.timeLimit(.minutes(1)))
