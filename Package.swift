@@ -180,6 +180,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "WaitingRoom",
+            dependencies: [
+                "BoxofficeKit",
+                "Coordination",
+                "HTTPKit",
+                "Messaging",
+                "Persistence",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: Process manager: the workflow that spans Reservations and Payments
         .target(
             name: "Checkout",
@@ -211,6 +229,7 @@ let package = Package(
                 "Persistence",
                 "Messaging",
                 "HTTPKit",
+                "WaitingRoom",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -17,6 +17,7 @@ import RedisClient
 import Reservations
 import ServiceLifecycle
 import UnixSignals
+import WaitingRoom
 
 /// The composition root: the one place that knows every module and wires them together.
 ///
@@ -46,6 +47,7 @@ public final class BoxofficePlatform: Sendable {
     /// The built-in gateway when payments go to the sandbox (tests drive it directly).
     public let sandboxGateway: SandboxGateway?
     public let checkout: CheckoutService
+    public let waitingRoom: WaitingRoomService
     /// Shared state for several nodes; nil when this node keeps it all in process.
     public let redis: RedisClient?
     /// Singleton jobs (the relay, the hold sweeper) run where this store says.
@@ -67,6 +69,7 @@ public final class BoxofficePlatform: Sendable {
         ReservationService.migrations,
         PaymentService.migrations,
         CheckoutService.migrations,
+        SQLQueueStore.migrations,
     ]
 
     public init(
@@ -170,11 +173,17 @@ public final class BoxofficePlatform: Sendable {
             database: database, tickets: tickets, payments: payments, gatewayHoldMinutes: configuration.gatewayHoldMinutes, clock: clock,
             logger: logger.with(component: "checkout"))
         self.checkout = checkout
+        let waitingRoom = await WaitingRoomService(
+            store: SQLQueueStore(database: database), secret: signingKey, organizers: CatalogOrganizers(catalog: catalog),
+            stock: ReservationStock(reservations: reservations), verifier: IdentityJoinVerifier(identity: identity),
+            rateLimiter: rateLimiter, database: database, outbox: outbox, clock: clock, logger: logger.with(component: "waiting-room"))
+        self.waitingRoom = waitingRoom
         // How contexts hear of each other: subscribers, wired here and nowhere else.
         let seatMaps = CatalogSeatMaps(catalog: catalog)
         let contextSubscribers: [any EventSubscriber] = [
             InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
             PerformanceCancellationRefunds(checkout: checkout), GatewayPaymentSaga(checkout: checkout), GatewayRefunds(payments: payments),
+            FinishedShopping(service: waitingRoom),
         ]
         let allSubscribers = contextSubscribers + subscribers
         if let redis {
@@ -233,10 +242,11 @@ public final class BoxofficePlatform: Sendable {
         ).addRoutes(to: registrar)
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)
         CatalogController(service: catalog).addRoutes(to: registrar)
-        ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
+        ReservationController(service: reservations, availability: availability, admission: waitingRoom).addRoutes(to: registrar)
         TicketController(service: tickets).addRoutes(to: registrar)
         PaymentsController(service: payments, sandbox: sandboxGateway).addRoutes(to: registrar)
-        CheckoutController(service: checkout).addRoutes(to: registrar)
+        CheckoutController(service: checkout, admission: waitingRoom).addRoutes(to: registrar)
+        WaitingRoomController(service: waitingRoom).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router
     }
@@ -277,6 +287,7 @@ public final class BoxofficePlatform: Sendable {
         // only compete for the same rows.)
         let sweeper = HoldExpirySweeper(reservations: reservations, logger: logger.with(component: "reservations"))
         let relay = self.relay
+        let gate = QueueGate(service: waitingRoom)
         // A consumer group's events are handled in order by one node at a time, the group's
         // lease holder; groups are spread over the nodes by whoever takes each lease first.
         let consumers: [any Service] = streamConsumers.map { consumer in
@@ -291,6 +302,10 @@ public final class BoxofficePlatform: Sendable {
             LeasedService(name: "hold-sweeper", leases: leases, holder: nodeID, logger: logger.with(component: "reservations")) {
                 try await sweeper.run()
             },
+            LeasedService(name: "queue-gate", leases: leases, holder: nodeID, logger: logger.with(component: "waiting-room")) {
+                try await gate.run()
+            },
+            WaitingRoomNode(service: waitingRoom),
         ] + consumers + [
             application, DrainOnShutdown(drain: drain, seconds: configuration.drainSeconds, logger: logger),
         ]

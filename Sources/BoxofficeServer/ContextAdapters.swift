@@ -1,6 +1,8 @@
+import BoxofficeKit
 import Catalog
 import Identity
 import Reservations
+import WaitingRoom
 
 /// Answers inventory's questions about seat maps from the catalog: the one place the two
 /// contexts meet directly, in the composition root.
@@ -20,5 +22,41 @@ struct IdentityRecipients: RecipientDirectory {
 
     func userID(forEmail email: String) async throws -> String? {
         try await identity.userID(forEmail: email)
+    }
+}
+
+/// Answers the waiting room's "who organizes this performance?" from the catalog.
+struct CatalogOrganizers: PerformanceOrganizers {
+    let catalog: CatalogService
+    /// Reads drafts too: an organizer sets a queue up before publishing.
+    private let system = Principal(userID: "waiting-room", roles: [.admin])
+
+    func organizer(ofPerformance performanceID: String) async throws -> String? {
+        let performance: Performance
+        do {
+            performance = try await catalog.performance(id: performanceID, viewer: system)
+        } catch let problem as Problem where problem.status == 404 {
+            return nil
+        }
+        return try await catalog.event(id: performance.eventId, viewer: system).organizerId
+    }
+}
+
+/// Answers the gate's "how much is left to buy?" from reservations' inventory.
+struct ReservationStock: StockLevels {
+    let reservations: ReservationService
+
+    func availableUnits(performanceID: String) async throws -> Int {
+        try await reservations.availableUnits(performanceID: performanceID)
+    }
+}
+
+/// Asks identity's human check at join.
+struct IdentityJoinVerifier: JoinVerifier {
+    let identity: IdentityService
+
+    func verify(_ proof: JoinProof?, clientAddress: String?) async throws {
+        try await identity.verifyHuman(
+            proof.map { HumanCheckProof(challenge: $0.challenge, nonce: $0.nonce, token: $0.token) }, clientAddress: clientAddress)
     }
 }

@@ -51,6 +51,15 @@ public final class CheckoutService: Sendable {
 
     /// Pays for a hold; returns the HTTP status and JSON body, which a retry with the same
     /// `idempotencyKey` gets back byte for byte.
+    /// The performance of one of the fan's holds, or nil when the fan has no such hold (the
+    /// checkout then answers that itself).
+    public func performanceID(ofHold holdID: String, fan: Principal) async throws -> String? {
+        try await database.read { sql in
+            try await sql.raw("SELECT performance_id FROM holds WHERE id = \(bind: holdID) AND fan_id = \(bind: fan.userID)")
+                .first()?.decode(column: "performance_id", as: String.self)
+        }
+    }
+
     public func checkout(holdID: String, method: Method, idempotencyKey: String, fan: Principal) async throws -> (status: Int, body: String) {
         let scope = "checkout/\(fan.userID)"
         let fingerprint = CheckoutFingerprint(holdId: holdID, method: method.rawValue)

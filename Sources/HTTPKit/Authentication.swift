@@ -32,6 +32,10 @@ public protocol CookieAuthenticator: Sendable {
 extension HTTPField.Name {
     public static let csrfToken = HTTPField.Name("X-CSRF-Token")!
     public static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+    /// The waiting room's signed place in line, sent with status polls.
+    public static let queueTicket = HTTPField.Name("Queue-Ticket")!
+    /// The waiting room's admission token, sent with holds and checkout.
+    public static let queueAccess = HTTPField.Name("Queue-Access")!
 }
 
 extension Request {

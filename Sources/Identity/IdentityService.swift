@@ -390,3 +390,11 @@ public final class IdentityService: Sendable {
             roles: AccountRules.decode(try row.decode(column: "roles", as: String.self)))
     }
 }
+
+extension IdentityService {
+    /// The sign-up human check, for other places that want a person behind a request (the
+    /// waiting room's join).
+    public func verifyHuman(_ proof: HumanCheckProof?, clientAddress: String?) async throws {
+        try await humanCheck.verify(proof, clientAddress: clientAddress)
+    }
+}

@@ -103,6 +103,30 @@ public final class ReservationService: Sendable {
         }
     }
 
+    /// What could still be bought at this moment: seats neither sold nor in a running hold
+    /// (a hold past its expiry no longer counts, as for holding), plus general-admission units
+    /// left. The waiting room's gate admits no more fans than this.
+    public func availableUnits(performanceID: String) async throws -> Int {
+        let now = clock.now()
+        return try await database.read { sql in
+            let row = try await sql.raw("""
+                SELECT
+                    (SELECT COUNT(*) FROM performance_seats s WHERE s.performance_id = \(bind: performanceID)
+                       AND (s.state = 'available' OR (s.state = 'held' AND NOT EXISTS (
+                           SELECT 1 FROM holds h WHERE h.id = s.hold_id AND h.status = 'active' AND h.expires_at > \(bind: now))))) AS seats,
+                    (SELECT COALESCE(SUM(quota), 0) FROM ga_tiers WHERE performance_id = \(bind: performanceID)) AS quota,
+                    (SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE performance_id = \(bind: performanceID) AND tier IS NOT NULL
+                       AND status = 'active' AND expires_at > \(bind: now)) AS held,
+                    (SELECT COUNT(*) FROM tickets WHERE performance_id = \(bind: performanceID) AND status = 'valid'
+                       AND seat_id IS NULL) AS sold
+                """).first()
+            let seats = try row?.decode(column: "seats", as: Int.self) ?? 0
+            let quota = try row?.decode(column: "quota", as: Int.self) ?? 0
+            let taken = try (row?.decode(column: "held", as: Int.self) ?? 0) + (row?.decode(column: "sold", as: Int.self) ?? 0)
+            return seats + max(0, quota - taken)
+        }
+    }
+
     private func holdSeats(
         _ requested: [String], holdID: String, performanceID: String, fanID: String, now: Date, expiresAt: Date,
         in transaction: DatabaseTransaction
