@@ -362,6 +362,18 @@ let package = Package(
             swiftSettings: testSettings
         ),
         .testTarget(
+            name: "WaitingRoomTests",
+            dependencies: [
+                "BoxofficeServer",
+                "HTTPKit",
+                "TestSupport",
+                "WaitingRoom",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
             name: "SystemTests",
             dependencies: [
                 "BoxofficeKit",

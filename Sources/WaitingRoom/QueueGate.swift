@@ -11,8 +11,8 @@ import Synchronization
 /// all of these hold:
 /// - no more than `admitPerMinute` admissions in any sixty seconds, spread over the minute;
 /// - active shoppers stay at or under `maxActiveShoppers`;
-/// - no more fans are admitted than there are seats or units left to buy (when everything is
-///   sold or held the gate waits, and goes on as holds expire or are released).
+/// - fans shopping never outnumber the seats or units left to buy (when everything is sold or
+///   held the gate waits, and goes on as holds expire or are released and sessions end).
 /// Fans who stopped polling when their turn came are skipped, not admitted.
 public final class QueueGate: Service {
     private let service: WaitingRoomService
@@ -71,8 +71,10 @@ public final class QueueGate: Service {
             performanceID: performanceID, at: now, seenSince: now, admittedSince: now.addingTimeInterval(-60))
         let available = try await service.stock.availableUnits(performanceID: performanceID)
         let paced = pacedAllowance(performanceID, perMinute: settings.admitPerMinute, now: now)
+        // Everyone shopping may still buy, so shoppers never outnumber what is left to buy.
         let budget = min(
-            settings.admitPerMinute - figures.admitted, settings.maxActiveShoppers - figures.active, available, Int(paced.rounded(.down)))
+            settings.admitPerMinute - figures.admitted, settings.maxActiveShoppers - figures.active, available - figures.active,
+            Int(paced.rounded(.down)))
         var admitted: [String] = []
         var skipped: [String] = []
         var through = counters.admittedThrough

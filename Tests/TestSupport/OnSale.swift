@@ -21,6 +21,12 @@ public struct OnSale: Sendable {
         public let status: Int
         public let json: [String: Any]
         public let rawBody: String
+
+        public init(status: Int, json: [String: Any], rawBody: String) {
+            self.status = status
+            self.json = json
+            self.rawBody = rawBody
+        }
     }
 
     /// A venue of `rows` × 10 seats (tier R), or general admission with `quota`, on sale now.
