@@ -31,7 +31,7 @@ import Testing
             let seatIDs = try await waitForSeats(client, cluster.url, performanceID: performanceID, token: organizer, count: 400)
 
             // The node running the hold sweeper is the one that dies.
-            let victim = try await leaseHolderPID(cluster, "hold-sweeper")
+            let victim = try #require(try await leaseHolderPID(cluster, "hold-sweeper"))
             #expect(cluster.nodePIDs.contains(victim))
 
             let outcomes = Mutex<[(seats: [String], status: Int, holdID: String?, afterKill: Bool)]>([])
@@ -116,7 +116,7 @@ import Testing
             var sweeperHolder = victim
             while sweeperHolder == victim, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(500))
-                sweeperHolder = (try? await leaseHolderPID(cluster, "hold-sweeper")) ?? victim
+                sweeperHolder = try await leaseHolderPID(cluster, "hold-sweeper") ?? victim
             }
             #expect(sweeperHolder != victim && cluster.nodePIDs.contains(sweeperHolder))
 
@@ -203,10 +203,11 @@ import Testing
         throw CancellationError()
     }
 
-    /// The process ID of the node holding lease `name` (holders are `host/pid/random`).
-    private func leaseHolderPID(_ cluster: Cluster, _ name: String) async throws -> Int32 {
+    /// The process ID of the node holding lease `name` (holders are `host/pid/random`); nil
+    /// while nobody holds it (between a holder's death and the takeover).
+    private func leaseHolderPID(_ cluster: Cluster, _ name: String) async throws -> Int32? {
         let holder = try await cluster.withRedis { redis in try await redis.send("GET", "boxoffice:lease:\(name)").string }
-        let parts = try #require(holder?.split(separator: "/"))
-        return try #require(parts.count == 3 ? Int32(parts[1]) : nil)
+        guard let parts = holder?.split(separator: "/"), parts.count == 3 else { return nil }
+        return Int32(parts[1])
     }
 }
