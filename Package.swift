@@ -188,6 +188,7 @@ let package = Package(
                 "HTTPKit",
                 "Messaging",
                 "Persistence",
+                "RedisClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -366,6 +367,8 @@ let package = Package(
             dependencies: [
                 "BoxofficeServer",
                 "HTTPKit",
+                "Persistence",
+                "RedisClient",
                 "TestSupport",
                 "WaitingRoom",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

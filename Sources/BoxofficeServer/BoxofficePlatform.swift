@@ -174,7 +174,7 @@ public final class BoxofficePlatform: Sendable {
             logger: logger.with(component: "checkout"))
         self.checkout = checkout
         let waitingRoom = await WaitingRoomService(
-            store: SQLQueueStore(database: database), secret: signingKey, organizers: CatalogOrganizers(catalog: catalog),
+            store: redis.map { RedisQueueStore(redis: $0) } ?? SQLQueueStore(database: database), secret: signingKey, organizers: CatalogOrganizers(catalog: catalog),
             stock: ReservationStock(reservations: reservations), verifier: IdentityJoinVerifier(identity: identity),
             rateLimiter: rateLimiter, database: database, outbox: outbox, clock: clock, logger: logger.with(component: "waiting-room"))
         self.waitingRoom = waitingRoom

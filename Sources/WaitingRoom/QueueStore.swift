@@ -11,7 +11,8 @@ public protocol QueueStore: Sendable {
 
     /// The fan's place, the same however often they join. Before `opensAt` a new place has no
     /// sequence yet (it waits in the pre-queue with `lottery` as its draw); from `opensAt` on it
-    /// gets the next sequence number, after the pre-queue has been sealed.
+    /// gets the next sequence number, after the pre-queue has been sealed. The pre-queue is
+    /// numbered by `lottery` (ties by fan ID); draws stay within ±2^53.
     func join(performanceID: String, fanID: String, at: Date, opensAt: Date, lottery: Int64) async throws -> (place: QueuePlace, isNew: Bool)
     func place(performanceID: String, fanID: String) async throws -> QueuePlace?
     /// Gives the pre-queue its sequence numbers, in lottery order. Doing it twice changes nothing.

@@ -275,10 +275,11 @@ public final class WaitingRoomService: ShopperAdmission {
         return sequence
     }
 
-    /// The pre-queue's draw: the same fan always gets the same number under one seed.
+    /// The pre-queue's draw: the same fan always gets the same number under one seed. 52 bits,
+    /// so every store orders it exactly (a Redis score is a double).
     static func lottery(seed: String, fanID: String) -> Int64 {
         let code = HMAC<SHA256>.authenticationCode(for: Data(fanID.utf8), using: SymmetricKey(data: Data(seed.utf8)))
-        return Array(code).prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+        return Int64(Array(code).prefix(8).reduce(UInt64(0)) { ($0 << 8) | UInt64($1) } >> 12)
     }
 
     // MARK: Admission checks (holds, checkout)

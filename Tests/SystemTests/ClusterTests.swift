@@ -169,6 +169,59 @@ import Testing
         }
     }
 
+    @Test(.timeLimit(.minutes(3)))
+    func theWaitingRoomAdmitsInJoinOrderWithinTheCapAcrossThreeNodes() async throws {
+        try await Cluster.with(environment: ["BOXOFFICE_HUMAN_CHECK": "off", "BOXOFFICE_FAN_RATE_LIMIT": "0"]) { cluster in
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { _ = http.shutdown() }
+            let client = ClusterClient(http: http)
+            let tokens = await cluster.tokens()
+            let organizer = try await tokens.issue(for: User(id: "organizer", email: "o@example.com", name: "O", roles: [.organizer]))
+            let performanceID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 4)
+            _ = try await waitForSeats(client, cluster.url, performanceID: performanceID, token: organizer, count: 40)
+            let queue = "\(cluster.url)/v1/performances/\(performanceID)/queue"
+            let configured = try await client.call(.PUT, queue, token: organizer, json: [
+                "enabled": true, "opensAt": Date().addingTimeInterval(-1).formatted(Date.ISO8601FormatStyle()),
+                "admitPerMinute": 6000, "maxActiveShoppers": 5, "keepAliveSeconds": 120,
+            ])
+            #expect(configured.status == 200)
+
+            // Twelve fans join one after another, each through whichever node nginx picks.
+            var tickets: [String] = []
+            for fan in 0..<12 {
+                let token = try await tokens.issue(for: User(id: "fan-\(fan)", email: "f\(fan)@example.com", name: "F", roles: [.fan]))
+                let joined = try await client.call(.POST, "\(queue)/join", token: token)
+                #expect(joined.status == 200)
+                tickets.append(try #require(joined.json["queueTicket"] as? String))
+            }
+            // Poll every ticket on every node until the gate (on one node) has let five in.
+            func statuses(on port: Int) async throws -> [String] {
+                var states: [String] = []
+                for ticket in tickets {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/performances/\(performanceID)/queue/status")
+                    request.headers.add(name: "Queue-Ticket", value: ticket)
+                    let response = try await http.execute(request, timeout: .seconds(10))
+                    let body = try await response.body.collect(upTo: 1 << 20)
+                    let json = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+                    states.append(json["state"] as? String ?? "?")
+                }
+                return states
+            }
+            let expected = Array(repeating: "admitted", count: 5) + Array(repeating: "waiting", count: 7)
+            let deadline = ContinuousClock.now + .seconds(30)
+            var seen: [[String]] = []
+            repeat {
+                try await Task.sleep(for: .milliseconds(500))
+                seen = []
+                for port in cluster.nodePorts { seen.append(try await statuses(on: port)) }
+            } while seen.contains(where: { $0 != expected }) && ContinuousClock.now < deadline
+            for states in seen { #expect(states == expected) }
+            let stats = try await client.call(.GET, "\(queue)/stats", token: organizer)
+            #expect(stats.json["active"] as? Int == 5)
+            #expect(stats.json["waiting"] as? Int == 7)
+        }
+    }
+
     private func putOnSale(_ client: ClusterClient, _ url: String, organizer: String, rows: Int) async throws -> String {
         let venue = try await client.call(.POST, "\(url)/v1/venues", token: organizer, json: ["name": "Arena", "address": "Seoul"])
         let venueID = try #require(venue.json["id"] as? String)
