@@ -5,7 +5,7 @@ import JWTKit
 
 /// The signed queue ticket a fan gets at join: which performance, which fan, which place.
 /// Checking it needs no lookup, so a status poll is arithmetic on it.
-struct QueueTicket: Codable, Sendable, Equatable {
+struct QueueTicket: Sendable, Equatable {
     /// Performance.
     let p: String
     /// Fan.
@@ -30,8 +30,10 @@ final class QueueCredentials: Sendable {
         await keys.add(hmac: HMACKey(from: derive("waiting-room/access-token")), digestAlgorithm: .sha256)
     }
 
+    /// `QT1.<base64url of "performance fan sequence">.<HMAC>`: no JSON, so checking a ticket on
+    /// every poll is a hash and a split. (IDs never contain the space, and "-" marks the pre-queue.)
     func ticket(_ ticket: QueueTicket) -> String {
-        let payload = Self.base64URL((try? JSONEncoder().encode(ticket)) ?? Data())
+        let payload = Self.base64URL(Data("\(ticket.p) \(ticket.f) \(ticket.s.map(String.init) ?? "-")".utf8))
         let signature = Self.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: ticketKey)))
         return "QT1.\(payload).\(signature)"
     }
@@ -43,7 +45,11 @@ final class QueueCredentials: Sendable {
               HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data(parts[1].utf8), using: ticketKey),
               let payload = Self.data(base64URL: String(parts[1]))
         else { return nil }
-        return try? JSONDecoder().decode(QueueTicket.self, from: payload)
+        let fields = String(decoding: payload, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false)
+        guard fields.count == 3, !fields[0].isEmpty, !fields[1].isEmpty else { return nil }
+        let sequence = fields[2] == "-" ? nil : Int(fields[2])
+        guard fields[2] == "-" || sequence != nil else { return nil }
+        return QueueTicket(p: String(fields[0]), f: String(fields[1]), s: sequence)
     }
 
     struct AccessClaims: JWTPayload {

@@ -34,6 +34,9 @@ public protocol QueueStore: Sendable {
     /// Ends one fan's session (they finished buying). False when it was not running.
     func endSession(performanceID: String, fanID: String) async throws -> Bool
 
+    /// Admissions since `since` (what a node's view needs four times a second: cheap).
+    func admissions(performanceID: String, since: Date) async throws -> Int
+
     /// Live figures: fans waiting (and of them, those who stopped polling before `seenSince`),
     /// shoppers whose session runs at `at`, and admissions since `admittedSince`.
     func figures(performanceID: String, at: Date, seenSince: Date, admittedSince: Date) async throws

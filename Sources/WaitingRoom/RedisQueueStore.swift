@@ -238,6 +238,10 @@ public final class RedisQueueStore: QueueStore {
             .array ?? []).isEmpty
     }
 
+    public func admissions(performanceID: String, since: Date) async throws -> Int {
+        try await redis.send("ZCOUNT", key(performanceID, "admitted"), Self.milliseconds(since), "+inf").int ?? 0
+    }
+
     public func figures(
         performanceID: String, at: Date, seenSince: Date, admittedSince: Date
     ) async throws -> (waiting: Int, abandoned: Int, active: Int, admitted: Int) {

@@ -256,6 +256,14 @@ public final class SQLQueueStore: QueueStore {
         }
     }
 
+    public func admissions(performanceID: String, since: Date) async throws -> Int {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT COUNT(*) AS n FROM queue_places WHERE performance_id = \(bind: performanceID) AND admitted_at >= \(bind: since)
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+
     public func figures(
         performanceID: String, at: Date, seenSince: Date, admittedSince: Date
     ) async throws -> (waiting: Int, abandoned: Int, active: Int, admitted: Int) {

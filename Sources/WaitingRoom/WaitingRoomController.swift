@@ -80,8 +80,10 @@ public struct WaitingRoomController: Sendable {
         }
         // Status needs no sign-in: the signed ticket says whose place it is, and polling stays cheap.
         routes.get("/v1/performances/:performanceId/queue/status") { request, context in
-            try Response.json(try await service.status(
-                performanceID: try context.parameters.require("performanceId"), ticket: Self.ticket(request)))
+            let status = try await service.status(performanceID: try context.parameters.require("performanceId"), ticket: Self.ticket(request))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: status.json)))
         }
         routes.get("/v1/performances/:performanceId/queue/events") { request, context in
             let performanceID = try context.parameters.require("performanceId")

@@ -183,6 +183,31 @@ public final class WaitingRoomService: ShopperAdmission {
         public var accessToken: String?
         /// The ticket to poll with; status sends a new one when the pre-queue has been drawn.
         public var queueTicket: String?
+
+        public init(
+            state: String, position: Int? = nil, ahead: Int? = nil, etaSeconds: Int? = nil, accessToken: String? = nil,
+            queueTicket: String? = nil
+        ) {
+            self.state = state
+            self.position = position
+            self.ahead = ahead
+            self.etaSeconds = etaSeconds
+            self.accessToken = accessToken
+            self.queueTicket = queueTicket
+        }
+
+        /// The same as JSON, written directly because it answers every poll: the state is one of
+        /// four words and the rest are numbers or tokens of URL-safe characters, so nothing needs
+        /// escaping.
+        public var json: String {
+            var fields = ["\"state\":\"\(state)\""]
+            if let position { fields.append("\"position\":\(position)") }
+            if let ahead { fields.append("\"ahead\":\(ahead)") }
+            if let etaSeconds { fields.append("\"etaSeconds\":\(etaSeconds)") }
+            if let accessToken { fields.append("\"accessToken\":\"\(accessToken)\"") }
+            if let queueTicket { fields.append("\"queueTicket\":\"\(queueTicket)\"") }
+            return "{" + fields.joined(separator: ",") + "}"
+        }
     }
 
     public func join(performanceID: String, fan: Principal, proof: JoinProof?, clientAddress: String?) async throws -> Status {
@@ -203,7 +228,6 @@ public final class WaitingRoomService: ShopperAdmission {
             lottery: Self.lottery(seed: settings.seed, fanID: fan.userID))
         if isNew {
             pendingJoins.withLock { $0.append(QueueJoined(performanceId: performanceID, fanId: fan.userID, sequence: place.sequence)) }
-            if place.sequence != nil { forgetView(performanceID) }  // the line grew: refresh before answering
         }
         let ticket = QueueTicket(p: performanceID, f: fan.userID, s: place.sequence)
         var status = try await status(performanceID: performanceID, ticket: ticket)
@@ -323,9 +347,7 @@ public final class WaitingRoomService: ShopperAdmission {
         var admitted = 0
         if settings != nil {
             counters = try await store.counters(performanceIDs: [performanceID])[performanceID] ?? counters
-            let now = clock.now()
-            admitted = try await store.figures(
-                performanceID: performanceID, at: now, seenSince: now, admittedSince: now.addingTimeInterval(-60)).admitted
+            admitted = try await store.admissions(performanceID: performanceID, since: clock.now().addingTimeInterval(-60))
         }
         let view = QueueView(settings: settings, counters: counters, admittedLastMinute: admitted, refreshedAt: .now, polledAt: polledAt)
         views.withLock { views in

@@ -137,7 +137,9 @@ struct Room {
                 clock.advance(by: opensIn)
                 let late = try await first.join(try await first.fan(99))
                 #expect(late.json["position"] as? Int == early + 1)
-                // After the draw, a pre-queue ticket's status carries a place and a ticket to keep.
+                // After the draw (which the node sees at its next refresh), a pre-queue ticket's
+                // status carries a place and a ticket to keep.
+                try await platform.waitingRoom.flush()
                 let drawn = try await first.status(tickets[0])
                 #expect((drawn.json["position"] as? Int).map { (1...early).contains($0) } == true)
                 #expect(drawn.json["queueTicket"] as? String != nil)
@@ -350,6 +352,18 @@ struct Room {
                 }
                 #expect(Set(events) == ["queue.joined", "queue.admitted", "queue.closed"])
             }
+        }
+    }
+
+    @Test func theHandWrittenStatusJSONSaysWhatTheEncoderWould() throws {
+        let samples = [
+            WaitingRoomService.Status(state: "waiting", position: 12, ahead: 11, etaSeconds: 40, queueTicket: "QT1.cA.c2ln"),
+            WaitingRoomService.Status(state: "admitted", position: 0, ahead: 0, etaSeconds: 0, accessToken: "eyJh.eyJz.c2ln"),
+            WaitingRoomService.Status(state: "closed"),
+        ]
+        for status in samples {
+            let decoded = try JSONDecoder().decode(WaitingRoomService.Status.self, from: Data(status.json.utf8))
+            #expect(decoded == status)
         }
     }
 
