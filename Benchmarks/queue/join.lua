@@ -1,6 +1,7 @@
 -- wrk script: each connection's requests join the queue as the next fan of a tokens file, once
 -- each, writing the queue tickets it gets to a file of its thread; the thread stops when its
--- share of the fans has joined. Arguments: tokens file, performance ID, tickets file prefix.
+-- share of the fans has been sent and answered. Arguments: tokens file, performance ID, tickets
+-- file prefix.
 local threads = {}
 local counter = 0
 
@@ -31,7 +32,9 @@ function response(status, headers, body)
   local ticket = body:match('"queueTicket":"([^"]+)"')
   if ticket then out:write(ticket, "\n") end
   answered = answered + 1
-  if answered >= share then
+  -- Every fan of this thread has been sent (later requests repeat its first fan): stop once
+  -- nearly all have been answered, whatever a connection still has in flight.
+  if nextFan > #tokens and answered >= share - 64 then
     out:close()
     wrk.thread:stop()
   end

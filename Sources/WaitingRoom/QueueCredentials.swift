@@ -38,18 +38,48 @@ final class QueueCredentials: Sendable {
         return "QT1.\(payload).\(signature)"
     }
 
-    /// The ticket, if it is one of ours and unaltered.
+    /// The ticket, if it is one of ours and unaltered. Runs on every status poll, so it works on
+    /// the bytes: no Foundation string rewriting.
     func verifyTicket(_ text: String) -> QueueTicket? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "QT1", let signature = Self.data(base64URL: String(parts[2])),
-              HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data(parts[1].utf8), using: ticketKey),
-              let payload = Self.data(base64URL: String(parts[1]))
+        let bytes = Array(text.utf8)
+        guard bytes.count < 1024, bytes.starts(with: Array("QT1.".utf8)), let dot = bytes[4...].lastIndex(of: UInt8(ascii: ".")),
+              dot > 4, let signature = Self.decodeBase64URL(bytes[(dot + 1)...]),
+              HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: bytes[4..<dot], using: ticketKey),
+              let payload = Self.decodeBase64URL(bytes[4..<dot])
         else { return nil }
-        let fields = String(decoding: payload, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false)
+        let fields = payload.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
         guard fields.count == 3, !fields[0].isEmpty, !fields[1].isEmpty else { return nil }
-        let sequence = fields[2] == "-" ? nil : Int(fields[2])
-        guard fields[2] == "-" || sequence != nil else { return nil }
-        return QueueTicket(p: String(fields[0]), f: String(fields[1]), s: sequence)
+        let sequenceText = String(decoding: fields[2], as: UTF8.self)
+        let sequence = sequenceText == "-" ? nil : Int(sequenceText)
+        guard sequenceText == "-" || sequence != nil else { return nil }
+        return QueueTicket(p: String(decoding: fields[0], as: UTF8.self), f: String(decoding: fields[1], as: UTF8.self), s: sequence)
+    }
+
+    private static let base64URLValues: [UInt8] = {
+        var table = [UInt8](repeating: 255, count: 256)
+        for (index, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8.enumerated() {
+            table[Int(character)] = UInt8(index)
+        }
+        return table
+    }()
+
+    /// Unpadded base64url; nil when a character is not of that alphabet.
+    static func decodeBase64URL(_ input: ArraySlice<UInt8>) -> [UInt8]? {
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for character in input {
+            let value = base64URLValues[Int(character)]
+            guard value != 255 else { return nil }
+            accumulator = (accumulator << 6) | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        return output
     }
 
     struct AccessClaims: JWTPayload {
@@ -94,11 +124,6 @@ final class QueueCredentials: Sendable {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    private static func data(base64URL text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
-    }
 }
 
 extension Problem {
