@@ -287,7 +287,7 @@ public final class BoxofficePlatform: Sendable {
         // only compete for the same rows.)
         let sweeper = HoldExpirySweeper(reservations: reservations, logger: logger.with(component: "reservations"))
         let relay = self.relay
-        let gate = QueueGate(service: waitingRoom)
+        let gate = QueueGate(service: waitingRoom, metrics: metrics)
         // A consumer group's events are handled in order by one node at a time, the group's
         // lease holder; groups are spread over the nodes by whoever takes each lease first.
         let consumers: [any Service] = streamConsumers.map { consumer in

@@ -2,6 +2,7 @@ import BoxofficeKit
 import Foundation
 import Logging
 import Messaging
+import Metrics
 import Persistence
 import ServiceLifecycle
 import Synchronization
@@ -17,12 +18,30 @@ import Synchronization
 public final class QueueGate: Service {
     private let service: WaitingRoomService
     private let interval: Duration
+    private let metrics: any MetricsFactory
     /// Admissions each queue may still make before the minute's pace allows more.
     private let allowance = Mutex<[String: (tokens: Double, at: Date)]>([:])
 
-    public init(service: WaitingRoomService, interval: Duration = .milliseconds(250)) {
+    /// `metrics` receives each queue's live figures (`boxoffice_queue_*`, by performance) from
+    /// whichever node runs the gate.
+    public init(service: WaitingRoomService, interval: Duration = .milliseconds(250), metrics: any MetricsFactory = MetricsSystem.factory) {
         self.service = service
         self.interval = interval
+        self.metrics = metrics
+    }
+
+    private func record(
+        _ performanceID: String, figures: (waiting: Int, abandoned: Int, active: Int, admitted: Int), available: Int,
+        admitted: Int, skipped: Int
+    ) {
+        let dimensions = [("performance", performanceID)]
+        Gauge(label: "boxoffice_queue_waiting", dimensions: dimensions, factory: metrics).record(figures.waiting)
+        Gauge(label: "boxoffice_queue_abandoned", dimensions: dimensions, factory: metrics).record(figures.abandoned)
+        Gauge(label: "boxoffice_queue_active_shoppers", dimensions: dimensions, factory: metrics).record(figures.active + admitted)
+        Gauge(label: "boxoffice_queue_admitted_last_minute", dimensions: dimensions, factory: metrics).record(figures.admitted + admitted)
+        Gauge(label: "boxoffice_queue_available_units", dimensions: dimensions, factory: metrics).record(available)
+        if admitted > 0 { Counter(label: "boxoffice_queue_admitted_total", dimensions: dimensions, factory: metrics).increment(by: admitted) }
+        if skipped > 0 { Counter(label: "boxoffice_queue_abandoned_total", dimensions: dimensions, factory: metrics).increment(by: skipped) }
     }
 
     public func run() async throws {
@@ -67,8 +86,9 @@ public final class QueueGate: Service {
             }
             return 0
         }
+        let cutoff = now.addingTimeInterval(-Double(settings.keepAliveSeconds))
         let figures = try await store.figures(
-            performanceID: performanceID, at: now, seenSince: now, admittedSince: now.addingTimeInterval(-60))
+            performanceID: performanceID, at: now, seenSince: cutoff, admittedSince: now.addingTimeInterval(-60))
         let available = try await service.stock.availableUnits(performanceID: performanceID)
         let paced = pacedAllowance(performanceID, perMinute: settings.admitPerMinute, now: now)
         // Everyone shopping may still buy, so shoppers never outnumber what is left to buy.
@@ -79,7 +99,6 @@ public final class QueueGate: Service {
         var skipped: [String] = []
         var through = counters.admittedThrough
         if budget > 0 {
-            let cutoff = now.addingTimeInterval(-Double(settings.keepAliveSeconds))
             for fan in try await store.waiting(performanceID: performanceID, after: counters.admittedThrough, limit: budget + 500) {
                 if admitted.count == budget { break }
                 if fan.lastSeen < cutoff {
@@ -96,6 +115,7 @@ public final class QueueGate: Service {
                 sessionEndsAt: now.addingTimeInterval(Double(settings.sessionMinutes) * 60))
             allowance.withLock { $0[performanceID]?.tokens -= Double(admitted.count) }
         }
+        record(performanceID, figures: figures, available: available, admitted: admitted.count, skipped: skipped.count)
         var events: [any DomainEvent] = []
         if !admitted.isEmpty { events.append(QueueAdmitted(performanceId: performanceID, fanIds: admitted, admittedThrough: through)) }
         if !skipped.isEmpty || !ended.isEmpty {

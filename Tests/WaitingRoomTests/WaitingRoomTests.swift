@@ -194,6 +194,12 @@ struct Room {
                 try await room.step()
                 #expect(try await room.admittedInOrder() == ["fan-0", "fan-1", "fan-2", "fan-3"])
                 #expect(try await room.stats()["active"] as? Int == 3)
+                // The same figures for Prometheus, from the node running the gate.
+                let gate = QueueGate(service: platform.waitingRoom, metrics: platform.metrics)
+                try await gate.step()
+                let metrics = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+                #expect(metrics.contains("boxoffice_queue_active_shoppers{performance=\"\(room.performanceID)\"} 3"))
+                #expect(metrics.contains("boxoffice_queue_waiting{performance=\"\(room.performanceID)\"} 4"))
             }
         }
     }
