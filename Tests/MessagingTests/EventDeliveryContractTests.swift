@@ -67,6 +67,20 @@ import Testing
             await node.value
         }
 
+        /// Waits for `condition` while `node` runs; kills the node (and waits for it) whether
+        /// the condition came or not.
+        func kill(_ node: Task<Void, Never>, once condition: () async throws -> Bool) async throws {
+            do {
+                try await waitUntil(condition)
+            } catch {
+                node.cancel()
+                await node.value
+                throw error
+            }
+            node.cancel()
+            await node.value
+        }
+
         var deadLetters: any DeadLetterStore {
             if let redis { return RedisDeadLetters(redis: redis, settings: settings) }
             return OutboxDeadLetters(database: database)
@@ -127,15 +141,8 @@ import Testing
                 TicketScanned(ticketID: "t1", gate: "a"), TicketScanned(ticketID: "t2", gate: "hang"), TicketScanned(ticketID: "t2", gate: "b"),
             ])
             let first = bench.startNode("node-a", subscribers: [hanging])
-            do {
-                try await waitUntil { hanging.entered.withLock { $0 } }
-            } catch {
-                first.cancel()
-                await first.value
-                throw error
-            }
-            first.cancel()  // the node dies while its transaction is open: nothing commits, nothing is acknowledged
-            await first.value
+            // The node dies while its transaction is open: nothing commits, nothing is acknowledged.
+            try await bench.kill(first, once: { hanging.entered.withLock { $0 } })
             try await bench.withNode("node-b", subscribers: [hanging]) {
                 try await waitUntil { try await effects(bench.database).count >= 3 }
                 try await Task.sleep(for: .milliseconds(300))  // room for a wrong second delivery to show
@@ -157,15 +164,7 @@ import Testing
                 crashed.withLock { $0 = true }
                 throw SimulatedCrash()
             }
-            do {
-                try await waitUntil { crashed.withLock { $0 } }
-            } catch {
-                first.cancel()
-                await first.value
-                throw error
-            }
-            first.cancel()
-            await first.value
+            try await bench.kill(first, once: { crashed.withLock { $0 } })
             try await bench.withNode("node-b", subscribers: [RecordingSubscriber(name: "audit")]) {
                 try await waitUntil {
                     let undelivered = try await undeliveredCount(bench.database)

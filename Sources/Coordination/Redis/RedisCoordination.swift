@@ -75,61 +75,69 @@ enum ExpiringValue {
     }
 }
 
-/// Sessions in Redis, each with a time to live.
-public final class RedisSessionStore: SessionStore {
-    private let redis: RedisClient
-    private let clock: any WallClock
-    private let prefix: String
+/// Keys under a prefix whose values end at a time of the caller's clock: what sessions and the
+/// cache both are.
+struct ExpiringKeys: Sendable {
+    let redis: RedisClient
+    let clock: any WallClock
+    let prefix: String
 
-    public init(redis: RedisClient, clock: any WallClock = SystemClock(), prefix: String = "boxoffice:session:") {
-        self.redis = redis
-        self.clock = clock
-        self.prefix = prefix
+    func load(_ key: String) async throws -> Data? {
+        guard let text = try await redis.send("GET", prefix + key).string else { return nil }
+        return ExpiringValue.decode(text, now: clock.now())
     }
 
-    public func save(_ key: String, data: Data, expiresAt: Date) async throws {
+    func save(_ key: String, _ data: Data, expiresAt: Date) async throws {
         let now = clock.now()
         guard expiresAt > now else { return try await delete(key) }
         try await redis.send(
             "SET", prefix + key, ExpiringValue.encode(data, expiresAt: expiresAt), "PX", ExpiringValue.milliseconds(until: expiresAt, now: now))
     }
 
+    func delete(_ key: String) async throws {
+        try await redis.send("DEL", prefix + key)
+    }
+}
+
+/// Sessions in Redis, each with a time to live.
+public final class RedisSessionStore: SessionStore {
+    private let keys: ExpiringKeys
+
+    public init(redis: RedisClient, clock: any WallClock = SystemClock(), prefix: String = "boxoffice:session:") {
+        self.keys = ExpiringKeys(redis: redis, clock: clock, prefix: prefix)
+    }
+
+    public func save(_ key: String, data: Data, expiresAt: Date) async throws {
+        try await keys.save(key, data, expiresAt: expiresAt)
+    }
+
     public func load(_ key: String) async throws -> Data? {
-        guard let text = try await redis.send("GET", prefix + key).string else { return nil }
-        return ExpiringValue.decode(text, now: clock.now())
+        try await keys.load(key)
     }
 
     public func delete(_ key: String) async throws {
-        try await redis.send("DEL", prefix + key)
+        try await keys.delete(key)
     }
 }
 
 /// A cache in Redis, shared by every node.
 public final class RedisCache: Cache {
-    private let redis: RedisClient
-    private let clock: any WallClock
-    private let prefix: String
+    private let keys: ExpiringKeys
 
     public init(redis: RedisClient, clock: any WallClock = SystemClock(), prefix: String = "boxoffice:cache:") {
-        self.redis = redis
-        self.clock = clock
-        self.prefix = prefix
+        self.keys = ExpiringKeys(redis: redis, clock: clock, prefix: prefix)
     }
 
     public func get(_ key: String) async throws -> Data? {
-        guard let text = try await redis.send("GET", prefix + key).string else { return nil }
-        return ExpiringValue.decode(text, now: clock.now())
+        try await keys.load(key)
     }
 
     public func set(_ key: String, _ value: Data, ttl: TimeInterval) async throws {
-        let now = clock.now()
-        let expiresAt = now.addingTimeInterval(ttl)
-        try await redis.send(
-            "SET", prefix + key, ExpiringValue.encode(value, expiresAt: expiresAt), "PX", ExpiringValue.milliseconds(until: expiresAt, now: now))
+        try await keys.save(key, value, expiresAt: keys.clock.now().addingTimeInterval(ttl))
     }
 
     public func delete(_ key: String) async throws {
-        try await redis.send("DEL", prefix + key)
+        try await keys.delete(key)
     }
 }
 
