@@ -19,10 +19,12 @@ postgres_bin() {
   if command -v initdb >/dev/null 2>&1; then dirname "$(readlink -f "$(command -v initdb)")"; fi
 }
 
+# A port nothing listens on, below Linux's ephemeral range (32768 and up by default), so an
+# outgoing connection cannot be holding it when a server binds it.
 free_port() {
   local port
   for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((15000 + RANDOM % 17000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
   done
   say "no free port found"; exit 1
