@@ -49,7 +49,7 @@ public struct CheckoutController: Sendable {
         signedIn.post("/orders/:orderId/cancel") { request, context in
             // The body is optional: no body (or no ticketIds) cancels the whole order.
             let body: CancelRequest? =
-                request.headers[.contentType] == nil ? nil : try await request.decodeJSON(as: CancelRequest.self, context: context)
+                try await request.decodeOptionalJSON(as: CancelRequest.self, context: context)
             return try Response.json(
                 try await service.cancel(
                     orderID: try context.parameters.require("orderId"), ticketIDs: body?.ticketIds, by: context.principal))

@@ -9,11 +9,27 @@ extension Request {
     /// Answers with problems a client can act on: 415 for a non-JSON content type, 413 past the
     /// body limit, 400 for text that is not JSON, 422 naming the field for a wrong shape.
     public func decodeJSON<Body: Decodable>(as _: Body.Type, context: some RequestContext) async throws -> Body {
+        try requireJSONContentType()
+        return try Self.decode(Body.self, from: try await body.collect(upTo: context.maxUploadSize))
+    }
+
+    /// Reads an optional JSON body: nil when the request has none, whatever its headers say
+    /// (clients often send `Content-Type: application/json` with an empty body).
+    public func decodeOptionalJSON<Body: Decodable>(as _: Body.Type, context: some RequestContext) async throws -> Body? {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { return nil }
+        try requireJSONContentType()
+        return try Self.decode(Body.self, from: buffer)
+    }
+
+    private func requireJSONContentType() throws {
         if let contentType = headers[.contentType]?.lowercased(),
            !contentType.hasPrefix("application/json"), !contentType.contains("+json") {
             throw Problem.unsupportedMediaType(detail: "Send the body as application/json.")
         }
-        let buffer = try await body.collect(upTo: context.maxUploadSize)
+    }
+
+    private static func decode<Body: Decodable>(_: Body.Type, from buffer: ByteBuffer) throws -> Body {
         do {
             return try JSONCoding.decoder.decode(Body.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

@@ -69,7 +69,7 @@ public struct PaymentsController: Sendable {
         if let sandbox {
             routes.post("/v1/sandbox/payments/:paymentId/pay") { request, context in
                 let body: SandboxPayRequest? =
-                    request.headers[.contentType] == nil ? nil : try await request.decodeJSON(as: SandboxPayRequest.self, context: context)
+                    try await request.decodeOptionalJSON(as: SandboxPayRequest.self, context: context)
                 let paid = try sandbox.pay(
                     paymentID: try context.parameters.require("paymentId"), outcome: body?.outcome ?? .paid, amount: body?.amount)
                 return try Response.json(SandboxPaid(paymentId: paid.id, status: paid.status.rawValue, paidAmount: paid.paidAmount))

@@ -73,7 +73,7 @@ public struct WaitingRoomController: Sendable {
         }
         signedIn.post("/join") { request, context in
             let body: JoinRequest? =
-                request.headers[.contentType] == nil ? nil : try await request.decodeJSON(as: JoinRequest.self, context: context)
+                try await request.decodeOptionalJSON(as: JoinRequest.self, context: context)
             return try Response.json(try await service.join(
                 performanceID: try context.parameters.require("performanceId"), fan: context.principal, proof: body?.humanCheck,
                 clientAddress: context.clientAddress))
