@@ -325,10 +325,13 @@ struct Room {
                 }
                 #expect(answers.allSatisfy { $0.status == 200 })
                 #expect(Set(answers.compactMap { $0.json["position"] as? Int }) == [2])
-                // What curl and many clients send: a JSON content type and no body at all.
+                // What curl and many clients send: a JSON content type and no body at all. (Another
+                // fan: this one has used up its ten joins a minute.)
                 let bare = try await room.sale.call(
-                    .post, "/v1/performances/\(room.performanceID)/queue/join", fan: fan, headers: [.contentType: "application/json"])
-                #expect(bare.status == 200 && bare.json["position"] as? Int == 2, "\(bare.rawBody)")
+                    .post, "/v1/performances/\(room.performanceID)/queue/join", fan: try await room.fan(2), headers: [.contentType: "application/json"])
+                #expect(bare.status == 200 && bare.json["position"] as? Int == 3, "\(bare.rawBody)")
+                let limited = try await room.join(fan)
+                #expect(limited.status == 429)
                 let places = try await platform.database.read { sql in
                     try await sql.raw("SELECT COUNT(*) AS n FROM queue_places WHERE fan_id = 'fan-1'").first()?.decode(column: "n", as: Int.self)
                 }
