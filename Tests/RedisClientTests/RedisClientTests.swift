@@ -147,7 +147,7 @@ import Testing
         let redis = RedisClient(
             configuration: RedisConfiguration(
                 endpoint: .sentinel(sentinels: sentinels.map { .init(host: "127.0.0.1", port: $0.port) }, masterName: "boxoffice"),
-                connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500)),
+                connectTimeout: .seconds(1), commandTimeout: .seconds(2)),
             logger: TestDatabases.logger)
         defer { Task { await redis.shutdown() } }
 

@@ -31,6 +31,9 @@ public enum TestRedis {
         _ body: (RedisClient) async throws -> Result
     ) async throws -> Result {
         var configuration = try RedisConfiguration(url: try requireURL())
+        // The whole suite runs at once on two cores: a command can wait seconds for the CPU.
+        // Tests of timeouts set their own.
+        configuration.commandTimeout = .seconds(10)
         configure(&configuration)
         let client = RedisClient(configuration: configuration, logger: TestDatabases.logger)
         do {
