@@ -190,8 +190,6 @@ public final class AvailabilityReader: Sendable {
         self.freshFor = freshFor
     }
 
-    private static let coder = (encoder: JSONEncoder(), decoder: JSONDecoder())
-
     public func availability(performanceID: String) async throws -> Availability {
         let now = ContinuousClock.now
         if let cached = local.withLock({ $0[performanceID] }), cached.at.duration(to: now) < freshFor {
@@ -200,17 +198,15 @@ public final class AvailabilityReader: Sendable {
         let key = "availability:\(performanceID)"
         let value: Availability
         // The cache is an optimisation: when it cannot answer, the database does.
-        if let data = try? await sharedCache.get(key), let shared = try? Self.coder.decoder.decode(Availability.self, from: data) {
+        if let shared = await sharedCache.json(key, as: Availability.self) {
             value = shared
         } else {
             guard let loaded = try await database.read({ sql in try await Self.load(sql, performanceID: performanceID) }) else {
                 throw Problem.notFound(detail: "No such performance on sale.")
             }
             value = loaded
-            if let data = try? Self.coder.encoder.encode(loaded) {
-                let seconds = Double(freshFor.components.seconds) + Double(freshFor.components.attoseconds) / 1e18
-                try? await sharedCache.set(key, data, ttl: seconds)
-            }
+            let seconds = Double(freshFor.components.seconds) + Double(freshFor.components.attoseconds) / 1e18
+            await sharedCache.setJSON(loaded, key, ttl: seconds)
         }
         local.withLock { local in
             if local.count > 1000 { local.removeAll() }  // bounded: a few hot performances at a time

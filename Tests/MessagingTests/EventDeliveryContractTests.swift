@@ -55,23 +55,18 @@ import Testing
         func withNode(
             _ name: String, subscribers: [any EventSubscriber], _ body: () async throws -> Void
         ) async throws {
-            let node = startNode(name, subscribers: subscribers)
-            do {
-                try await body()
-            } catch {
-                node.cancel()
-                await node.value
-                throw error
-            }
-            node.cancel()
-            await node.value
+            try await stop(startNode(name, subscribers: subscribers), after: body)
         }
 
         /// Waits for `condition` while `node` runs; kills the node (and waits for it) whether
         /// the condition came or not.
         func kill(_ node: Task<Void, Never>, once condition: () async throws -> Bool) async throws {
+            try await stop(node, after: { try await waitUntil(condition) })
+        }
+
+        private func stop(_ node: Task<Void, Never>, after body: () async throws -> Void) async throws {
             do {
-                try await waitUntil(condition)
+                try await body()
             } catch {
                 node.cancel()
                 await node.value
