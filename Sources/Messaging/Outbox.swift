@@ -47,14 +47,23 @@ public final class Outbox: Sendable {
 
     /// The outbox row for `event`, and a wake-up for the relay once `transaction` commits.
     public func row<Event: DomainEvent>(for event: Event, in transaction: DatabaseTransaction) throws -> Row {
+        let row = try self.row(for: event)
+        transaction.afterCommit { [self] in wakeRelay() }
+        return row
+    }
+
+    /// The outbox row for `event`, for a writer that commits it in one statement of its own,
+    /// outside `Database.withTransaction`; it calls `wakeRelay()` once that statement committed.
+    public func row<Event: DomainEvent>(for event: Event) throws -> Row {
         let payload = try EventCoding.encoder.encode(event)
-        let listeners = self.listeners.withLock { $0 }
-        transaction.afterCommit {
-            for listener in listeners { listener() }
-        }
         return Row(
             id: ids.next(), eventType: Event.eventType, aggregateType: Event.aggregateType, aggregateID: event.aggregateID,
             payload: String(decoding: payload, as: UTF8.self), occurredAt: clock.now())
+    }
+
+    /// Tells the relay that committed events are waiting, so delivery does not wait for its poll.
+    public func wakeRelay() {
+        for listener in listeners.withLock({ $0 }) { listener() }
     }
 
     /// Called after every transaction that published at least one event commits.

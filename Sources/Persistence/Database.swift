@@ -104,6 +104,21 @@ public final class Database: Sendable {
         }
     }
 
+    /// Runs one named prepared statement on PostgreSQL as a transaction of its own (it commits
+    /// when the statement succeeds). For a write that is whole in one statement — a server-side
+    /// function — where `BEGIN` and `COMMIT` would be two more round trips. Only for
+    /// `dialect == .postgres`.
+    public func executeAlone<Statement: PostgresPreparedStatement>(
+        _ statement: Statement
+    ) async throws -> [Statement.Row] where Statement.Row: Sendable {
+        guard case .postgres(let store) = driver else { throw PreparedStatementsUnavailable() }
+        return try await store.withConnection { connection in
+            var rows: [Statement.Row] = []
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        }
+    }
+
     /// A statement that proves the database answers; used by readiness checks.
     public func ping() async throws {
         _ = try await read { sql in try await sql.raw("SELECT 1 AS ok").all() }

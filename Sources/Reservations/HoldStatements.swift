@@ -9,6 +9,45 @@ import PostgresNIO
 /// (Benchmarks/README.md). Seat lists are one array parameter (`= ANY($n)`), so each statement
 /// has one text whatever the number of seats. SQLite keeps the portable statements.
 enum HoldStatements {
+    /// The common seat hold, whole, in one round trip that commits on its own (see
+    /// `ReservationService.holdSeatsFunction`): `held` rows, `taken` rows, or none — "not this
+    /// way", and the caller runs the hold as a transaction with the statements below.
+    struct HoldSeatsInOneCall: PostgresPreparedStatement {
+        static let sql = """
+            SELECT outcome, held_until, held_seat_id, held_label, held_tier
+            FROM reservations_hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            """
+        typealias Row = (outcome: String, heldUntil: Date?, seatID: String, label: String?, tier: String?)
+        let holdID: String
+        let performanceID: String
+        let fanID: String
+        let seatIDs: [String]
+        let now: Date
+        let fanLockClass: Int32
+        let event: Outbox.Row
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 11)
+            bindings.append(holdID)
+            bindings.append(performanceID)
+            bindings.append(fanID)
+            bindings.append(seatIDs)
+            bindings.append(now)
+            bindings.append(fanLockClass)
+            bindings.append(event.id)
+            bindings.append(event.eventType)
+            bindings.append(event.aggregateType)
+            bindings.append(event.payload)
+            bindings.append(event.occurredAt)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (outcome, heldUntil, seatID, label, tier) = try row.decode((String, Date?, String, String?, String?).self)
+            return (outcome, heldUntil, seatID, label, tier)
+        }
+    }
+
     /// One fan's holds for one performance queue here.
     struct FanLock: PostgresPreparedStatement {
         static let sql = "SELECT pg_advisory_xact_lock($1, hashtext($2))"

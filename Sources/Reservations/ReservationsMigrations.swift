@@ -176,5 +176,102 @@ extension ReservationService {
                 "CREATE INDEX ticket_scans_ticket ON ticket_scans (ticket_id, scanned_at)",
             ]
         },
+        // PostgreSQL: the common seat hold in one round trip (see HoldStatements.HoldSeatsInOneCall).
+        Migration("0005_hold_seats_in_one_call") { dialect in
+            dialect == .postgres ? [ReservationService.holdSeatsFunction] : []
+        },
     ])
+}
+
+extension ReservationService {
+    /// `reservations_hold_seats`: a whole seat hold — the fan's lock, the sale rules, the claim,
+    /// the hold, its items and `reservation.held` — as one call that commits on its own.
+    ///
+    /// It answers with one row per seat: all `held`, or the `taken` ones (held or sold by others;
+    /// anything it claimed is given back). No rows when anything else stands in the way — not on
+    /// sale, a limit, an unknown seat, or a seat whose hold has run out but is not yet expired —
+    /// and then it has changed nothing: the caller runs the hold as a transaction, which
+    /// explains the refusal or expires the old hold and succeeds.
+    ///
+    /// Each statement of a PL/pgSQL function takes a fresh snapshot, so the fan's count after
+    /// the lock sees holds committed while it waited. Seats are locked in `p_seat_ids` order
+    /// (the caller sorts them), so holds cannot deadlock. The event's `expiresAt` is set here,
+    /// from the hold minutes read under the lock.
+    static let holdSeatsFunction = """
+        CREATE FUNCTION reservations_hold_seats(
+            p_hold_id TEXT, p_performance_id TEXT, p_fan_id TEXT, p_seat_ids TEXT[], p_now TIMESTAMPTZ,
+            p_fan_lock_class INTEGER, p_event_id TEXT, p_event_type TEXT, p_event_aggregate_type TEXT,
+            p_event_payload TEXT, p_event_occurred_at TIMESTAMPTZ)
+        RETURNS TABLE (outcome TEXT, held_until TIMESTAMPTZ, held_seat_id TEXT, held_label TEXT, held_tier TEXT)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            sale sale_performances%ROWTYPE;
+            wanted INTEGER := cardinality(p_seat_ids);
+            held_by_fan BIGINT;
+            expiry TIMESTAMPTZ;
+            claimed_ids TEXT[];
+            claimed_labels TEXT[];
+            claimed_tiers TEXT[];
+            taken_ids TEXT[];
+            unknown_or_lapsed BOOLEAN;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(p_fan_lock_class, hashtext(p_performance_id || '/' || p_fan_id));
+            SELECT * INTO sale FROM sale_performances s WHERE s.performance_id = p_performance_id;
+            IF NOT FOUND OR sale.status <> 'on_sale' OR sale.seating <> 'reserved'
+               OR p_now < sale.on_sale_from OR p_now >= sale.on_sale_until
+               OR wanted IS NULL OR wanted < 1 OR wanted > sale.max_seats_per_order THEN
+                RETURN;
+            END IF;
+            SELECT (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h
+                    WHERE h.performance_id = p_performance_id AND h.fan_id = p_fan_id AND h.status = 'active'
+                      AND h.expires_at > p_now)
+                 + (SELECT COUNT(*) FROM tickets t
+                    WHERE t.performance_id = p_performance_id AND t.purchaser_id = p_fan_id AND t.status = 'valid')
+              INTO held_by_fan;
+            IF held_by_fan + wanted > sale.max_seats_per_fan THEN
+                RETURN;
+            END IF;
+            IF wanted > 1 THEN
+                PERFORM 1 FROM performance_seats s
+                WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (p_seat_ids)
+                ORDER BY s.seat_id FOR UPDATE;
+            END IF;
+            WITH claimed AS (
+                UPDATE performance_seats s SET state = 'held', hold_id = p_hold_id
+                WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (p_seat_ids) AND s.state = 'available'
+                RETURNING s.seat_id, s.label, s.tier
+            )
+            SELECT array_agg(c.seat_id), array_agg(c.label), array_agg(c.tier)
+              INTO claimed_ids, claimed_labels, claimed_tiers FROM claimed c;
+            IF COALESCE(cardinality(claimed_ids), 0) < wanted THEN
+                UPDATE performance_seats s SET state = 'available', hold_id = NULL
+                WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (claimed_ids) AND s.hold_id = p_hold_id;
+                SELECT array_agg(s.seat_id ORDER BY s.seat_id),
+                       COUNT(*) < wanted - COALESCE(cardinality(claimed_ids), 0)
+                         OR COALESCE(bool_or(h.status = 'active' AND h.expires_at <= p_now), FALSE)
+                  INTO taken_ids, unknown_or_lapsed
+                  FROM performance_seats s LEFT JOIN holds h ON h.id = s.hold_id
+                 WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (p_seat_ids)
+                   AND NOT (s.seat_id = ANY (COALESCE(claimed_ids, '{}')));
+                IF NOT unknown_or_lapsed THEN
+                    RETURN QUERY SELECT 'taken', NULL::TIMESTAMPTZ, u.seat_id, NULL::TEXT, NULL::TEXT
+                        FROM unnest(taken_ids) AS u (seat_id);
+                END IF;
+                RETURN;
+            END IF;
+            expiry := p_now + make_interval(mins => sale.hold_minutes);
+            INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
+            VALUES (p_hold_id, p_performance_id, p_fan_id, NULL, wanted, 'active', expiry, p_now);
+            INSERT INTO hold_items (hold_id, performance_id, seat_id, active)
+            SELECT p_hold_id, p_performance_id, unnest(claimed_ids), TRUE;
+            INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts)
+            VALUES (p_event_id, p_event_type, p_event_aggregate_type, p_hold_id,
+                    (p_event_payload::jsonb
+                     || jsonb_build_object('expiresAt', to_char(expiry AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))::text,
+                    p_event_occurred_at, 0);
+            RETURN QUERY SELECT 'held', expiry, u.seat_id, u.label, u.tier
+                FROM unnest(claimed_ids, claimed_labels, claimed_tiers) AS u (seat_id, label, tier);
+        END
+        $$
+        """
 }

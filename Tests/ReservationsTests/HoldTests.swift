@@ -155,8 +155,11 @@ import Testing
         }
     }
 
-    @Test func limitsTheSaleWindowAndOwnershipAreEnforced() async throws {
-        try await withPlatform { platform in
+    // On PostgreSQL a hold that meets every rule is one call to a server-side function; any
+    // refusal is explained by the transaction. Both dialects must tell fans the same.
+    @Test(arguments: DatabaseDialect.allCases)
+    func limitsTheSaleWindowAndOwnershipAreEnforced(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
             try await platform.buildApplication().test(.router) { client in
                 let sale = try await OnSale.make(client, platform, limits: ["maxSeatsPerOrder": 2, "maxSeatsPerFan": 3])
                 let fan = try await OnSale.token(platform, userID: "fan")
@@ -186,6 +189,51 @@ import Testing
                 let notYet = try await early.hold(["seatIds": [early.seatIDs[0]]], fan: fan)
                 #expect(notYet.status == 409)
                 #expect(notYet.json["type"] as? String == "/problems/outside-sale-window")
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func aHoldRecordsItsItemsAndEventAndAPartlyTakenRequestLeavesTheFreeSeatsFree(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let first = try await OnSale.token(platform, userID: "first")
+                let second = try await OnSale.token(platform, userID: "second")
+                let seats = sale.seatIDs
+                let hold = try await sale.hold(["seatIds": [seats[3], seats[1]]], fan: first)
+                #expect(hold.status == 201)
+                #expect(hold.json["remainingSeconds"] as? Int == 300)
+                #expect((hold.json["seats"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [seats[1], seats[3]])
+                let holdID = try #require(hold.json["id"] as? String)
+                let expiresAt = try #require(hold.json["expiresAt"] as? String)
+
+                // The event says what the fan was told, expiry included.
+                let payload = try await platform.database.read { sql in
+                    try await sql.raw("SELECT payload FROM outbox WHERE event_type = 'reservation.held' AND aggregate_id = \(bind: holdID)")
+                        .first()?.decode(column: "payload", as: String.self)
+                }
+                let payloadText = try #require(payload)
+                let event = try #require(try JSONSerialization.jsonObject(with: Data(payloadText.utf8)) as? [String: Any])
+                #expect(event["holdId"] as? String == holdID)
+                #expect(event["fanId"] as? String == "first")
+                #expect(event["seatIds"] as? [String] == [seats[1], seats[3]].sorted())
+                #expect(event["quantity"] as? Int == 2)
+                let eventExpiry = try #require(event["expiresAt"] as? String)
+                #expect(try Date(eventExpiry, strategy: .iso8601).timeIntervalSince1970
+                    == (try Date(expiresAt, strategy: .iso8601).timeIntervalSince1970).rounded(.down))
+                let items = try await platform.database.read { sql in
+                    try await sql.raw("SELECT seat_id FROM hold_items WHERE hold_id = \(bind: holdID) ORDER BY seat_id").all()
+                        .map { try $0.decode(column: "seat_id", as: String.self) }
+                }
+                #expect(items == [seats[1], seats[3]].sorted())
+
+                // One of two seats taken: nothing is held, the taken one is named, the free one stays free.
+                let refused = try await sale.hold(["seatIds": [seats[2], seats[3]]], fan: second)
+                #expect(refused.status == 409)
+                #expect(refused.json["takenSeatIds"] as? [String] == [seats[3]])
+                #expect(try await sale.outboxCount("reservation.held") == 1)
+                #expect(try await sale.hold(["seatIds": [seats[2]]], fan: second).status == 201)
             }
         }
     }
