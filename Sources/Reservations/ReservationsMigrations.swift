@@ -176,8 +176,15 @@ extension ReservationService {
                 "CREATE INDEX ticket_scans_ticket ON ticket_scans (ticket_id, scanned_at)",
             ]
         },
+        // The per-fan count reads only a fan's running holds. With (performance_id, fan_id,
+        // status), a plan made while holds was still empty — a new database's first on-sale —
+        // chose the expiry index instead and read every running hold of every fan.
+        Migration("0005_index_running_holds_per_fan", sql: [
+            "DROP INDEX holds_fan",
+            "CREATE INDEX holds_fan_running ON holds (performance_id, fan_id, expires_at, quantity) WHERE status = 'active'",
+        ]),
         // PostgreSQL: the common seat hold in one round trip (see HoldStatements.HoldSeatsInOneCall).
-        Migration("0005_hold_seats_in_one_call") { dialect in
+        Migration("0006_hold_seats_in_one_call") { dialect in
             dialect == .postgres ? [ReservationService.holdSeatsFunction] : []
         },
     ])
@@ -197,13 +204,19 @@ extension ReservationService {
     /// the lock sees holds committed while it waited. Seats are locked in `p_seat_ids` order
     /// (the caller sorts them), so holds cannot deadlock. The event's `expiresAt` is set here,
     /// from the hold minutes read under the lock.
+    ///
+    /// Every statement here is an index lookup. Connections keep their plans (generic, see
+    /// `PostgresStore`), and a plan made while `holds` or `tickets` was empty — just VACUUMed, on
+    /// a new database — scans the table, which grows by thousands of rows a second at an
+    /// on-sale until autovacuum's next ANALYZE re-plans: hence `enable_seqscan = off` (costs
+    /// nothing measurable; Benchmarks/README.md).
     static let holdSeatsFunction = """
         CREATE FUNCTION reservations_hold_seats(
             p_hold_id TEXT, p_performance_id TEXT, p_fan_id TEXT, p_seat_ids TEXT[], p_now TIMESTAMPTZ,
             p_fan_lock_class INTEGER, p_event_id TEXT, p_event_type TEXT, p_event_aggregate_type TEXT,
             p_event_payload TEXT, p_event_occurred_at TIMESTAMPTZ)
         RETURNS TABLE (outcome TEXT, held_until TIMESTAMPTZ, held_seat_id TEXT, held_label TEXT, held_tier TEXT)
-        LANGUAGE plpgsql AS $$
+        LANGUAGE plpgsql SET enable_seqscan = off AS $$
         DECLARE
             sale sale_performances%ROWTYPE;
             wanted INTEGER := cardinality(p_seat_ids);
