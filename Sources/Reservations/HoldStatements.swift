@@ -48,6 +48,47 @@ enum HoldStatements {
         }
     }
 
+    /// The common general-admission hold, whole, in one round trip that commits on its own (see
+    /// `ReservationService.holdUnitsFunction`): one `held` or `sold-out` row with the units left,
+    /// or none — "not this way".
+    struct HoldUnitsInOneCall: PostgresPreparedStatement {
+        static let sql = """
+            SELECT outcome, held_until, units_left
+            FROM reservations_hold_units($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            """
+        typealias Row = (outcome: String, heldUntil: Date?, unitsLeft: Int)
+        let holdID: String
+        let performanceID: String
+        let fanID: String
+        let tier: String
+        let quantity: Int
+        let now: Date
+        let fanLockClass: Int32
+        let event: Outbox.Row
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 12)
+            bindings.append(holdID)
+            bindings.append(performanceID)
+            bindings.append(fanID)
+            bindings.append(tier)
+            bindings.append(Int32(clamping: quantity))
+            bindings.append(now)
+            bindings.append(fanLockClass)
+            bindings.append(event.id)
+            bindings.append(event.eventType)
+            bindings.append(event.aggregateType)
+            bindings.append(event.payload)
+            bindings.append(event.occurredAt)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (outcome, heldUntil, unitsLeft) = try row.decode((String, Date?, Int).self)
+            return (outcome, heldUntil, unitsLeft)
+        }
+    }
+
     /// One fan's holds for one performance queue here.
     struct FanLock: PostgresPreparedStatement {
         static let sql = "SELECT pg_advisory_xact_lock($1, hashtext($2))"

@@ -53,10 +53,16 @@ public final class ReservationService: Sendable {
     public func hold(performanceID: String, _ request: HoldRequest, fan: Principal) async throws -> Hold {
         let holdID = ids.next()
         let now = clock.now()
-        if database.dialect == .postgres, case .seats(let seatIDs) = request,
-            let hold = try await holdSeatsInOneCall(seatIDs, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now)
-        {
-            return hold
+        if database.dialect == .postgres {
+            let hold: Hold?
+            switch request {
+            case .seats(let seatIDs):
+                hold = try await holdSeatsInOneCall(seatIDs, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now)
+            case .generalAdmission(let tier, let quantity):
+                hold = try await holdUnitsInOneCall(
+                    tier: tier, quantity: quantity, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now)
+            }
+            if let hold { return hold }
         }
         // The general case, and the explanation whenever the one-call hold declined.
         return try await database.withTransaction { transaction in
@@ -137,6 +143,26 @@ public final class ReservationService: Sendable {
         return Hold(
             id: holdID, performanceId: performanceID, fanId: fanID, seats: seats.sorted { $0.label < $1.label }, tier: nil, quantity: seatIDs.count, expiresAt: expiresAt, status: "active",
             remainingSeconds: Int(expiresAt.timeIntervalSince(now).rounded()))
+    }
+
+    /// PostgreSQL: a general-admission hold in one round trip (`reservations_hold_units`) — when
+    /// it meets every rule and the tier has the units, or when it plainly has not (409). `nil`
+    /// when anything else stands in the way, as for seats.
+    private func holdUnitsInOneCall(
+        tier: String, quantity: Int, holdID: String, performanceID: String, fanID: String, now: Date
+    ) async throws -> Hold? {
+        guard (1...Int(Int32.max)).contains(quantity) else { return nil }
+        let event = try outbox.row(for: ReservationHeld(
+            holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: [], tier: tier, quantity: quantity, expiresAt: now))
+        let rows = try await database.executeAlone(HoldStatements.HoldUnitsInOneCall(
+            holdID: holdID, performanceID: performanceID, fanID: fanID, tier: tier, quantity: quantity, now: now,
+            fanLockClass: Self.fanLockClass, event: event))
+        guard let row = rows.first else { return nil }
+        guard row.outcome == "held", let expiresAt = row.heldUntil else { throw Self.soldOut(tier: tier, left: row.unitsLeft) }
+        outbox.wakeRelay()
+        return Hold(
+            id: holdID, performanceId: performanceID, fanId: fanID, seats: [], tier: tier, quantity: quantity, expiresAt: expiresAt,
+            status: "active", remainingSeconds: Int(expiresAt.timeIntervalSince(now).rounded()))
     }
 
     /// What could still be bought at this moment: seats neither sold nor in a running hold
@@ -279,6 +305,12 @@ public final class ReservationService: Sendable {
         return seatsTaken(Set(claim.seatIDs).subtracting(claimed.map(\.id)).sorted())
     }
 
+    private static func soldOut(tier: String, left: Int) -> Problem {
+        Problem(
+            type: Problem.typeURI("sold-out"), title: "Not enough tickets left.", status: 409,
+            detail: "\(left) left in \(tier); nothing was held.", extensions: ["available": .int(left)])
+    }
+
     private static func seatsTaken(_ taken: [String]) -> Problem {
         Problem(
             type: Problem.typeURI("seats-taken"), title: "Some seats are no longer available.", status: 409,
@@ -305,11 +337,7 @@ public final class ReservationService: Sendable {
                  + (SELECT COUNT(*) FROM tickets
                     WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier) AND status = 'valid' AND seat_id IS NULL) AS taken
             """).first()?.decode(column: "taken", as: Int.self) ?? 0
-        guard taken + quantity <= quota else {
-            throw Problem(
-                type: Problem.typeURI("sold-out"), title: "Not enough tickets left.", status: 409,
-                detail: "\(max(0, quota - taken)) left in \(tier); nothing was held.", extensions: ["available": .int(max(0, quota - taken))])
-        }
+        guard taken + quantity <= quota else { throw Self.soldOut(tier: tier, left: max(0, quota - taken)) }
         try await insertHold(
             id: holdID, performanceID: performanceID, fanID: fanID, tier: tier, quantity: quantity, now: now, expiresAt: expiresAt,
             in: transaction)

@@ -176,40 +176,82 @@ extension ReservationService {
                 "CREATE INDEX ticket_scans_ticket ON ticket_scans (ticket_id, scanned_at)",
             ]
         },
-        // The per-fan count reads only a fan's running holds. With (performance_id, fan_id,
-        // status), a plan made while holds was still empty — a new database's first on-sale —
-        // chose the expiry index instead and read every running hold of every fan.
-        Migration("0005_index_running_holds_per_fan", sql: [
+        // Running holds per fan (the per-fan count) and per general-admission tier (what a tier
+        // has left, and which of its holds have run out). With (…, status), a plan made while
+        // holds was still empty — a new database's first on-sale — chose the expiry index for
+        // the per-fan count and read every running hold of every fan.
+        Migration("0005_index_running_holds", sql: [
             "DROP INDEX holds_fan",
             "CREATE INDEX holds_fan_running ON holds (performance_id, fan_id, expires_at, quantity) WHERE status = 'active'",
+            "DROP INDEX holds_tier",
+            """
+            CREATE INDEX holds_tier_running ON holds (performance_id, tier, expires_at, quantity)
+            WHERE status = 'active' AND tier IS NOT NULL
+            """,
         ]),
-        // PostgreSQL: the common seat hold in one round trip (see HoldStatements.HoldSeatsInOneCall).
-        Migration("0006_hold_seats_in_one_call") { dialect in
-            dialect == .postgres ? [ReservationService.holdSeatsFunction] : []
+        // PostgreSQL: the common holds in one round trip (see HoldStatements).
+        Migration("0006_holds_in_one_call") { dialect in
+            dialect == .postgres
+                ? [ReservationService.holdAllowedFunction, ReservationService.holdSeatsFunction, ReservationService.holdUnitsFunction]
+                : []
         },
     ])
 }
 
+/// PostgreSQL's one-call holds. Each answers with what it held, or with what is plainly taken
+/// (seats) or left (a tier); or with no rows when anything else stands in the way — not on sale,
+/// a limit, an unknown seat or tier, a hold that has run out but is not yet expired — and then
+/// it has changed nothing: the caller runs the hold as a transaction, which explains the
+/// refusal, or expires the old holds and succeeds.
+///
+/// Each statement of a PL/pgSQL function takes a fresh snapshot, so the fan's count after the
+/// fan's lock sees holds committed while it waited (one statement with the lock inside it
+/// could not). The event's `expiresAt` is set here, from the hold minutes read under the lock.
+///
+/// Every statement here is an index lookup. Connections keep their plans (generic, see
+/// `PostgresStore`), and a plan made while `holds` or `tickets` was empty — just VACUUMed, on a
+/// new database — scans the table, which grows by thousands of rows a second at an on-sale,
+/// until autovacuum's next ANALYZE re-plans: hence `enable_seqscan = off` (it costs nothing
+/// measurable; Benchmarks/README.md).
 extension ReservationService {
-    /// `reservations_hold_seats`: a whole seat hold — the fan's lock, the sale rules, the claim,
-    /// the hold, its items and `reservation.held` — as one call that commits on its own.
-    ///
-    /// It answers with one row per seat: all `held`, or the `taken` ones (held or sold by others;
-    /// anything it claimed is given back). No rows when anything else stands in the way — not on
-    /// sale, a limit, an unknown seat, or a seat whose hold has run out but is not yet expired —
-    /// and then it has changed nothing: the caller runs the hold as a transaction, which
-    /// explains the refusal or expires the old hold and succeeds.
-    ///
-    /// Each statement of a PL/pgSQL function takes a fresh snapshot, so the fan's count after
-    /// the lock sees holds committed while it waited. Seats are locked in `p_seat_ids` order
-    /// (the caller sorts them), so holds cannot deadlock. The event's `expiresAt` is set here,
-    /// from the hold minutes read under the lock.
-    ///
-    /// Every statement here is an index lookup. Connections keep their plans (generic, see
-    /// `PostgresStore`), and a plan made while `holds` or `tickets` was empty — just VACUUMed, on
-    /// a new database — scans the table, which grows by thousands of rows a second at an
-    /// on-sale until autovacuum's next ANALYZE re-plans: hence `enable_seqscan = off` (costs
-    /// nothing measurable; Benchmarks/README.md).
+    /// `reservations_hold_allowed`: takes the fan's lock for the performance and checks the sale
+    /// rules (on sale, in the window, the seating kind, the per-order and per-fan limits).
+    /// Returns the hold minutes, or NULL when a rule stands in the way.
+    static let holdAllowedFunction = """
+        CREATE FUNCTION reservations_hold_allowed(
+            p_performance_id TEXT, p_fan_id TEXT, p_seating TEXT, p_quantity INTEGER, p_now TIMESTAMPTZ,
+            p_fan_lock_class INTEGER)
+        RETURNS INTEGER
+        LANGUAGE plpgsql SET enable_seqscan = off AS $$
+        DECLARE
+            sale sale_performances%ROWTYPE;
+            held_by_fan BIGINT;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(p_fan_lock_class, hashtext(p_performance_id || '/' || p_fan_id));
+            SELECT * INTO sale FROM sale_performances s WHERE s.performance_id = p_performance_id;
+            IF NOT FOUND OR sale.status <> 'on_sale' OR sale.seating <> p_seating
+               OR p_now < sale.on_sale_from OR p_now >= sale.on_sale_until
+               OR p_quantity IS NULL OR p_quantity < 1 OR p_quantity > sale.max_seats_per_order THEN
+                RETURN NULL;
+            END IF;
+            SELECT (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h
+                    WHERE h.performance_id = p_performance_id AND h.fan_id = p_fan_id AND h.status = 'active'
+                      AND h.expires_at > p_now)
+                 + (SELECT COUNT(*) FROM tickets t
+                    WHERE t.performance_id = p_performance_id AND t.purchaser_id = p_fan_id AND t.status = 'valid')
+              INTO held_by_fan;
+            IF held_by_fan + p_quantity > sale.max_seats_per_fan THEN
+                RETURN NULL;
+            END IF;
+            RETURN sale.hold_minutes;
+        END
+        $$
+        """
+
+    /// `reservations_hold_seats`: a whole seat hold — the rules, the claim, the hold, its items
+    /// and `reservation.held` — committing on its own. One row per seat: all `held`, or the
+    /// `taken` ones (held or sold by others; anything it claimed is given back). Seats are locked
+    /// in `p_seat_ids` order (the caller sorts them), so holds cannot deadlock.
     static let holdSeatsFunction = """
         CREATE FUNCTION reservations_hold_seats(
             p_hold_id TEXT, p_performance_id TEXT, p_fan_id TEXT, p_seat_ids TEXT[], p_now TIMESTAMPTZ,
@@ -218,9 +260,8 @@ extension ReservationService {
         RETURNS TABLE (outcome TEXT, held_until TIMESTAMPTZ, held_seat_id TEXT, held_label TEXT, held_tier TEXT)
         LANGUAGE plpgsql SET enable_seqscan = off AS $$
         DECLARE
-            sale sale_performances%ROWTYPE;
             wanted INTEGER := cardinality(p_seat_ids);
-            held_by_fan BIGINT;
+            minutes INTEGER;
             expiry TIMESTAMPTZ;
             claimed_ids TEXT[];
             claimed_labels TEXT[];
@@ -228,20 +269,8 @@ extension ReservationService {
             taken_ids TEXT[];
             unknown_or_lapsed BOOLEAN;
         BEGIN
-            PERFORM pg_advisory_xact_lock(p_fan_lock_class, hashtext(p_performance_id || '/' || p_fan_id));
-            SELECT * INTO sale FROM sale_performances s WHERE s.performance_id = p_performance_id;
-            IF NOT FOUND OR sale.status <> 'on_sale' OR sale.seating <> 'reserved'
-               OR p_now < sale.on_sale_from OR p_now >= sale.on_sale_until
-               OR wanted IS NULL OR wanted < 1 OR wanted > sale.max_seats_per_order THEN
-                RETURN;
-            END IF;
-            SELECT (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h
-                    WHERE h.performance_id = p_performance_id AND h.fan_id = p_fan_id AND h.status = 'active'
-                      AND h.expires_at > p_now)
-                 + (SELECT COUNT(*) FROM tickets t
-                    WHERE t.performance_id = p_performance_id AND t.purchaser_id = p_fan_id AND t.status = 'valid')
-              INTO held_by_fan;
-            IF held_by_fan + wanted > sale.max_seats_per_fan THEN
+            minutes := reservations_hold_allowed(p_performance_id, p_fan_id, 'reserved', wanted, p_now, p_fan_lock_class);
+            IF minutes IS NULL THEN
                 RETURN;
             END IF;
             IF wanted > 1 THEN
@@ -272,7 +301,7 @@ extension ReservationService {
                 END IF;
                 RETURN;
             END IF;
-            expiry := p_now + make_interval(mins => sale.hold_minutes);
+            expiry := p_now + make_interval(mins => minutes);
             INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
             VALUES (p_hold_id, p_performance_id, p_fan_id, NULL, wanted, 'active', expiry, p_now);
             INSERT INTO hold_items (hold_id, performance_id, seat_id, active)
@@ -284,6 +313,57 @@ extension ReservationService {
                     p_event_occurred_at, 0);
             RETURN QUERY SELECT 'held', expiry, u.seat_id, u.label, u.tier
                 FROM unnest(claimed_ids, claimed_labels, claimed_tiers) AS u (seat_id, label, tier);
+        END
+        $$
+        """
+
+    /// `reservations_hold_units`: a whole general-admission hold, committing on its own: one row,
+    /// `held` with the units left, or `sold-out` with the units left when fewer than asked. The
+    /// tier's row is the lock every hold of the tier queues on — now for the length of this call
+    /// rather than of a transaction's round trips.
+    static let holdUnitsFunction = """
+        CREATE FUNCTION reservations_hold_units(
+            p_hold_id TEXT, p_performance_id TEXT, p_fan_id TEXT, p_tier TEXT, p_quantity INTEGER, p_now TIMESTAMPTZ,
+            p_fan_lock_class INTEGER, p_event_id TEXT, p_event_type TEXT, p_event_aggregate_type TEXT,
+            p_event_payload TEXT, p_event_occurred_at TIMESTAMPTZ)
+        RETURNS TABLE (outcome TEXT, held_until TIMESTAMPTZ, units_left BIGINT)
+        LANGUAGE plpgsql SET enable_seqscan = off AS $$
+        DECLARE
+            minutes INTEGER;
+            tier_quota INTEGER;
+            taken BIGINT;
+            expiry TIMESTAMPTZ;
+        BEGIN
+            minutes := reservations_hold_allowed(p_performance_id, p_fan_id, 'general', p_quantity, p_now, p_fan_lock_class);
+            IF minutes IS NULL THEN
+                RETURN;
+            END IF;
+            SELECT g.quota INTO tier_quota FROM ga_tiers g
+            WHERE g.performance_id = p_performance_id AND g.tier = p_tier FOR UPDATE;
+            IF NOT FOUND OR EXISTS (
+                SELECT 1 FROM holds h
+                WHERE h.performance_id = p_performance_id AND h.tier = p_tier AND h.status = 'active' AND h.expires_at <= p_now
+            ) THEN
+                RETURN;
+            END IF;
+            SELECT (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h
+                    WHERE h.performance_id = p_performance_id AND h.tier = p_tier AND h.status = 'active')
+                 + (SELECT COUNT(*) FROM tickets t
+                    WHERE t.performance_id = p_performance_id AND t.tier = p_tier AND t.status = 'valid' AND t.seat_id IS NULL)
+              INTO taken;
+            IF taken + p_quantity > tier_quota THEN
+                RETURN QUERY SELECT 'sold-out', NULL::TIMESTAMPTZ, GREATEST(0, tier_quota - taken);
+                RETURN;
+            END IF;
+            expiry := p_now + make_interval(mins => minutes);
+            INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
+            VALUES (p_hold_id, p_performance_id, p_fan_id, p_tier, p_quantity, 'active', expiry, p_now);
+            INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts)
+            VALUES (p_event_id, p_event_type, p_event_aggregate_type, p_hold_id,
+                    (p_event_payload::jsonb
+                     || jsonb_build_object('expiresAt', to_char(expiry AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))::text,
+                    p_event_occurred_at, 0);
+            RETURN QUERY SELECT 'held', expiry, tier_quota - taken - p_quantity;
         END
         $$
         """

@@ -237,4 +237,44 @@ import Testing
             }
         }
     }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func generalAdmissionUnitsComeBackTheMomentAHoldRunsOut(dialect: DatabaseDialect) async throws {
+        let clock = ManualClock(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+        try await withPlatform(dialect, clock: clock) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform, quota: 3)
+                let first = try await OnSale.token(platform, userID: "first")
+                let second = try await OnSale.token(platform, userID: "second")
+                let hold = try await sale.hold(["tier": "Standing", "quantity": 2], fan: first)
+                #expect(hold.status == 201)
+                #expect(hold.json["tier"] as? String == "Standing")
+                #expect(hold.json["quantity"] as? Int == 2)
+                #expect(hold.json["remainingSeconds"] as? Int == 300)
+                let holdID = try #require(hold.json["id"] as? String)
+                let payload = try await platform.database.read { sql in
+                    try await sql.raw("SELECT payload FROM outbox WHERE event_type = 'reservation.held' AND aggregate_id = \(bind: holdID)")
+                        .first()?.decode(column: "payload", as: String.self)
+                }
+                let payloadText = try #require(payload)
+                let event = try #require(try JSONSerialization.jsonObject(with: Data(payloadText.utf8)) as? [String: Any])
+                #expect(event["tier"] as? String == "Standing")
+                #expect(event["quantity"] as? Int == 2)
+                #expect(event["expiresAt"] as? String == hold.json["expiresAt"] as? String)
+
+                let tooMany = try await sale.hold(["tier": "Standing", "quantity": 2], fan: second)
+                #expect(tooMany.status == 409)
+                #expect(tooMany.json["type"] as? String == "/problems/sold-out")
+                #expect(tooMany.json["available"] as? Int == 1)
+                #expect(try await sale.hold(["tier": "Balcony", "quantity": 1], fan: second).status == 422)
+
+                // No sweeper has run: the first fan's units are free the moment the hold runs out.
+                clock.advance(by: 301)
+                #expect(try await sale.hold(["tier": "Standing", "quantity": 3], fan: second).status == 201)
+                #expect(try await sale.outboxCount("reservation.expired") == 1)
+                let left = try await sale.hold(["tier": "Standing", "quantity": 1], fan: first)
+                #expect(left.json["available"] as? Int == 0)
+            }
+        }
+    }
 }
