@@ -321,26 +321,25 @@ public final class ReservationService: Sendable {
         tier: String, quantity: Int, holdID: String, performanceID: String, fanID: String, now: Date, expiresAt: Date,
         in transaction: DatabaseTransaction
     ) async throws {
-        // The tier row is the lock every general-admission hold of the tier queues on.
+        // The tier row is the lock every general-admission hold of the tier queues on, and its
+        // counts say what is taken once the tier's lapsed holds are expired (TierCounts).
         let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
-        guard let quota = try await transaction.sql.raw("""
-            SELECT quota FROM ga_tiers WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier)\(unsafeRaw: lock)
-            """).first()?.decode(column: "quota", as: Int.self)
-        else {
+        let counts: SQLQueryString = """
+            SELECT quota, held + sold AS taken FROM ga_tiers WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier)
+            """
+        guard try await transaction.sql.raw(counts + SQLQueryString(lock)).first() != nil else {
             throw Problem.validation([.init(field: "tier", message: "'\(tier)' is not a tier of this performance")])
         }
         try await expireDueHolds(
             in: transaction, now: now, matching: "performance_id = \(bind: performanceID) AND tier = \(bind: tier)")
-        let taken = try await transaction.sql.raw("""
-            SELECT (SELECT COALESCE(SUM(quantity), 0) FROM holds
-                    WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier) AND status = 'active')
-                 + (SELECT COUNT(*) FROM tickets
-                    WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier) AND status = 'valid' AND seat_id IS NULL) AS taken
-            """).first()?.decode(column: "taken", as: Int.self) ?? 0
+        let row = try await transaction.sql.raw(counts).first()
+        let quota = try row?.decode(column: "quota", as: Int.self) ?? 0
+        let taken = try row?.decode(column: "taken", as: Int.self) ?? 0
         guard taken + quantity <= quota else { throw Self.soldOut(tier: tier, left: max(0, quota - taken)) }
         try await insertHold(
             id: holdID, performanceID: performanceID, fanID: fanID, tier: tier, quantity: quantity, now: now, expiresAt: expiresAt,
             in: transaction)
+        try await TierCounts.add(held: quantity, to: .init(performanceID: performanceID, tier: tier), in: transaction)
         try await outbox.publish(
             ReservationHeld(
                 holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: [], tier: tier, quantity: quantity,
@@ -406,12 +405,15 @@ public final class ReservationService: Sendable {
     public func release(id: String, by fan: Principal) async throws {
         let hold = try await hold(id: id, viewer: fan)
         guard hold.status == "active" else { return }
+        let tier = hold.tier.map { TierCounts.Tier(performanceID: hold.performanceId, tier: $0) }
         try await database.withTransaction { transaction in
+            if let tier { try await TierCounts.lock([tier], in: transaction) }
             let ended = try await transaction.sql.raw("""
                 UPDATE holds SET status = 'released', ended_at = \(bind: self.clock.now()) WHERE id = \(bind: id) AND status = 'active'
                 RETURNING id
                 """).first()
             guard ended != nil else { return }
+            if let tier { try await TierCounts.add(held: -hold.quantity, to: tier, in: transaction) }
             let seatIDs = try await Self.freeItems(of: id, in: transaction)
             try await self.outbox.publish(
                 ReservationReleased(
@@ -430,18 +432,41 @@ public final class ReservationService: Sendable {
     public func expireDueHolds(limit: Int = ReservationService.sweepBatchSize) async throws -> Int {
         let now = clock.now()
         return try await database.withTransaction { transaction in
-            try await self.expireDueHolds(
-                in: transaction, now: now,
-                matching: "id IN (SELECT id FROM holds WHERE status = 'active' AND expires_at <= \(bind: now) ORDER BY expires_at LIMIT \(bind: limit))")
+            let due = try await transaction.sql.raw("""
+                SELECT id, performance_id, tier FROM holds WHERE status = 'active' AND expires_at <= \(bind: now)
+                ORDER BY expires_at LIMIT \(bind: limit)
+                """).all()
+            guard !due.isEmpty else { return 0 }
+            var tiers = Set<TierCounts.Tier>()
+            for row in due {
+                if let tier = try row.decode(column: "tier", as: String?.self) {
+                    tiers.insert(.init(performanceID: try row.decode(column: "performance_id", as: String.self), tier: tier))
+                }
+            }
+            try await TierCounts.lock(tiers, in: transaction)
+            let ids = try due.map { try $0.decode(column: "id", as: String.self) }
+            return try await self.expireDueHolds(in: transaction, now: now, matching: "id IN \(SQLQueryString.list(ids))")
         }
     }
 
+    /// Expires the running holds that match `condition` and have run out. The caller has locked
+    /// the general-admission tiers they may belong to (TierCounts' lock order).
     @discardableResult
     private func expireDueHolds(in transaction: DatabaseTransaction, now: Date, matching condition: SQLQueryString) async throws -> Int {
         var query: SQLQueryString = "UPDATE holds SET status = 'expired', ended_at = \(bind: now) WHERE status = 'active' AND expires_at <= \(bind: now) AND "
         query += condition
         query += " RETURNING id, performance_id, fan_id, tier, quantity"
         let expired = try await transaction.sql.raw(query).all()
+        var unitsBackPerTier: [TierCounts.Tier: Int] = [:]
+        for row in expired {
+            if let tier = try row.decode(column: "tier", as: String?.self) {
+                let key = TierCounts.Tier(performanceID: try row.decode(column: "performance_id", as: String.self), tier: tier)
+                unitsBackPerTier[key, default: 0] += try row.decode(column: "quantity", as: Int.self)
+            }
+        }
+        for (tier, units) in unitsBackPerTier.sorted(by: { $0.key < $1.key }) {
+            try await TierCounts.add(held: -units, to: tier, in: transaction)
+        }
         for row in expired {
             let id = try row.decode(column: "id", as: String.self)
             let seatIDs = try await Self.freeItems(of: id, in: transaction)

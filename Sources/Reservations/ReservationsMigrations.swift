@@ -189,8 +189,24 @@ extension ReservationService {
             WHERE status = 'active' AND tier IS NOT NULL
             """,
         ]),
+        // What each general-admission tier has in running holds (`held`, holds that ran out
+        // included until they are expired) and in valid tickets (`sold`), kept by every change
+        // to them (`TierCounts`), so a hold decides from one row instead of adding up the tier's
+        // holds and tickets under the tier's lock.
+        Migration("0006_count_general_admission_units", sql: [
+            "ALTER TABLE ga_tiers ADD COLUMN held INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE ga_tiers ADD COLUMN sold INTEGER NOT NULL DEFAULT 0",
+            """
+            UPDATE ga_tiers SET
+                held = (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h
+                        WHERE h.performance_id = ga_tiers.performance_id AND h.tier = ga_tiers.tier AND h.status = 'active'),
+                sold = (SELECT COUNT(*) FROM tickets t
+                        WHERE t.performance_id = ga_tiers.performance_id AND t.tier = ga_tiers.tier AND t.status = 'valid'
+                          AND t.seat_id IS NULL)
+            """,
+        ]),
         // PostgreSQL: the common holds in one round trip (see HoldStatements).
-        Migration("0006_holds_in_one_call") { dialect in
+        Migration("0007_holds_in_one_call") { dialect in
             dialect == .postgres
                 ? [ReservationService.holdAllowedFunction, ReservationService.holdSeatsFunction, ReservationService.holdUnitsFunction]
                 : []
@@ -319,8 +335,9 @@ extension ReservationService {
 
     /// `reservations_hold_units`: a whole general-admission hold, committing on its own: one row,
     /// `held` with the units left, or `sold-out` with the units left when fewer than asked. The
-    /// tier's row is the lock every hold of the tier queues on — now for the length of this call
-    /// rather than of a transaction's round trips.
+    /// tier's row is the lock every hold of the tier queues on — for the length of this call
+    /// rather than of a transaction's round trips — and its counts decide (`TierCounts`); a tier
+    /// with holds that ran out is left to the transaction, which expires them first.
     static let holdUnitsFunction = """
         CREATE FUNCTION reservations_hold_units(
             p_hold_id TEXT, p_performance_id TEXT, p_fan_id TEXT, p_tier TEXT, p_quantity INTEGER, p_now TIMESTAMPTZ,
@@ -338,7 +355,7 @@ extension ReservationService {
             IF minutes IS NULL THEN
                 RETURN;
             END IF;
-            SELECT g.quota INTO tier_quota FROM ga_tiers g
+            SELECT g.quota, g.held + g.sold INTO tier_quota, taken FROM ga_tiers g
             WHERE g.performance_id = p_performance_id AND g.tier = p_tier FOR UPDATE;
             IF NOT FOUND OR EXISTS (
                 SELECT 1 FROM holds h
@@ -346,11 +363,6 @@ extension ReservationService {
             ) THEN
                 RETURN;
             END IF;
-            SELECT (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h
-                    WHERE h.performance_id = p_performance_id AND h.tier = p_tier AND h.status = 'active')
-                 + (SELECT COUNT(*) FROM tickets t
-                    WHERE t.performance_id = p_performance_id AND t.tier = p_tier AND t.status = 'valid' AND t.seat_id IS NULL)
-              INTO taken;
             IF taken + p_quantity > tier_quota THEN
                 RETURN QUERY SELECT 'sold-out', NULL::TIMESTAMPTZ, GREATEST(0, tier_quota - taken);
                 RETURN;
@@ -358,6 +370,7 @@ extension ReservationService {
             expiry := p_now + make_interval(mins => minutes);
             INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
             VALUES (p_hold_id, p_performance_id, p_fan_id, p_tier, p_quantity, 'active', expiry, p_now);
+            UPDATE ga_tiers g SET held = g.held + p_quantity WHERE g.performance_id = p_performance_id AND g.tier = p_tier;
             INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts)
             VALUES (p_event_id, p_event_type, p_event_aggregate_type, p_hold_id,
                     (p_event_payload::jsonb

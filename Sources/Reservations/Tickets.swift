@@ -165,6 +165,9 @@ public final class TicketService: Sendable {
     /// issued and `reservation.confirmed` written, all in the caller's transaction.
     public func issueTickets(for hold: PricedHold, orderID: String, in transaction: DatabaseTransaction) async throws -> [Ticket] {
         let now = clock.now()
+        // General admission: the tier's units move from held to sold (TierCounts: tier first).
+        let unitTiers = hold.items.filter { $0.seatID == nil }.map { TierCounts.Tier(performanceID: hold.performanceID, tier: $0.tier) }
+        try await TierCounts.lock(Set(unitTiers), in: transaction)
         let confirmed = try await transaction.sql.raw("""
             UPDATE holds SET status = 'confirmed', order_id = \(bind: orderID), ended_at = \(bind: now)
             WHERE id = \(bind: hold.holdID) AND status = 'active' AND expires_at > \(bind: now)
@@ -206,6 +209,9 @@ public final class TicketService: Sendable {
                                  price_amount, price_currency, status, code_version, issued_at)
             VALUES \(rows)
             """).run()
+        for (tier, units) in Dictionary(unitTiers.map { ($0, 1) }, uniquingKeysWith: +).sorted(by: { $0.key < $1.key }) {
+            try await TierCounts.add(held: -units, sold: units, to: tier, in: transaction)
+        }
         try await outbox.publish(
             ReservationConfirmed(
                 holdId: hold.holdID, orderId: orderID, performanceId: hold.performanceID, fanId: hold.fanID,
@@ -249,12 +255,27 @@ public final class TicketService: Sendable {
         guard used.isEmpty else {
             throw Problem.conflict(detail: "A ticket that was already used at the door cannot be cancelled.", slug: "ticket-used")
         }
+        // General-admission tickets give their units back to the tier (TierCounts: tier first).
+        let unitTiers = try await transaction.sql.raw("""
+            SELECT DISTINCT performance_id, tier FROM tickets WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs))
+              AND status = 'valid' AND seat_id IS NULL
+            """).all().map {
+                TierCounts.Tier(
+                    performanceID: try $0.decode(column: "performance_id", as: String.self), tier: try $0.decode(column: "tier", as: String.self))
+            }
+        try await TierCounts.lock(Set(unitTiers), in: transaction)
         let cancelled = try await transaction.sql.raw("""
             UPDATE tickets SET status = 'cancelled', cancelled_at = \(bind: now)
             WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs)) AND status = 'valid'
             RETURNING \(unsafeRaw: Self.ticketColumns)
             """).all().map(ticket)
         guard let first = cancelled.first else { return [] }
+        let unitsBack = Dictionary(
+            cancelled.filter { $0.seat == nil }.map { (TierCounts.Tier(performanceID: $0.performanceId, tier: $0.tier), 1) },
+            uniquingKeysWith: +)
+        for (tier, units) in unitsBack.sorted(by: { $0.key < $1.key }) {
+            try await TierCounts.add(sold: -units, to: tier, in: transaction)
+        }
         let seatIDs = cancelled.compactMap { $0.seat?.id }
         if !seatIDs.isEmpty {
             let seats = SQLQueryString.list(seatIDs)

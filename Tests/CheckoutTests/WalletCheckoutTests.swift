@@ -372,6 +372,7 @@ import Testing
                 let one = try #require(paid.tickets.first?["id"] as? String)
                 #expect(try await sale.call(.post, "/v1/orders/\(orderID)/cancel", fan: fan, body: ["ticketIds": [one]]).status == 200)
                 #expect(try await sale.hold(["tier": "Standing", "quantity": 1], fan: other).status == 201, "the unit is back on sale")
+                try await sale.expectTierCountsMatchARecount()
 
                 try await platform.relay.deliverPending()
                 let availability = try await sale.call(.get, "/v1/performances/\(sale.performanceID)/availability", fan: fan)

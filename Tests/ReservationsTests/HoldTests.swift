@@ -67,6 +67,7 @@ import Testing
                     return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
                 }
                 #expect(statuses == [201: 100, 409: 900])
+                try await sale.expectTierCountsMatchARecount()
                 let units = try await platform.database.read { sql in
                     try await sql.raw("SELECT SUM(quantity) AS n FROM holds WHERE status = 'active'").first()?.decode(column: "n", as: Int.self)
                 }
@@ -274,6 +275,21 @@ import Testing
                 #expect(try await sale.outboxCount("reservation.expired") == 1)
                 let left = try await sale.hold(["tier": "Standing", "quantity": 1], fan: first)
                 #expect(left.json["available"] as? Int == 0)
+                try await sale.expectTierCountsMatchARecount()
+
+                // Released, and expired by the sweeper: the counts follow.
+                clock.advance(by: 301)
+                #expect(try await sale.hold(["tier": "Standing", "quantity": 1], fan: first).status == 201)
+                let released = try await sale.hold(["tier": "Standing", "quantity": 1], fan: second)
+                let releasedID = try #require(released.json["id"] as? String)
+                #expect(try await sale.call(.delete, "/v1/holds/\(releasedID)", fan: second).status == 204)
+                try await sale.expectTierCountsMatchARecount()
+                clock.advance(by: 301)
+                #expect(try await platform.reservations.expireDueHolds() == 1)
+                try await sale.expectTierCountsMatchARecount()
+                // (Fifteen minutes on: the fan signs in again.)
+                let secondLater = try await OnSale.token(platform, userID: "second")
+                #expect(try await sale.hold(["tier": "Standing", "quantity": 3], fan: secondLater).status == 201)
             }
         }
     }

@@ -93,6 +93,30 @@ public struct OnSale: Sendable {
         try await call(.post, "/v1/performances/\(performanceID)/holds", fan: fan, body: body)
     }
 
+    /// Each general-admission tier's kept counts (`ga_tiers.held`, `.sold`) equal a recount of
+    /// its running holds and valid tickets.
+    public func expectTierCountsMatchARecount(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let rows = try await platform.database.read { sql in
+            try await sql.raw("""
+                SELECT g.tier, g.held, g.sold,
+                       (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h
+                        WHERE h.performance_id = g.performance_id AND h.tier = g.tier AND h.status = 'active') AS running,
+                       (SELECT COUNT(*) FROM tickets t
+                        WHERE t.performance_id = g.performance_id AND t.tier = g.tier AND t.status = 'valid' AND t.seat_id IS NULL) AS valid
+                FROM ga_tiers g WHERE g.performance_id = \(bind: performanceID)
+                """).all().map {
+                    (try $0.decode(column: "tier", as: String.self), try $0.decode(column: "held", as: Int.self),
+                     try $0.decode(column: "sold", as: Int.self), try $0.decode(column: "running", as: Int.self),
+                     try $0.decode(column: "valid", as: Int.self))
+                }
+        }
+        #expect(!rows.isEmpty, "no general-admission tiers", sourceLocation: sourceLocation)
+        for (tier, held, sold, running, valid) in rows {
+            #expect(held == running, "\(tier): held \(held), running holds \(running)", sourceLocation: sourceLocation)
+            #expect(sold == valid, "\(tier): sold \(sold), valid tickets \(valid)", sourceLocation: sourceLocation)
+        }
+    }
+
     public func outboxCount(_ type: String) async throws -> Int {
         try await platform.database.read { sql in
             try await sql.raw("SELECT COUNT(*) AS n FROM outbox WHERE event_type = \(bind: type)").first()?.decode(column: "n", as: Int.self) ?? -1
