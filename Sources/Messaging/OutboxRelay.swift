@@ -22,7 +22,9 @@ public final class OutboxRelay: Service {
         /// How long a woken relay lets further commits gather before a pass, so that under load
         /// one pass (a few transactions) delivers many events instead of one.
         public var gatherDelay: Duration = .milliseconds(10)
-        public var batchSize: Int = 200
+        /// Events per pass. At 200 the relay fell seconds behind 3,000 holds a second
+        /// (Benchmarks/README.md); a pass costs a few transactions whatever its size.
+        public var batchSize: Int = 500
         public var maximumAttempts: Int = 10
         public var firstRetryDelay: TimeInterval = 1
         public var maximumRetryDelay: TimeInterval = 300
