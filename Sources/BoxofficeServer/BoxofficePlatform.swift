@@ -186,23 +186,26 @@ public final class BoxofficePlatform: Sendable {
             FinishedShopping(service: waitingRoom),
         ]
         let allSubscribers = contextSubscribers + subscribers
+        // Event delivery keeps the read models current, and must not queue behind requests for
+        // connections at an on-sale: it has a pool of its own.
+        let delivery = database.background
         if let redis {
             // Several nodes: the relay publishes to one stream per topic; each subscriber is a
             // consumer group that every node joins (see `makeServiceGroup`).
             let streams = Server.streamSettings(configuration)
             self.relay = OutboxRelay(
-                database: database, outbox: outbox, publisher: RedisStreamPublisher(redis: redis, settings: streams), clock: clock,
+                database: delivery, outbox: outbox, publisher: RedisStreamPublisher(redis: redis, settings: streams), clock: clock,
                 logger: logger.with(component: "outbox"), metrics: metrics)
             let nodeID = self.nodeID
             self.streamConsumers = allSubscribers.map { subscriber in
                 RedisStreamConsumer(
-                    redis: redis, subscriber: subscriber, database: database, consumerName: nodeID, settings: streams, clock: clock,
+                    redis: redis, subscriber: subscriber, database: delivery, consumerName: nodeID, settings: streams, clock: clock,
                     logger: logger.with(component: "events"), metrics: metrics)
             }
             self.deadLetters = RedisDeadLetters(redis: redis, settings: streams)
         } else {
             self.relay = OutboxRelay(
-                database: database, outbox: outbox, subscribers: allSubscribers, clock: clock,
+                database: delivery, outbox: outbox, subscribers: allSubscribers, clock: clock,
                 logger: logger.with(component: "outbox"), metrics: metrics)
             self.streamConsumers = []
             self.deadLetters = OutboxDeadLetters(database: database, clock: clock)

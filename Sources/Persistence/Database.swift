@@ -19,17 +19,24 @@ public final class Database: Sendable {
     public let configuration: DatabaseConfiguration
     let logger: Logger
     private let driver: Driver
+    private let backgroundLane: Database?
+
+    /// The same database through a small pool of its own, for background work such as event
+    /// delivery: when every connection of the request pool is taken, as at an on-sale, this
+    /// work doesn't wait in the request queue. (On SQLite, the database itself.)
+    public var background: Database { backgroundLane ?? self }
 
     private enum Driver: Sendable {
         case sqlite(SQLiteStore)
         case postgres(PostgresStore)
     }
 
-    private init(configuration: DatabaseConfiguration, logger: Logger, driver: Driver) {
+    private init(configuration: DatabaseConfiguration, logger: Logger, driver: Driver, background: Database? = nil) {
         self.configuration = configuration
         self.dialect = configuration.dialect
         self.logger = logger
         self.driver = driver
+        self.backgroundLane = background
     }
 
     /// Opens the database, checks that it answers, runs `body`, and closes it again.
@@ -55,10 +62,14 @@ public final class Database: Sendable {
             }
         case .postgres(let settings):
             try await PostgresStore.probe(settings, logger: logger)
-            let store = PostgresStore(settings, logger: logger)
-            let database = Database(configuration: configuration, logger: logger, driver: .postgres(store))
+            let store = PostgresStore(settings, maximumConnections: settings.maximumConnections, logger: logger)
+            let backgroundStore = PostgresStore(settings, maximumConnections: settings.backgroundConnections, logger: logger)
+            let database = Database(
+                configuration: configuration, logger: logger, driver: .postgres(store),
+                background: Database(configuration: configuration, logger: logger, driver: .postgres(backgroundStore)))
             return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
                 group.addTask { await store.client.run() }
+                group.addTask { await backgroundStore.client.run() }
                 defer { group.cancelAll() }
                 return try await body(database)
             }
@@ -299,17 +310,17 @@ private final class PostgresStore: Sendable {
     private let maximumConnections: Int
     private let counters = Mutex<(requested: Int, inUse: Int)>((0, 0))
 
-    init(_ settings: DatabaseConfiguration.PostgresSettings, logger: Logger) {
+    init(_ settings: DatabaseConfiguration.PostgresSettings, maximumConnections: Int, logger: Logger) {
         var configuration = PostgresClient.Configuration(
             host: settings.host, port: settings.port, username: settings.username,
             password: settings.password, database: settings.database, tls: Self.tls(settings.tls))
-        configuration.options.maximumConnections = settings.maximumConnections
+        configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
         // Only named prepared statements (`DatabaseTransaction.execute`) are affected: plan them
         // once. Left to choose, PostgreSQL kept re-planning the hold statements on every call.
         configuration.options.additionalStartupParameters = [("plan_cache_mode", "force_generic_plan")]
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.maximumConnections = settings.maximumConnections
+        self.maximumConnections = maximumConnections
     }
 
     /// Opens one plain connection first: unlike the pool, which retries quietly forever, it

@@ -31,6 +31,9 @@ public enum DatabaseConfiguration: Sendable, Equatable {
         public var tls: TLSMode
         /// The pool's upper bound. On our 2-core machines 8–32 beats more (CEILINGS.md).
         public var maximumConnections: Int = 16
+        /// A second, small pool for background work (`Database.background`), so that event
+        /// delivery does not queue behind hundreds of requests when the first pool is busy.
+        public var backgroundConnections: Int = 4
 
         public init(host: String, port: Int, username: String, password: String?, database: String, tls: TLSMode) {
             self.host = host
@@ -77,6 +80,7 @@ public enum DatabaseConfiguration: Sendable, Equatable {
         guard (1...65535).contains(port) else { throw DatabaseURLError("port \(port) is out of range") }
         var tls = PostgresSettings.TLSMode.prefer
         var maximumConnections: Int?
+        var backgroundConnections: Int?
         for item in components.queryItems ?? [] {
             switch item.name {
             case "sslmode":
@@ -91,14 +95,20 @@ public enum DatabaseConfiguration: Sendable, Equatable {
                     throw DatabaseURLError("\(item.name) must be a whole number from 1 to 500")
                 }
                 maximumConnections = value
+            case "background_pool_max":
+                guard let value = item.value.flatMap(Int.init), (1...100).contains(value) else {
+                    throw DatabaseURLError("background_pool_max must be a whole number from 1 to 100")
+                }
+                backgroundConnections = value
             default:
-                throw DatabaseURLError("unknown URL parameter '\(item.name)' (known: sslmode, pool_max)")
+                throw DatabaseURLError("unknown URL parameter '\(item.name)' (known: sslmode, pool_max, background_pool_max)")
             }
         }
         var settings = PostgresSettings(
             host: host, port: port, username: username, password: components.password,
             database: database, tls: tls)
         if let maximumConnections { settings.maximumConnections = maximumConnections }
+        if let backgroundConnections { settings.backgroundConnections = backgroundConnections }
         return settings
     }
 

@@ -106,6 +106,33 @@ func makeRelay(
 @Suite struct OutboxRelayTests {
     static let schema = [Outbox.migrations, effectsSchema]
 
+    @Test func theRelayDeliversThroughItsOwnPoolWhileEveryRequestConnectionIsTaken() async throws {
+        try await TestDatabases.withDatabase(.postgres, migrations: Self.schema) { database in
+            let outbox = Outbox()
+            let relay = makeRelay(database.background, outbox, [RecordingSubscriber(name: "audit")])
+            try await database.withTransaction { transaction in
+                try await outbox.publish(TicketScanned(ticketID: "t1", gate: "A"), in: transaction)
+            }
+            // Every connection of the request pool busy for three seconds, as at an on-sale.
+            let size = database.poolStatistics.maximumConnections
+            let busy = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<size {
+                        group.addTask { try await database.read { sql in try await sql.raw("SELECT pg_sleep(3)").run() } }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            while database.poolStatistics.inUse < size { try await Task.sleep(for: .milliseconds(10)) }
+            let started = ContinuousClock.now
+            #expect(try await relay.deliverPending() == 1)
+            #expect(ContinuousClock.now - started < .seconds(2), "delivery waited for the request pool")
+            #expect(database.poolStatistics.inUse == size)
+            #expect(try await effects(database.background).map(\.ticket_id) == ["t1"])
+            try await busy.value
+        }
+    }
+
     @Test(arguments: DatabaseDialect.allCases)
     func anEventPublishedInARolledBackTransactionIsNeverDelivered(dialect: DatabaseDialect) async throws {
         try await TestDatabases.withDatabase(dialect, migrations: Self.schema) { database in

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct DatabaseConfigurationTests {
     @Test func aPostgresURLGivesEverySetting() throws {
-        let configuration = try DatabaseConfiguration(url: "postgresql://app:s3cret@db.internal:6543/boxoffice?sslmode=require&pool_max=24")
+        let configuration = try DatabaseConfiguration(url: "postgresql://app:s3cret@db.internal:6543/boxoffice?sslmode=require&pool_max=24&background_pool_max=3")
         guard case .postgres(let settings) = configuration else {
             Issue.record("expected postgres, got \(configuration)")
             return
@@ -15,6 +15,7 @@ import Testing
         #expect(settings.database == "boxoffice")
         #expect(settings.tls == .require)
         #expect(settings.maximumConnections == 24)
+        #expect(settings.backgroundConnections == 3)
         #expect(configuration.redactedDescription == "postgres://app:***@db.internal:6543/boxoffice")
     }
 
@@ -30,6 +31,7 @@ import Testing
         ("postgres://app@localhost", "names no database"),
         ("postgres://app@localhost/db?sslmode=maybe", "sslmode"),
         ("postgres://app@localhost/db?pool_max=0", "pool_max"),
+        ("postgres://app@localhost/db?background_pool_max=many", "background_pool_max"),
         ("postgres://app@localhost/db?colour=blue", "unknown URL parameter"),
         ("sqlite:", "needs a file path"),
         ("sqlite::memory:", "in-memory"),
