@@ -293,4 +293,44 @@ import Testing
             }
         }
     }
+
+    // A database that sold standing tickets before tiers kept counts gets them right on upgrade.
+    @Test(arguments: DatabaseDialect.allCases)
+    func upgradingCountsTheStandingHoldsAndTicketsAlreadyThere(dialect: DatabaseDialect) async throws {
+        let beforeCounts = BoxofficePlatform.migrationGroups.map { group in
+            group.module == "reservations" ? MigrationGroup(module: group.module, migrations: group.migrations.filter { $0.id < "0006" }) : group
+        }
+        try await TestDatabases.withDatabase(dialect, migrations: beforeCounts) { database in
+            let now = Date()
+            try await database.withTransaction { transaction in
+                let sql = transaction.sql
+                try await sql.raw("INSERT INTO ga_tiers (performance_id, tier, quota) VALUES ('p1', 'Standing', 10), ('p1', 'Balcony', 5)").run()
+                for (id, tier, quantity, status, expiresIn) in [
+                    ("running", "Standing", 2, "active", 300.0), ("ran-out", "Standing", 1, "active", -60.0),
+                    ("released", "Standing", 3, "released", 300.0), ("paid", "Standing", 2, "confirmed", 300.0),
+                    ("balcony", "Balcony", 1, "active", 300.0),
+                ] {
+                    try await sql.raw("""
+                        INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
+                        VALUES (\(bind: id), 'p1', 'fan', \(bind: tier), \(bind: quantity), \(bind: status), \(bind: now.addingTimeInterval(expiresIn)), \(bind: now))
+                        """).run()
+                }
+                for (id, status) in [("t1", "valid"), ("t2", "cancelled"), ("t3", "valid")] {
+                    try await sql.raw("""
+                        INSERT INTO tickets (id, performance_id, hold_id, order_id, purchaser_id, holder_id, seat_id, seat_label, tier,
+                                             price_amount, price_currency, status, issued_at)
+                        VALUES (\(bind: id), 'p1', 'paid', 'o1', 'fan', 'fan', NULL, NULL, 'Standing', 88000, 'KRW', \(bind: status), \(bind: now))
+                        """).run()
+                }
+            }
+            try await Migrator(database: database, groups: BoxofficePlatform.migrationGroups).migrate()
+            let counts = try await database.read { sql in
+                try await sql.raw("SELECT tier, held, sold FROM ga_tiers ORDER BY tier").all().map {
+                    [try $0.decode(column: "tier", as: String.self): [try $0.decode(column: "held", as: Int.self), try $0.decode(column: "sold", as: Int.self)]]
+                }
+            }
+            // Running holds count, the one that ran out too (until it is expired); valid tickets count.
+            #expect(counts == [["Balcony": [1, 0]], ["Standing": [3, 2]]])
+        }
+    }
 }
