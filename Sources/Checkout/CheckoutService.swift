@@ -49,8 +49,6 @@ public final class CheckoutService: Sendable {
         let method: String
     }
 
-    /// Pays for a hold; returns the HTTP status and JSON body, which a retry with the same
-    /// `idempotencyKey` gets back byte for byte.
     /// The performance of one of the fan's holds, or nil when the fan has no such hold (the
     /// checkout then answers that itself).
     public func performanceID(ofHold holdID: String, fan: Principal) async throws -> String? {
@@ -60,6 +58,8 @@ public final class CheckoutService: Sendable {
         }
     }
 
+    /// Pays for a hold; returns the HTTP status and JSON body, which a retry with the same
+    /// `idempotencyKey` gets back byte for byte.
     public func checkout(holdID: String, method: Method, idempotencyKey: String, fan: Principal) async throws -> (status: Int, body: String) {
         let scope = "checkout/\(fan.userID)"
         let fingerprint = CheckoutFingerprint(holdId: holdID, method: method.rawValue)
