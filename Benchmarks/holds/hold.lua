@@ -1,5 +1,6 @@
--- wrk script: each request holds one random seat for one random fan.
--- Arguments: seats file, tokens file, performance ID.
+-- wrk script: each request holds one random seat for one random fan, or, when the first
+-- argument is "standing", one unit of the general-admission tier "Standing".
+-- Arguments: seats file or "standing", tokens file, performance ID.
 local threads = {}
 
 function setup(thread)
@@ -8,7 +9,10 @@ end
 
 function init(args)
   seats, tokens = {}, {}
-  for line in io.lines(args[1]) do seats[#seats + 1] = line end
+  standing = args[1] == "standing"
+  if not standing then
+    for line in io.lines(args[1]) do seats[#seats + 1] = line end
+  end
   for line in io.lines(args[2]) do tokens[#tokens + 1] = line end
   path = "/v1/performances/" .. args[3] .. "/holds"
   held, taken, other = 0, 0, 0
@@ -16,11 +20,10 @@ function init(args)
 end
 
 function request()
-  local seat = seats[math.random(#seats)]
-  local token = tokens[math.random(#tokens)]
+  local body = '{"tier":"Standing","quantity":1}'
+  if not standing then body = '{"seatIds":["' .. seats[math.random(#seats)] .. '"]}' end
   return wrk.format("POST", path,
-    { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token },
-    '{"seatIds":["' .. seat .. '"]}')
+    { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)] }, body)
 end
 
 function response(status)

@@ -34,11 +34,7 @@ enum HoldStatements {
             bindings.append(seatIDs)
             bindings.append(now)
             bindings.append(fanLockClass)
-            bindings.append(event.id)
-            bindings.append(event.eventType)
-            bindings.append(event.aggregateType)
-            bindings.append(event.payload)
-            bindings.append(event.occurredAt)
+            bindings.appendHoldEvent(event)
             return bindings
         }
 
@@ -75,11 +71,7 @@ enum HoldStatements {
             bindings.append(Int32(clamping: quantity))
             bindings.append(now)
             bindings.append(fanLockClass)
-            bindings.append(event.id)
-            bindings.append(event.eventType)
-            bindings.append(event.aggregateType)
-            bindings.append(event.payload)
-            bindings.append(event.occurredAt)
+            bindings.appendHoldEvent(event)
             return bindings
         }
 
@@ -185,5 +177,17 @@ enum HoldStatements {
         func decodeRow(_ row: PostgresRow) throws -> Row {
             try row.decode(Row.self)
         }
+    }
+}
+
+extension PostgresBindings {
+    /// The hold functions' last parameters: the `reservation.held` outbox row (its aggregate is
+    /// the hold, whose ID the function has already).
+    fileprivate mutating func appendHoldEvent(_ event: Outbox.Row) {
+        append(event.id)
+        append(event.eventType)
+        append(event.aggregateType)
+        append(event.payload)
+        append(event.occurredAt)
     }
 }

@@ -457,16 +457,13 @@ public final class ReservationService: Sendable {
         query += condition
         query += " RETURNING id, performance_id, fan_id, tier, quantity"
         let expired = try await transaction.sql.raw(query).all()
-        var unitsBackPerTier: [TierCounts.Tier: Int] = [:]
-        for row in expired {
-            if let tier = try row.decode(column: "tier", as: String?.self) {
-                let key = TierCounts.Tier(performanceID: try row.decode(column: "performance_id", as: String.self), tier: tier)
-                unitsBackPerTier[key, default: 0] += try row.decode(column: "quantity", as: Int.self)
-            }
-        }
-        for (tier, units) in unitsBackPerTier.sorted(by: { $0.key < $1.key }) {
-            try await TierCounts.add(held: -units, to: tier, in: transaction)
-        }
+        let unitsBack = TierCounts.units(try expired.compactMap { row -> (TierCounts.Tier, Int)? in
+            guard let tier = try row.decode(column: "tier", as: String?.self) else { return nil }
+            return (
+                TierCounts.Tier(performanceID: try row.decode(column: "performance_id", as: String.self), tier: tier),
+                try row.decode(column: "quantity", as: Int.self))
+        })
+        try await TierCounts.add(unitsBack, held: -1, in: transaction)
         for row in expired {
             let id = try row.decode(column: "id", as: String.self)
             let seatIDs = try await Self.freeItems(of: id, in: transaction)

@@ -209,9 +209,7 @@ public final class TicketService: Sendable {
                                  price_amount, price_currency, status, code_version, issued_at)
             VALUES \(rows)
             """).run()
-        for (tier, units) in Dictionary(unitTiers.map { ($0, 1) }, uniquingKeysWith: +).sorted(by: { $0.key < $1.key }) {
-            try await TierCounts.add(held: -units, sold: units, to: tier, in: transaction)
-        }
+        try await TierCounts.add(TierCounts.units(unitTiers.map { ($0, 1) }), held: -1, sold: 1, in: transaction)
         try await outbox.publish(
             ReservationConfirmed(
                 holdId: hold.holdID, orderId: orderID, performanceId: hold.performanceID, fanId: hold.fanID,
@@ -270,12 +268,9 @@ public final class TicketService: Sendable {
             RETURNING \(unsafeRaw: Self.ticketColumns)
             """).all().map(ticket)
         guard let first = cancelled.first else { return [] }
-        let unitsBack = Dictionary(
-            cancelled.filter { $0.seat == nil }.map { (TierCounts.Tier(performanceID: $0.performanceId, tier: $0.tier), 1) },
-            uniquingKeysWith: +)
-        for (tier, units) in unitsBack.sorted(by: { $0.key < $1.key }) {
-            try await TierCounts.add(sold: -units, to: tier, in: transaction)
-        }
+        let unitsBack = TierCounts.units(
+            cancelled.filter { $0.seat == nil }.map { (TierCounts.Tier(performanceID: $0.performanceId, tier: $0.tier), 1) })
+        try await TierCounts.add(unitsBack, sold: -1, in: transaction)
         let seatIDs = cancelled.compactMap { $0.seat?.id }
         if !seatIDs.isEmpty {
             let seats = SQLQueryString.list(seatIDs)

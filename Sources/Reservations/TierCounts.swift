@@ -41,4 +41,17 @@ struct TierCounts {
             WHERE performance_id = \(bind: tier.performanceID) AND tier = \(bind: tier.tier)
             """).run()
     }
+
+    /// Units per tier, summed from (tier, units) pairs.
+    static func units<Pairs: Sequence>(_ pairs: Pairs) -> [Tier: Int] where Pairs.Element == (Tier, Int) {
+        Dictionary(pairs, uniquingKeysWith: +)
+    }
+
+    /// `add` for several tiers, in lock order: `held` and `sold` times each tier's units
+    /// (`held: -1, sold: 1` moves them from held to sold).
+    static func add(_ units: [Tier: Int], held: Int = 0, sold: Int = 0, in transaction: DatabaseTransaction) async throws {
+        for (tier, count) in units.sorted(by: { $0.key < $1.key }) {
+            try await add(held: held * count, sold: sold * count, to: tier, in: transaction)
+        }
+    }
 }

@@ -333,4 +333,40 @@ import Testing
             #expect(counts == [["Balcony": [1, 0]], ["Standing": [3, 2]]])
         }
     }
+
+    // The one-call hold is really taken on PostgreSQL, and what it declines it leaves untouched
+    // (the HTTP tests pass through the fallback transaction too, so they could not tell).
+    @Test func onPostgresTheHoldFunctionHoldsOrNamesTakenSeatsOrDeclinesChangingNothing() async throws {
+        try await withPlatform(.postgres) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform, limits: ["maxSeatsPerOrder": 2])
+                let seats = sale.seatIDs
+                // Each call is another fan's (the performance allows two seats per fan).
+                func call(_ holdID: String, _ seatIDs: [String]) async throws -> [String] {
+                    try await platform.database.read { sql in
+                        try await sql.raw("""
+                            SELECT outcome || ':' || held_seat_id AS answer FROM reservations_hold_seats(
+                                \(bind: holdID), \(bind: sale.performanceID), \(bind: "fan-" + holdID), \(bind: seatIDs), now(), 1,
+                                \(bind: "event-" + holdID), 'reservation.held', 'hold', '{}', now())
+                            """).all().map { try $0.decode(column: "answer", as: String.self) }
+                    }
+                }
+                func written() async throws -> [Int] {
+                    try await platform.database.read { sql in
+                        let row = try await sql.raw("""
+                            SELECT (SELECT COUNT(*) FROM holds) AS holds, (SELECT COUNT(*) FROM outbox WHERE event_type = 'reservation.held') AS events,
+                                   (SELECT COUNT(*) FROM performance_seats WHERE state = 'held') AS seats
+                            """).first()
+                        return try ["holds", "events", "seats"].map { try row?.decode(column: $0, as: Int.self) ?? -1 }
+                    }
+                }
+                #expect(try await call("h1", [seats[0], seats[1]]).sorted() == ["held:\(seats[0])", "held:\(seats[1])"].sorted())
+                #expect(try await written() == [1, 1, 2])
+                #expect(try await call("h2", [seats[1], seats[2]]) == ["taken:\(seats[1])"])
+                #expect(try await call("h3", [seats[2], seats[3], seats[4]]).isEmpty, "over the order limit")
+                #expect(try await call("h4", ["no-such-seat"]).isEmpty, "an unknown seat")
+                #expect(try await written() == [1, 1, 2], "refusals wrote nothing")
+            }
+        }
+    }
 }
