@@ -123,11 +123,7 @@ public final class Database: Sendable {
         _ statement: Statement
     ) async throws -> [Statement.Row] where Statement.Row: Sendable {
         guard case .postgres(let store) = driver else { throw PreparedStatementsUnavailable() }
-        return try await store.withConnection { connection in
-            var rows: [Statement.Row] = []
-            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
-            return rows
-        }
+        return try await store.withConnection { connection in try await connection.rows(of: statement, logger: logger) }
     }
 
     /// A statement that proves the database answers; used by readiness checks.

@@ -26,9 +26,7 @@ public final class DatabaseTransaction: Sendable {
     /// shows (a seat hold's). Only for `dialect == .postgres`.
     public func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
         guard let postgres else { throw PreparedStatementsUnavailable() }
-        var rows: [Statement.Row] = []
-        for try await row in try await postgres.execute(statement, logger: logger) { rows.append(row) }
-        return rows
+        return try await postgres.rows(of: statement, logger: logger)
     }
 
     /// Runs `hook` once the transaction has committed (never if it rolls back), e.g. to wake
@@ -49,4 +47,13 @@ public final class DatabaseTransaction: Sendable {
 /// A prepared statement was run on a database that is not PostgreSQL (check `dialect` first).
 public struct PreparedStatementsUnavailable: Error, CustomStringConvertible {
     public var description: String { "prepared statements run on PostgreSQL only" }
+}
+
+extension PostgresConnection {
+    /// Every row a prepared statement returns.
+    func rows<Statement: PostgresPreparedStatement>(of statement: Statement, logger: Logger) async throws -> [Statement.Row] {
+        var rows: [Statement.Row] = []
+        for try await row in try await execute(statement, logger: logger) { rows.append(row) }
+        return rows
+    }
 }
