@@ -172,7 +172,7 @@ extension Problem {
     public static func tooManyRequests(retryAfterSeconds: Int) -> Problem {
         Problem(
             type: typeURI("too-many-requests"), title: "Too many requests.", status: 429,
-            detail: "Slow down; try again in \(retryAfterSeconds) seconds.",
+            detail: "Slow down; try again in \(retryAfterSeconds) second\(retryAfterSeconds == 1 ? "" : "s").",
             extensions: ["retryAfter": .int(retryAfterSeconds)])
     }
 

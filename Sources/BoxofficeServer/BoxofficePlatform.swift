@@ -229,6 +229,10 @@ public final class BoxofficePlatform: Sendable {
         // Order matters: the request ID first, so every later log line and problem carries it;
         // the access log next, so it sees the final status of every response, problems included.
         router.add(middleware: RequestIDMiddleware())
+        // Before anything that counts per address or answers with a problem: problems need the
+        // CORS headers too, or a page on another origin cannot read why it was refused.
+        router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies))
+        router.add(middleware: CORSMiddleware(policy: configuration.corsOrigins))
         router.add(middleware: AccessLogMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware(routes: routes))
         router.add(middleware: DrainMiddleware(state: drain, exemptPaths: OperationsController.paths))

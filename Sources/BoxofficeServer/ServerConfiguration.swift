@@ -1,4 +1,5 @@
 import Foundation
+import HTTPKit
 import Identity
 import Logging
 import Persistence
@@ -51,6 +52,13 @@ public struct ServerConfiguration: Sendable {
     /// With Redis: entries each event stream keeps (about), and for how long.
     public var eventStreamMaxLength = 100_000
     public var eventStreamMaxAgeHours: Double = 168
+    /// Load balancers whose `X-Forwarded-For` / `X-Real-IP` name the client; nobody's by default.
+    public var trustedProxies = TrustedProxies()
+    /// Origins of front ends on other sites that may call the API from a browser; none by default.
+    public var corsOrigins = CORSPolicy()
+    /// The sandbox gateway pays without charging anyone: beyond loopback or on PostgreSQL it
+    /// runs only when this says the deployment is a demo.
+    public var allowSandboxGateway = false
 
     public enum PaymentGatewayMode: String, Sendable, CaseIterable {
         /// Built in: behaves like PortOne, pays on a page of its own; for development and tests.
@@ -191,12 +199,44 @@ public struct ServerConfiguration: Sendable {
         if let hours = try input.number(.eventStreamMaxAgeHours, in: 1.0...8760, noun: "number of hours") {
             configuration.eventStreamMaxAgeHours = hours
         }
+        if let (list, origin) = input.value(.trustedProxies) {
+            guard let proxies = TrustedProxies(list: list) else {
+                throw ConfigurationError(origin: origin, problem: "'\(list)' is not a comma-separated list of addresses or CIDRs")
+            }
+            configuration.trustedProxies = proxies
+        }
+        if let (list, origin) = input.value(.corsOrigins) {
+            do {
+                configuration.corsOrigins = try CORSPolicy(list: list)
+            } catch {
+                throw ConfigurationError(origin: origin, problem: error.description)
+            }
+        }
+        if let (value, origin) = input.value(.allowSandboxGateway) {
+            guard let allowed = Bool(value.lowercased()) else { throw ConfigurationError(origin: origin, problem: "'\(value)' is not true or false") }
+            configuration.allowSandboxGateway = allowed
+        }
         if let size = try input.number(.databasePoolSize, in: 1...500, noun: "pool size"),
            case .postgres(var settings) = configuration.database {
             settings.maximumConnections = size
             configuration.database = .postgres(settings)
         }
         return configuration
+    }
+}
+
+extension ServerConfiguration {
+    /// What `serve` refuses that other commands (migrate, users) need not: the sandbox gateway
+    /// hands out wallet points for nothing, so it serves only where nobody else can reach it
+    /// (loopback, embedded database) unless the deployment says it is a demo.
+    public func checkSafeToServe() throws(ConfigurationError) {
+        guard paymentGateway == .sandbox, !allowSandboxGateway else { return }
+        let onPostgres = if case .postgres = database { true } else { false }
+        let loopback = ["localhost", "::1"].contains(host) || host.hasPrefix("127.")
+        guard onPostgres || !loopback else { return }
+        throw ConfigurationError(
+            origin: Setting.paymentGateway.flag,
+            problem: "the sandbox gateway hands out wallet points without charging anyone, so it serves only on loopback with the embedded database; use portone, or \(Setting.allowSandboxGateway.flag) true for a demo")
     }
 }
 
@@ -324,13 +364,26 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         flag: "--event-stream-max-age-hours", environmentVariable: "BOXOFFICE_EVENT_STREAM_MAX_AGE_HOURS",
         summary: "With Redis: how long event stream entries are kept.", defaultValue: "168")
 
+    public static let allowSandboxGateway = Setting(
+        flag: "--allow-sandbox-gateway", environmentVariable: "BOXOFFICE_ALLOW_SANDBOX_GATEWAY",
+        summary: "`true` lets the sandbox gateway (free points) serve beyond loopback or on PostgreSQL: demos and test clusters only.",
+        defaultValue: "false")
+    public static let trustedProxies = Setting(
+        flag: "--trusted-proxies", environmentVariable: "BOXOFFICE_TRUSTED_PROXIES",
+        summary: "Comma-separated addresses or CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client.",
+        defaultValue: "none")
+    public static let corsOrigins = Setting(
+        flag: "--cors-origins", environmentVariable: "BOXOFFICE_CORS_ORIGINS",
+        summary: "Comma-separated origins (https://shop.example.com) whose pages may call the API with credentials; `*` lets any origin read without them.",
+        defaultValue: "none")
+
     public static let allCases: [Setting] = [
         host, port, databaseURL, dataDirectory, logLevel, logFormat, maximumBodyBytes, drainSeconds,
         shutdownTimeoutSeconds, databasePoolSize, jwtSecret, accessTokenMinutes, refreshTokenDays, bcryptCost,
         humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore, publicURL,
         oauthProviders, paymentGateway, portOneAPIURL, portOneAPISecret, portOneStoreID, portOneChannelKey, paymentWebhookSecret,
-        gatewayHoldMinutes, fanRateLimit, redisURL, redisSentinels, redisMasterName, redisPassword, eventStreamMaxLength,
-        eventStreamMaxAgeHours,
+        gatewayHoldMinutes, allowSandboxGateway, fanRateLimit, redisURL, redisSentinels, redisMasterName, redisPassword,
+        eventStreamMaxLength, eventStreamMaxAgeHours, trustedProxies, corsOrigins,
     ]
 }
 

@@ -112,5 +112,7 @@ public struct PerformanceScheduled: DomainEvent {
     public static let aggregateType = "performance"
     public let performance: Performance
     public let venueId: String
+    /// Sales open only once the event is published (then with `event.published`).
+    public let eventPublished: Bool
     public var aggregateID: String { performance.id }
 }

@@ -323,7 +323,14 @@ public final class CatalogService: Sendable {
                 UPDATE events SET first_starts_at = \(bind: first), first_starts_at_key = \(bind: Self.sortKey(first))
                 WHERE id = \(bind: eventID)
                 """).run()
-            try await self.outbox.publish(PerformanceScheduled(performance: performance, venueId: event.venueId), in: transaction)
+            // Read under the event's lock, so a publish racing this is either seen here or
+            // comes after this event in the outbox.
+            let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
+            let status = try await transaction.sql.raw("SELECT status FROM events WHERE id = \(bind: eventID)\(unsafeRaw: lock)").first()?
+                .decode(column: "status", as: String.self)
+            try await self.outbox.publish(
+                PerformanceScheduled(performance: performance, venueId: event.venueId, eventPublished: status == EventStatus.published.rawValue),
+                in: transaction)
         }
         await forget(eventID: eventID)
         return performance

@@ -35,10 +35,7 @@ public struct CheckoutController: Sendable {
                     sessionMustBeRunning: false)
             }
             let result = try await service.checkout(holdID: body.holdId, method: body.method, idempotencyKey: key, fan: context.principal)
-            return Response(
-                status: HTTPResponse.Status(code: result.status),
-                headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: result.body)))
+            return Response.recordedJSON(status: result.status, body: result.body)
         }
         signedIn.get("/orders") { request, context in
             try Response.json(try await service.orders(fan: context.principal, page: try request.pageRequest()))

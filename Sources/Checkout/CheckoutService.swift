@@ -272,7 +272,13 @@ public final class CheckoutService: Sendable {
             try fan.requireOwnership(of: try row.decode(column: "fan_id", as: String.self), resource: "order")
             let performanceID = try row.decode(column: "performance_id", as: String.self)
             let active = try await self.activeTicketIDs(orderID: orderID, in: transaction)
-            let chosen = ticketIDs ?? active
+            // The whole order means every ticket the fan still holds; one passed on is not theirs to cancel.
+            let chosen: [String]
+            if let ticketIDs {
+                chosen = ticketIDs
+            } else {
+                chosen = try await self.tickets.ticketIDs(among: active, heldBy: fan.userID, in: transaction)
+            }
             if let ticketIDs {
                 guard !ticketIDs.isEmpty else { throw Problem.validation([.init(field: "ticketIds", message: "names no ticket")]) }
                 let unknown = ticketIDs.enumerated().filter { !active.contains($0.element) }
@@ -280,7 +286,7 @@ public final class CheckoutService: Sendable {
                     throw Problem.validation(unknown.map { .init(field: "ticketIds[\($0.offset)]", message: "is not an active ticket of this order") })
                 }
             }
-            guard !chosen.isEmpty else { throw Problem.conflict(detail: "Every ticket of this order is already cancelled.", slug: "order-cancelled") }
+            guard !chosen.isEmpty else { throw Problem.conflict(detail: "No ticket of this order is left for you to cancel: each is cancelled or was transferred.", slug: "order-cancelled") }
             let policy = try await self.tickets.refundPolicy(performanceID: performanceID, in: transaction)
             if let startsAt = policy.startsAt, !policy.performanceCancelled {
                 let deadline = startsAt.addingTimeInterval(-Double(policy.cutoffHours) * 3600)
@@ -293,7 +299,8 @@ public final class CheckoutService: Sendable {
             }
             let feePercent = policy.performanceCancelled ? 0 : policy.feePercent
             try await self.cancel(
-                orderID: orderID, ticketIDs: chosen, feePercent: feePercent, reason: "cancelled by the fan", at: now, in: transaction)
+                orderID: orderID, ticketIDs: chosen, onlyHeldBy: fan.userID, feePercent: feePercent, reason: "cancelled by the fan", at: now,
+                in: transaction)
             return try await self.loadOrder(id: orderID, in: transaction.sql)
         }
         logger.info("order cancelled", metadata: ["order_id": .string(orderID), "tickets": .stringConvertible(ticketIDs?.count ?? -1)])
@@ -318,9 +325,10 @@ public final class CheckoutService: Sendable {
     }
 
     private func cancel(
-        orderID: String, ticketIDs: [String], feePercent: Int, reason: String, at now: Date, in transaction: DatabaseTransaction
+        orderID: String, ticketIDs: [String], onlyHeldBy holderID: String? = nil, feePercent: Int, reason: String, at now: Date,
+        in transaction: DatabaseTransaction
     ) async throws {
-        let cancelled = try await tickets.cancel(ticketIDs: ticketIDs, orderID: orderID, in: transaction)
+        let cancelled = try await tickets.cancel(ticketIDs: ticketIDs, orderID: orderID, onlyHeldBy: holderID, in: transaction)
         guard !cancelled.isEmpty else { return }
         let gross = cancelled.reduce(Int64(0)) { $0 + $1.price.amount }
         let fee = gross * Int64(feePercent) / 100

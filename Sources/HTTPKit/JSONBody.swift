@@ -63,4 +63,11 @@ extension Response {
             status: status, headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONCoding.encoder.encode(value))))
     }
+
+    /// A JSON answer recorded under an Idempotency-Key, sent byte for byte as first sent.
+    public static func recordedJSON(status: Int, body: String) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
 }

@@ -1,5 +1,6 @@
 import BoxofficeKit
 import Foundation
+import HTTPKit
 import Logging
 import Messaging
 import Persistence
@@ -38,19 +39,42 @@ extension PaymentService {
     }
 
     /// A wallet top-up paid at the gateway: answers the payment and what the client needs to
-    /// pay it. The wallet is credited when the payment is confirmed.
-    public func startTopUp(userID: String, amount: Int64) async throws -> (payment: Payment, intent: PaymentIntent) {
+    /// pay it, as the HTTP status and body a retry with the same `idempotencyKey` gets back
+    /// (one payment, however often it is sent). The wallet is credited when the payment is confirmed.
+    public func startTopUp(userID: String, amount: Int64, idempotencyKey: String) async throws -> (status: Int, body: String) {
         guard (1000...Self.maximumCredit).contains(amount) else {
             throw Problem.validation([.init(field: "amount", message: "must be from 1000 to \(Self.maximumCredit)")])
+        }
+        let scope = "topup/\(userID)"
+        let request = TopUpFingerprint(amount: amount)
+        // Answer a retry before registering another payment at the gateway.
+        if let replay = try await database.read({ sql in
+            try await IdempotencyKeys.recorded(scope: scope, key: idempotencyKey, request: request, in: sql)
+        }) {
+            return (replay.status, replay.body)
         }
         let money = Money(amount: amount, currency: Self.walletCurrency)
         let paymentID = ids.next()
         let intent = try await prepareAtGateway(paymentID: paymentID, amount: money, orderName: "Wallet top-up", userID: userID)
-        try await database.withTransaction { transaction in
+        let now = clock.now()
+        return try await database.withTransaction { transaction -> (status: Int, body: String) in
+            // A concurrent retry that got here first wins; this registration is never paid.
+            if let replay = try await IdempotencyKeys.claim(scope: scope, key: idempotencyKey, request: request, now: now, in: transaction) {
+                return (replay.status, replay.body)
+            }
             try await self.recordPendingGatewayPayment(
                 id: paymentID, userID: userID, orderID: nil, purpose: "topup", amount: money, in: transaction)
+            let payment = try Self.payment(try await transaction.sql.raw("""
+                SELECT \(unsafeRaw: Self.paymentColumns) FROM payments WHERE id = \(bind: paymentID)
+                """).first() ?? { throw Problem.internalError() }())
+            let body = String(decoding: try JSONCoding.encoder.encode(TopUpStarted(payment: payment, paymentIntent: intent)), as: UTF8.self)
+            try await IdempotencyKeys.record(scope: scope, key: idempotencyKey, status: 202, body: body, in: transaction)
+            return (202, body)
         }
-        return (try await payment(id: paymentID), intent)
+    }
+
+    private struct TopUpFingerprint: Encodable {
+        let amount: Int64
     }
 
     public func payment(id: String, viewer: Principal? = nil) async throws -> Payment {
@@ -84,21 +108,16 @@ extension PaymentService {
             try await fail(current, reason: "declined by the payment gateway")
         case .paid, .partiallyCancelled:
             if remote.paidAmount != current.amount.amount || remote.currency != current.amount.currency.rawValue {
-                // Never accept a different amount than was registered: fail it and give it back.
+                // Never accept a different amount than was registered: fail it and give back
+                // what was actually paid (through the relay, which retries until the gateway
+                // confirms).
                 logger.warning("gateway payment amount mismatch", metadata: [
                     "payment_id": .string(id), "registered": .stringConvertible(current.amount.amount),
                     "paid": .stringConvertible(remote.paidAmount),
                 ])
-                if try await fail(current, reason: "the amount paid did not match the amount due") {
-                    do {
-                        try await gateway.cancel(
-                            paymentID: id, amount: remote.paidAmount, reason: "amount did not match the order", requestID: "mismatch-\(id)")
-                    } catch {
-                        logger.error("could not give back a mismatched payment; refund it at the gateway by hand", metadata: [
-                            "payment_id": .string(id), "error": .string(String(describing: error)),
-                        ])
-                    }
-                }
+                try await fail(
+                    current, reason: "the amount paid did not match the amount due",
+                    givingBack: remote.cancellableAmount > 0 ? Money(amount: remote.cancellableAmount, currency: current.amount.currency) : nil)
             } else {
                 try await complete(current)
             }
@@ -130,15 +149,21 @@ extension PaymentService {
         logger.info("gateway payment completed", metadata: ["payment_id": .string(pending.id), "purpose": .string(pending.purpose)])
     }
 
-    /// Pending → failed, once; returns whether this call made the change.
+    /// Pending → failed, once; returns whether this call made the change. `givingBack` is money
+    /// the gateway took anyway (a wrong amount): its refund is recorded in the same transaction.
     @discardableResult
-    private func fail(_ pending: Payment, reason: String) async throws -> Bool {
+    private func fail(_ pending: Payment, reason: String, givingBack taken: Money? = nil) async throws -> Bool {
         try await database.withTransaction { transaction in
             guard let row = try await transaction.sql.raw("""
                 UPDATE payments SET status = 'failed', failure = \(bind: reason) WHERE id = \(bind: pending.id) AND status = 'pending'
                 RETURNING user_id
                 """).first()
             else { return false }
+            if let taken {
+                _ = try await self.requestGatewayRefund(
+                    paymentID: pending.id, orderID: pending.orderId, amount: taken, cancellableBefore: taken.amount,
+                    reason: "the amount paid did not match the amount due", in: transaction)
+            }
             try await self.outbox.publish(
                 PaymentFailed(
                     paymentId: pending.id, orderId: pending.orderId, userId: try row.decode(column: "user_id", as: String.self),
@@ -182,17 +207,42 @@ extension PaymentService {
         }
     }
 
+    /// Records a gateway refund and asks the relay to carry it out. `cancellableBefore` is what
+    /// the gateway can still give back before this refund, assuming every earlier refund of the
+    /// payment went through: the relay carries a payment's refunds out in order.
+    func requestGatewayRefund(
+        paymentID: String, orderID: String?, amount: Money, cancellableBefore: Int64, reason: String, in transaction: DatabaseTransaction
+    ) async throws -> Refund {
+        let refundID = ids.next()
+        let now = clock.now()
+        try await transaction.sql.raw("""
+            INSERT INTO refunds (id, payment_id, order_id, amount, currency, reason, method, status, created_at, cancellable_before)
+            VALUES (\(bind: refundID), \(bind: paymentID), \(bind: orderID), \(bind: amount.amount), \(bind: amount.currency.rawValue),
+                    \(bind: reason), 'gateway', 'pending', \(bind: now), \(bind: cancellableBefore))
+            """).run()
+        try await outbox.publish(RefundRequested(refundId: refundID, paymentId: paymentID, amount: amount, reason: reason), in: transaction)
+        return Refund(
+            id: refundID, paymentId: paymentID, orderId: orderID, amount: amount, reason: reason, method: "gateway", status: "pending",
+            createdAt: now)
+    }
+
     /// Carries out a recorded gateway refund (from the relay): the gateway first, then the
-    /// refund is marked completed and `payment.refunded` written. A failure is retried by the relay;
-    /// the gateway drops repeats of the same request ID.
+    /// refund is marked completed and `payment.refunded` written. A failure is retried by the
+    /// relay; a retry after the gateway already refunded is recognised (`giveBack`), never paid twice.
     func carryOut(_ request: RefundRequested, in transaction: DatabaseTransaction) async throws {
+        // Refunds recorded before `cancellable_before` existed: the payment less every earlier refund.
         guard let row = try await transaction.sql.raw("""
-            SELECT r.status, r.order_id, p.user_id FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.id = \(bind: request.refundId)
+            SELECT r.status, r.order_id, p.user_id,
+                   CAST(COALESCE(r.cancellable_before,
+                                 p.amount - (SELECT COALESCE(SUM(e.amount), 0) FROM refunds e WHERE e.payment_id = r.payment_id AND e.id < r.id))
+                        AS BIGINT) AS cancellable_before
+            FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.id = \(bind: request.refundId)
             """).first(),
             try row.decode(column: "status", as: String.self) == "pending"
         else { return }
-        try await gateway.cancel(
-            paymentID: request.paymentId, amount: request.amount.amount, reason: request.reason, requestID: request.refundId)
+        try await gateway.giveBack(
+            paymentID: request.paymentId, amount: request.amount.amount,
+            cancellableBefore: try row.decode(column: "cancellable_before", as: Int64.self), reason: request.reason)
         let now = clock.now()
         try await transaction.sql.raw("""
             UPDATE refunds SET status = 'completed', completed_at = \(bind: now) WHERE id = \(bind: request.refundId)

@@ -14,8 +14,11 @@ public protocol PaymentGateway: Sendable {
     func prepare(_ request: GatewayPaymentRequest) async throws -> PaymentIntent
     /// The gateway's own record of a payment.
     func payment(id: String) async throws -> GatewayPayment
-    /// Returns `amount` of a paid payment to the payer. `requestID` makes a retry harmless.
-    func cancel(paymentID: String, amount: Int64, reason: String, requestID: String) async throws
+    /// Returns `amount` of a paid payment to the payer. `cancellableBefore` is what the caller
+    /// believes can still be cancelled; the gateway refuses the cancel when its own figure
+    /// differs (PortOne's `currentCancellableAmount`), so a repeat never refunds twice. Callers
+    /// use `giveBack`, which recognises a repeat of a cancel that already went through.
+    func cancel(paymentID: String, amount: Int64, cancellableBefore: Int64, reason: String) async throws
     /// Checks a webhook's signature and freshness; returns what it is about.
     func verifyWebhook(body: [UInt8], headers: [String: String]) throws -> GatewayWebhook
 }
@@ -60,7 +63,37 @@ public struct GatewayPayment: Sendable, Equatable {
     public let status: Status
     /// What the payer actually paid (for a paid payment), in minor units.
     public let paidAmount: Int64
+    /// How much of it has been given back so far.
+    public let cancelledAmount: Int64
     public let currency: String
+
+    public init(id: String, status: Status, paidAmount: Int64, cancelledAmount: Int64 = 0, currency: String) {
+        self.id = id
+        self.status = status
+        self.paidAmount = paidAmount
+        self.cancelledAmount = cancelledAmount
+        self.currency = currency
+    }
+
+    /// What can still be given back.
+    public var cancellableAmount: Int64 { paidAmount - cancelledAmount }
+}
+
+extension PaymentGateway {
+    /// Gives back `amount` exactly once, however often it is called: the first call cancels;
+    /// a repeat (a crash came between the gateway's yes and our record of it) is refused by the
+    /// gateway because the cancellable amount moved, and is recognised here as already done
+    /// when the gateway's figure is exactly what the first call left.
+    public func giveBack(paymentID: String, amount: Int64, cancellableBefore: Int64, reason: String) async throws {
+        do {
+            try await cancel(paymentID: paymentID, amount: amount, cancellableBefore: cancellableBefore, reason: reason)
+        } catch let error as GatewayError
+            where error.code == GatewayError.cancellableAmountChanged || error.code == GatewayError.alreadyCancelled
+        {
+            let current = try await payment(id: paymentID)
+            guard current.cancellableAmount == cancellableBefore - amount else { throw error }
+        }
+    }
 }
 
 public struct GatewayWebhook: Sendable, Equatable {
@@ -74,10 +107,21 @@ public struct GatewayWebhook: Sendable, Equatable {
 /// Failures talking to the gateway: the caller answers 502 and retries later.
 public struct GatewayError: Error, CustomStringConvertible {
     public let description: String
+    /// The gateway's error type when it refused (PortOne's `type`), nil when it was not reached.
+    public let code: String?
 
-    public init(_ description: String) {
+    public init(_ description: String, code: String? = nil) {
         self.description = description
+        self.code = code
     }
+
+    /// PortOne's refusal types that Boxoffice acts on; the sandbox answers the same.
+    public static let cancellableAmountChanged = "CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN"
+    public static let alreadyCancelled = "PAYMENT_ALREADY_CANCELLED"
+    public static let exceedsCancellable = "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT"
+    public static let notPaid = "PAYMENT_NOT_PAID"
+    public static let notFound = "PAYMENT_NOT_FOUND"
+    public static let invalidRequest = "INVALID_REQUEST"
 }
 
 /// The Standard Webhooks signature PortOne uses: `webhook-signature: v1,<base64 HMAC-SHA256>`

@@ -113,3 +113,9 @@ public struct WalletCredited: DomainEvent {
     public let reason: String
     public var aggregateID: String { userId }
 }
+
+/// A top-up under way: the pending payment and what the client needs to pay it at the gateway.
+public struct TopUpStarted: Codable, Sendable {
+    public let payment: Payment
+    public let paymentIntent: PaymentIntent
+}

@@ -1,5 +1,6 @@
 import BoxofficeKit
 import Foundation
+import HTTPKit
 import Logging
 import Messaging
 import Persistence
@@ -56,19 +57,42 @@ public final class PaymentService: Sendable {
         return Page(rows: rows, request: page) { Cursor.encode($0.id) }
     }
 
-    /// An administrator adds points to a wallet (a goodwill credit, a cash payment at the box office).
-    public func grant(to userID: String, amount: Int64, note: String, by admin: Principal) async throws -> LedgerEntry {
+    /// An administrator adds points to a wallet (a goodwill credit, a cash payment at the box
+    /// office). Returns the HTTP status and body of the ledger entry, which a retry with the
+    /// same `idempotencyKey` gets back instead of a second credit.
+    public func grant(
+        to userID: String, amount: Int64, note: String, idempotencyKey: String, by admin: Principal
+    ) async throws -> (status: Int, body: String) {
         try admin.require(anyOf: .admin)
         var errors: [Problem.FieldError] = []
         if !(1...Self.maximumCredit).contains(amount) { errors.append(.init(field: "amount", message: "must be from 1 to \(Self.maximumCredit)")) }
         let note = note.trimmingCharacters(in: .whitespacesAndNewlines)
         if note.isEmpty || note.count > 500 { errors.append(.init(field: "reason", message: "must be 1 to 500 characters")) }
         guard errors.isEmpty else { throw Problem.validation(errors) }
-        let entry = try await database.withTransaction { transaction in
-            try await self.credit(userID: userID, amount: amount, reason: "grant", orderID: nil, paymentID: nil, note: note, in: transaction)
+        let scope = "grant/\(admin.userID)"
+        let request = GrantFingerprint(userId: userID, amount: amount, note: note)
+        let now = clock.now()
+        let result = try await database.withTransaction { transaction -> (status: Int, body: String, replayed: Bool) in
+            if let replay = try await IdempotencyKeys.claim(scope: scope, key: idempotencyKey, request: request, now: now, in: transaction) {
+                return (replay.status, replay.body, true)
+            }
+            let entry = try await self.credit(
+                userID: userID, amount: amount, reason: "grant", orderID: nil, paymentID: nil, note: note, in: transaction)
+            let body = String(decoding: try JSONCoding.encoder.encode(entry), as: UTF8.self)
+            try await IdempotencyKeys.record(scope: scope, key: idempotencyKey, status: 201, body: body, in: transaction)
+            return (201, body, false)
         }
-        logger.notice("wallet grant", metadata: ["user_id": .string(userID), "amount": .stringConvertible(amount), "by": .string(admin.userID)])
-        return entry
+        if !result.replayed {
+            logger.notice("wallet grant", metadata: ["user_id": .string(userID), "amount": .stringConvertible(amount), "by": .string(admin.userID)])
+        }
+        return (result.status, result.body)
+    }
+
+    /// What makes two grants "the same" for their Idempotency-Key.
+    private struct GrantFingerprint: Encodable {
+        let userId: String
+        let amount: Int64
+        let note: String
     }
 
     /// Adds to a wallet inside `transaction` and records why.
@@ -185,33 +209,29 @@ public final class PaymentService: Sendable {
                 RETURNING id
                 """).all()
             guard updated.count == 1 else { throw Problem.conflict(detail: "The payment changed meanwhile; try again.") }
-            let refundID = ids.next()
             let money = Money(amount: share, currency: currency)
             // The wallet is credited in this transaction; a gateway refund is recorded here and
             // carried out by the relay (GatewayRefunds), which retries until the gateway confirms.
-            let completed = method == "wallet"
-            if completed {
+            if method == "wallet" {
+                let refundID = ids.next()
                 _ = try await credit(
                     userID: userID, amount: share, reason: "refund", orderID: orderID, paymentID: paymentID, note: reason, in: transaction)
-            }
-            try await transaction.sql.raw("""
-                INSERT INTO refunds (id, payment_id, order_id, amount, currency, reason, method, status, created_at, completed_at)
-                VALUES (\(bind: refundID), \(bind: paymentID), \(bind: orderID), \(bind: share), \(bind: currency.rawValue),
-                        \(bind: reason), \(bind: method), \(bind: completed ? "completed" : "pending"), \(bind: now),
-                        \(bind: completed ? now : nil))
-                """).run()
-            if completed {
+                try await transaction.sql.raw("""
+                    INSERT INTO refunds (id, payment_id, order_id, amount, currency, reason, method, status, created_at, completed_at)
+                    VALUES (\(bind: refundID), \(bind: paymentID), \(bind: orderID), \(bind: share), \(bind: currency.rawValue),
+                            \(bind: reason), 'wallet', 'completed', \(bind: now), \(bind: now))
+                    """).run()
                 try await outbox.publish(
                     PaymentRefunded(
                         refundId: refundID, paymentId: paymentID, orderId: orderID, userId: userID, method: method, amount: money, reason: reason),
                     in: transaction)
+                refunds.append(Refund(
+                    id: refundID, paymentId: paymentID, orderId: orderID, amount: money, reason: reason, method: method, status: "completed",
+                    createdAt: now))
             } else {
-                try await outbox.publish(
-                    RefundRequested(refundId: refundID, paymentId: paymentID, amount: money, reason: reason), in: transaction)
+                refunds.append(try await requestGatewayRefund(
+                    paymentID: paymentID, orderID: orderID, amount: money, cancellableBefore: refundable, reason: reason, in: transaction))
             }
-            refunds.append(Refund(
-                id: refundID, paymentId: paymentID, orderId: orderID, amount: money, reason: reason, method: method,
-                status: completed ? "completed" : "pending", createdAt: now))
             remaining -= share
         }
         guard remaining == 0 else { throw Problem.conflict(detail: "More was asked back than was paid.", slug: "refund-exceeds-payment") }

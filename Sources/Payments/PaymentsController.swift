@@ -17,11 +17,6 @@ public struct PaymentsController: Sendable {
         let amount: Int64
     }
 
-    struct TopUpStarted: Encodable {
-        let payment: Payment
-        let paymentIntent: PaymentIntent
-    }
-
     struct SandboxPayRequest: Decodable {
         let outcome: SandboxGateway.Outcome?
         let amount: Int64?
@@ -47,9 +42,10 @@ public struct PaymentsController: Sendable {
             try Response.json(try await service.ledger(userID: context.principal.userID, page: try request.pageRequest()))
         }
         signedIn.post("/wallet/topups") { request, context in
+            let key = try request.idempotencyKey()
             let body = try await request.decodeJSON(as: TopUpRequest.self, context: context)
-            let started = try await service.startTopUp(userID: context.principal.userID, amount: body.amount)
-            return try Response.json(TopUpStarted(payment: started.payment, paymentIntent: started.intent), status: .accepted)
+            let started = try await service.startTopUp(userID: context.principal.userID, amount: body.amount, idempotencyKey: key)
+            return Response.recordedJSON(status: started.status, body: started.body)
         }
         signedIn.get("/payments/:paymentId") { _, context in
             try Response.json(try await service.payment(id: try context.parameters.require("paymentId"), viewer: context.principal))
@@ -77,10 +73,12 @@ public struct PaymentsController: Sendable {
         }
         signedIn.post("/admin/wallets/:userId/grants") { request, context in
             try context.principal.require(anyOf: .admin)
+            let key = try request.idempotencyKey()
             let body = try await request.decodeJSON(as: GrantRequest.self, context: context)
-            let entry = try await service.grant(
-                to: try context.parameters.require("userId"), amount: body.amount, note: body.reason, by: context.principal)
-            return try Response.json(entry, status: .created)
+            let granted = try await service.grant(
+                to: try context.parameters.require("userId"), amount: body.amount, note: body.reason, idempotencyKey: key,
+                by: context.principal)
+            return Response.recordedJSON(status: granted.status, body: granted.body)
         }
     }
 }

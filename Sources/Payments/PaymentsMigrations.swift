@@ -100,5 +100,10 @@ extension PaymentService {
             }
             return statements
         },
+        // What the gateway can still give back before each gateway refund, sent with the cancel
+        // so a retried cancel is refused instead of refunding twice.
+        Migration("0002_refunds_cancellable_before") { dialect in
+            ["ALTER TABLE refunds ADD COLUMN cancellable_before \(dialect == .postgres ? "BIGINT" : "INTEGER")"]
+        },
     ])
 }

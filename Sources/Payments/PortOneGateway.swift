@@ -31,7 +31,8 @@ enum PortOneWire {
     struct Cancel: Codable {
         let amount: Int64
         let reason: String
-        let requestId: String
+        /// What the caller believes is still cancellable: PortOne refuses when it differs.
+        let currentCancellableAmount: Int64?
     }
 
     struct CancelResult: Codable {
@@ -98,12 +99,14 @@ public struct PortOneGateway: PaymentGateway {
         guard let record = try? JSONDecoder().decode(PortOneWire.PaymentRecord.self, from: data),
               let status = GatewayPayment.Status(rawValue: record.status)
         else { throw GatewayError("the gateway's payment record could not be read") }
-        return GatewayPayment(id: record.id, status: status, paidAmount: record.amount.paid, currency: record.currency)
+        return GatewayPayment(
+            id: record.id, status: status, paidAmount: record.amount.paid, cancelledAmount: record.amount.cancelled, currency: record.currency)
     }
 
-    public func cancel(paymentID: String, amount: Int64, reason: String, requestID: String) async throws {
+    public func cancel(paymentID: String, amount: Int64, cancellableBefore: Int64, reason: String) async throws {
         let data = try await send(
-            .POST, "/payments/\(escaped(paymentID))/cancel", body: PortOneWire.Cancel(amount: amount, reason: reason, requestId: requestID))
+            .POST, "/payments/\(escaped(paymentID))/cancel",
+            body: PortOneWire.Cancel(amount: amount, reason: reason, currentCancellableAmount: cancellableBefore))
         guard let result = try? JSONDecoder().decode(PortOneWire.CancelResult.self, from: data), result.cancellation.status == "SUCCEEDED"
         else { throw GatewayError("the gateway did not confirm the cancellation") }
     }
@@ -143,7 +146,7 @@ public struct PortOneGateway: PaymentGateway {
             logger.warning("payment gateway refused", metadata: [
                 "path": .string(path), "status": .stringConvertible(response.status.code), "type": .string(failure?.type ?? "?"),
             ])
-            throw GatewayError("the payment gateway answered \(response.status.code) \(failure?.type ?? "")")
+            throw GatewayError("the payment gateway answered \(response.status.code) \(failure?.type ?? "")", code: failure?.type)
         }
         return data
     }

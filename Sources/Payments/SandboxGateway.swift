@@ -30,7 +30,6 @@ public final class SandboxGateway: PaymentGateway {
         var status: GatewayPayment.Status = .ready
         var paid: Int64 = 0
         var cancelled: Int64 = 0
-        var cancelRequests: Set<String> = []
     }
 
     public init(
@@ -61,18 +60,29 @@ public final class SandboxGateway: PaymentGateway {
 
     public func payment(id: String) async throws -> GatewayPayment {
         guard let record = state.withLock({ $0[id] }) else { throw GatewayError("the sandbox has no payment \(id)") }
-        return GatewayPayment(id: id, status: record.status, paidAmount: record.paid, currency: record.currency)
+        return GatewayPayment(id: id, status: record.status, paidAmount: record.paid, cancelledAmount: record.cancelled, currency: record.currency)
     }
 
-    public func cancel(paymentID: String, amount: Int64, reason: String, requestID: String) async throws {
+    /// Refuses what PortOne refuses, with its error types: an unknown or unpaid payment, one
+    /// already cancelled in full, an amount that is not positive or more than is left, and a
+    /// `cancellableBefore` that is not what is left (so a repeated cancel never refunds twice).
+    public func cancel(paymentID: String, amount: Int64, cancellableBefore: Int64, reason: String) async throws {
+        try cancel(paymentID: paymentID, amount: amount, checking: cancellableBefore)
+    }
+
+    /// PortOne's `currentCancellableAmount` is optional: without it nothing is checked.
+    private func cancel(paymentID: String, amount: Int64, checking cancellableBefore: Int64?) throws {
         try state.withLock { payments throws(GatewayError) in
-            guard var record = payments[paymentID] else { throw GatewayError("the sandbox has no payment \(paymentID)") }
-            guard !record.cancelRequests.contains(requestID) else { return }  // a retried request
-            guard record.status == .paid || record.status == .partiallyCancelled else { throw GatewayError("PAYMENT_NOT_PAID") }
-            guard amount > 0, record.cancelled + amount <= record.paid else { throw GatewayError("CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT") }
+            func refuse(_ code: String) -> GatewayError { GatewayError(code, code: code) }
+            guard var record = payments[paymentID] else { throw refuse(GatewayError.notFound) }
+            if record.status == .cancelled { throw refuse(GatewayError.alreadyCancelled) }
+            guard record.status == .paid || record.status == .partiallyCancelled else { throw refuse(GatewayError.notPaid) }
+            guard amount > 0 else { throw refuse(GatewayError.invalidRequest) }
+            let cancellable = record.paid - record.cancelled
+            if let cancellableBefore, cancellableBefore != cancellable { throw refuse(GatewayError.cancellableAmountChanged) }
+            guard amount <= cancellable else { throw refuse(GatewayError.exceedsCancellable) }
             record.cancelled += amount
             record.status = record.cancelled == record.paid ? .cancelled : .partiallyCancelled
-            record.cancelRequests.insert(requestID)
             payments[paymentID] = record
         }
         logger.info("sandbox gateway refunded", metadata: ["payment_id": .string(paymentID), "amount": .stringConvertible(amount)])
@@ -93,12 +103,16 @@ public final class SandboxGateway: PaymentGateway {
         case failed
     }
 
-    /// The fan pays (or fails to) on the sandbox's page. `amount` pays a different sum than
-    /// registered, as a tampered client would. The webhook follows after the configured delay
-    /// unless `sendWebhook` is false (tests deliver it themselves, in the order they choose).
+    /// The fan pays (or fails to) on the sandbox's page. `amount` pays a smaller sum than
+    /// registered, as a tampered client would; like PortOne, nothing that is not positive or
+    /// that exceeds the registered amount can be paid. The webhook follows after the configured
+    /// delay unless `sendWebhook` is false (tests deliver it themselves, in the order they choose).
     public func pay(paymentID: String, outcome: Outcome, amount: Int64? = nil, sendWebhook: Bool = true) throws -> GatewayPayment {
         let record = try state.withLock { payments throws(Problem) in
             guard var record = payments[paymentID] else { throw Problem.notFound(detail: "The sandbox has no such payment.") }
+            if let amount, amount <= 0 || amount > record.amount {
+                throw Problem.validation([.init(field: "amount", message: "must be from 1 to the registered \(record.amount)")])
+            }
             guard record.status == .ready else {
                 throw Problem.conflict(detail: "This payment is already \(record.status.rawValue.lowercased()).", slug: "payment-not-ready")
             }
@@ -165,7 +179,7 @@ public final class SandboxGateway: PaymentGateway {
         let api = router.group(RouterPath(prefix.isEmpty ? "/" : prefix))
         api.post("payments/:paymentId/pre-register") { request, context in
             try self.authorize(request)
-            let body = try await request.decode(as: PortOneWire.PreRegister.self, context: context)
+            let body = try await request.decodeJSON(as: PortOneWire.PreRegister.self, context: context)
             do {
                 try self.register(id: try context.parameters.require("paymentId"), amount: body.totalAmount, currency: body.currency)
             } catch {
@@ -183,12 +197,12 @@ public final class SandboxGateway: PaymentGateway {
         }
         api.post("payments/:paymentId/cancel") { request, context in
             try self.authorize(request)
-            let body = try await request.decode(as: PortOneWire.Cancel.self, context: context)
+            let body = try await request.decodeJSON(as: PortOneWire.Cancel.self, context: context)
             do {
-                try await self.cancel(
-                    paymentID: try context.parameters.require("paymentId"), amount: body.amount, reason: body.reason, requestID: body.requestId)
+                try self.cancel(
+                    paymentID: try context.parameters.require("paymentId"), amount: body.amount, checking: body.currentCancellableAmount)
             } catch let error as GatewayError {
-                return try Self.failure(.conflict, type: error.description)
+                return try Self.failure(error.code == GatewayError.notFound ? .notFound : .conflict, type: error.code ?? error.description)
             }
             return try Self.json(PortOneWire.CancelResult(cancellation: .init(status: "SUCCEEDED", totalAmount: body.amount)))
         }

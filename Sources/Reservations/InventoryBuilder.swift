@@ -4,11 +4,12 @@ import Messaging
 import Persistence
 import SQLKit
 
-/// Builds a performance's inventory when the catalog schedules it, and stops sales when its
-/// event is cancelled. Runs inside the relay's transaction, once per event (the inbox).
+/// Builds a performance's inventory when the catalog schedules it, opens its sales when its
+/// event is published (never before: a draft's performances are not for sale to anyone who
+/// guesses an ID), and stops sales when its event is cancelled. Runs inside the relay's transaction, once per event (the inbox).
 public struct InventoryBuilder: EventSubscriber {
     public let name = "reservations.inventory"
-    public let eventTypes: Set<String> = ["performance.scheduled", "event.cancelled", "performance.cancelled"]
+    public let eventTypes: Set<String> = ["performance.scheduled", "event.published", "event.cancelled", "performance.cancelled"]
     private let seatMaps: any SeatMapSource
 
     public init(seatMaps: any SeatMapSource) {
@@ -19,6 +20,11 @@ public struct InventoryBuilder: EventSubscriber {
         switch event.type {
         case "performance.scheduled":
             try await schedule(try event.decodePayload(as: ScheduledPerformance.self), in: transaction)
+        case "event.published":
+            let published = try event.decodePayload(as: PublishedEvent.self)
+            try await transaction.sql.raw("""
+                UPDATE sale_performances SET status = 'on_sale' WHERE event_id = \(bind: published.eventId) AND status = 'unpublished'
+                """).run()
         case "event.cancelled", "performance.cancelled":
             let cancelled = try event.decodePayload(as: CancelledEvent.self)
             for id in cancelled.performanceIds {
@@ -37,7 +43,8 @@ public struct InventoryBuilder: EventSubscriber {
                                            cancellation_fee_percent)
             VALUES (\(bind: performance.id), \(bind: performance.eventId), \(bind: performance.seating), \(bind: performance.onSaleFrom),
                     \(bind: performance.onSaleUntil), \(bind: performance.holdMinutes), \(bind: performance.maxSeatsPerOrder),
-                    \(bind: performance.maxSeatsPerFan), 'on_sale', \(bind: performance.startsAt),
+                    \(bind: performance.maxSeatsPerFan), \(bind: scheduled.eventPublished == false ? "unpublished" : "on_sale"),
+                    \(bind: performance.startsAt),
                     \(bind: performance.refundCutoffHours ?? 24), \(bind: performance.cancellationFeePercent ?? 0))
             """).run()
         for tier in performance.tiers {

@@ -158,6 +158,12 @@ struct ScheduledPerformance: Decodable {
 
     let performance: Details
     let venueId: String
+    /// Absent in events written before unpublished events were kept off sale.
+    let eventPublished: Bool?
+}
+
+struct PublishedEvent: Decodable {
+    let eventId: String
 }
 
 struct CancelledEvent: Decodable {

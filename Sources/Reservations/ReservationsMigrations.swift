@@ -211,6 +211,10 @@ extension ReservationService {
                 ? [ReservationService.holdAllowedFunction, ReservationService.holdSeatsFunction, ReservationService.holdUnitsFunction]
                 : []
         },
+        // Publishing an event opens its performances' sales: found by event.
+        Migration("0008_index_sale_performances_by_event", sql: [
+            "CREATE INDEX sale_performances_event ON sale_performances (event_id)",
+        ]),
     ])
 }
 

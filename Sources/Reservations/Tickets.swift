@@ -243,9 +243,24 @@ public final class TicketService: Sendable {
     /// Cancels valid tickets of one order and puts their places back on sale, writing
     /// `reservation.cancelled`. Returns the tickets it cancelled (already cancelled ones are
     /// skipped). A ticket already used at the door cannot be cancelled.
-    public func cancel(ticketIDs: [String], orderID: String, in transaction: DatabaseTransaction) async throws -> [Ticket] {
+    public func cancel(
+        ticketIDs: [String], orderID: String, onlyHeldBy holderID: String? = nil, in transaction: DatabaseTransaction
+    ) async throws -> [Ticket] {
         guard !ticketIDs.isEmpty else { return [] }
         let now = clock.now()
+        // A buyer cancels only what they still hold: a ticket passed on belongs to its new holder.
+        var stillHeld: SQLQueryString = ""
+        if let holderID {
+            stillHeld = " AND holder_id = \(bind: holderID)"
+            let passedOn = try await transaction.sql.raw("""
+                SELECT id FROM tickets WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs))
+                  AND status = 'valid' AND holder_id <> \(bind: holderID)
+                """).all()
+            guard passedOn.isEmpty else {
+                throw Problem.conflict(
+                    detail: "A ticket you transferred to someone else is theirs now; only they can give it up.", slug: "ticket-transferred")
+            }
+        }
         let used = try await transaction.sql.raw("""
             SELECT id FROM tickets WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs))
               AND status = 'valid' AND first_scanned_at IS NOT NULL
@@ -264,7 +279,7 @@ public final class TicketService: Sendable {
         try await TierCounts.lock(Set(unitTiers), in: transaction)
         let cancelled = try await transaction.sql.raw("""
             UPDATE tickets SET status = 'cancelled', cancelled_at = \(bind: now)
-            WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs)) AND status = 'valid'
+            WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs)) AND status = 'valid'\(stillHeld)
             RETURNING \(unsafeRaw: Self.ticketColumns)
             """).all().map(ticket)
         guard let first = cancelled.first else { return [] }
@@ -313,6 +328,15 @@ public final class TicketService: Sendable {
     }
 
     /// Gives a ticket to another account. The ticket gets a new code; the old one stops working.
+    /// Which of an order's tickets `holderID` still holds (the rest were passed on).
+    public func ticketIDs(among ticketIDs: [String], heldBy holderID: String, in transaction: DatabaseTransaction) async throws -> [String] {
+        guard !ticketIDs.isEmpty else { return [] }
+        let held = Set(try await transaction.sql.raw("""
+            SELECT id FROM tickets WHERE id IN \(SQLQueryString.list(ticketIDs)) AND holder_id = \(bind: holderID)
+            """).all().map { try $0.decode(column: "id", as: String.self) })
+        return ticketIDs.filter(held.contains)
+    }
+
     public func transfer(ticketID: String, toEmail email: String, by fan: Principal) async throws -> Ticket {
         let normalized = email.trimmingCharacters(in: .whitespaces).lowercased()
         guard normalized.contains("@") else { throw Problem.validation([.init(field: "email", message: "is not an email address")]) }

@@ -112,6 +112,9 @@ struct PaymentOptions: ParsableArguments {
     @Option(name: .customLong("gateway-hold-minutes"), help: ArgumentHelp(Setting.gatewayHoldMinutes.helpText))
     var gatewayHoldMinutes: String?
 
+    @Option(name: .customLong("allow-sandbox-gateway"), help: ArgumentHelp(Setting.allowSandboxGateway.helpText))
+    var allowSandboxGateway: String?
+
     func add(to flags: inout [Setting: String]) {
         flags[.paymentGateway] = paymentGateway
         flags[.portOneAPIURL] = portOneAPIURL
@@ -120,6 +123,7 @@ struct PaymentOptions: ParsableArguments {
         flags[.portOneChannelKey] = portOneChannelKey
         flags[.paymentWebhookSecret] = paymentWebhookSecret
         flags[.gatewayHoldMinutes] = gatewayHoldMinutes
+        flags[.allowSandboxGateway] = allowSandboxGateway
     }
 }
 
@@ -185,6 +189,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("fan-rate-limit"), help: ArgumentHelp(Setting.fanRateLimit.helpText))
     var fanRateLimit: String?
 
+    @Option(name: .customLong("trusted-proxies"), help: ArgumentHelp(Setting.trustedProxies.helpText))
+    var trustedProxies: String?
+
+    @Option(name: .customLong("cors-origins"), help: ArgumentHelp(Setting.corsOrigins.helpText))
+    var corsOrigins: String?
+
     func run() async throws {
         var flags = common.flags
         flags[.host] = host
@@ -194,11 +204,14 @@ struct Serve: AsyncParsableCommand {
         flags[.shutdownTimeoutSeconds] = shutdownTimeout
         flags[.databasePoolSize] = databasePoolSize
         flags[.fanRateLimit] = fanRateLimit
+        flags[.trustedProxies] = trustedProxies
+        flags[.corsOrigins] = corsOrigins
         identity.add(to: &flags)
         payments.add(to: &flags)
         redis.add(to: &flags)
         try await reportingFailures {
             let configuration = try ServerConfiguration.resolve(flags: flags)
+            try configuration.checkSafeToServe()
             let logger = bootstrapLogging(configuration)
             try await Server.serve(configuration, logger: logger)
         }

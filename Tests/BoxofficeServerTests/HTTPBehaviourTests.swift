@@ -27,6 +27,11 @@ func testRoutes(_ routes: RouteRegistrar<AppRequestContext>) {
     routes.get("/test/explode") { _, _ -> String in
         throw ExplodingDependency()
     }
+    // The server misreading its own stored data is a bug of ours, never the client's 422.
+    routes.get("/test/corrupt-row") { _, _ -> Response in
+        let greeting = try JSONDecoder().decode(Greeting.self, from: Data(#"{"name":"stored","times":"twice"}"#.utf8))
+        return try Response.json(greeting)
+    }
 }
 
 func decodeProblem(_ body: ByteBuffer) throws -> Problem {
@@ -199,6 +204,25 @@ func decodeProblem(_ body: ByteBuffer) throws -> Problem {
         #expect(errors.count == 1)
         #expect(errors.first?.metadata["request_id"] == "req-explode-1")
         #expect(errors.first?.metadata["error"]?.contains("refused") == true)
+    }
+
+    @Test func theServerFailingToDecodeItsOwnDataIsALogged500NotA422() async throws {
+        let logs = LogRecorder()
+        try await withPlatform(logger: logs.logger) { platform in
+            try await platform.buildApplication(additionalRoutes: testRoutes).test(.router) { client in
+                try await client.execute(uri: "/test/corrupt-row", method: .get, headers: [.requestID: "req-corrupt-1"]) { response in
+                    #expect(response.status == .internalServerError)
+                    #expect((try? decodeProblem(response.body))?.type == "/problems/internal-error")
+                    #expect(!String(buffer: response.body).contains("times"), "names no internals")
+                }
+            }
+        }
+        #expect(logs.all.filter { $0.level == .error }.first?.metadata["request_id"] == "req-corrupt-1")
+    }
+
+    @Test func aRetryAfterOfOneSecondSaysSecond() {
+        #expect(Problem.tooManyRequests(retryAfterSeconds: 1).detail == "Slow down; try again in 1 second.")
+        #expect(Problem.tooManyRequests(retryAfterSeconds: 3).detail == "Slow down; try again in 3 seconds.")
     }
 
     @Test func everyRequestWritesOneAccessLogLine() async throws {

@@ -141,10 +141,73 @@ struct GatewaySale {
                 let payment = try await gateway.sale.call(.get, "/v1/payments/\(paymentID)", fan: gateway.fan)
                 #expect(payment.json["status"] as? String == "failed")
                 #expect(payment.json["failure"] as? String == "the amount paid did not match the amount due")
-                #expect(try await gateway.sandbox.payment(id: paymentID).status == .cancelled, "the wrong amount went back")
                 let order = try await gateway.order(orderID)
                 #expect(order.json["status"] as? String == "payment_failed")
+                let atGateway = try await gateway.sandbox.payment(id: paymentID)
+                #expect(atGateway.status == .cancelled && atGateway.cancelledAmount == 1_000, "exactly what was paid went back")
                 #expect(try await gateway.sale.sum("SELECT COUNT(*) AS n FROM tickets") == 0)
+                #expect(try await gateway.sale.sum("SELECT CAST(SUM(amount) AS BIGINT) AS n FROM refunds WHERE status = 'completed'") == 1_000)
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func everyMismatchedAmountIsGivenBackInFullAndAmountsNoGatewayTakesAreRefused(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let gateway = try await GatewaySale.make(client, platform)
+                // Like PortOne, the sandbox's pay page refuses nothing, less than nothing and more than registered.
+                let (_, paymentID) = try await gateway.start(seats: 0..<1)
+                for amount in [0, -5, 110_001] {
+                    let refused = try await gateway.sale.call(
+                        .post, "/v1/sandbox/payments/\(paymentID)/pay", fan: gateway.fan, body: ["amount": amount])
+                    #expect(refused.status == 422, "amount \(amount): \(refused.rawBody)")
+                }
+                #expect(try await gateway.sandbox.payment(id: paymentID).status == .ready, "a refused payment changes nothing")
+                // Every amount a tampered client can pay short is given back exactly.
+                for (index, paid) in [1, 109_999].enumerated() {
+                    let (orderID, paymentID) = try await gateway.start(seats: (index + 1)..<(index + 2))
+                    _ = try gateway.sandbox.pay(paymentID: paymentID, outcome: .paid, amount: Int64(paid), sendWebhook: false)
+                    #expect(try await gateway.webhook(payment: paymentID) == 200)
+                    #expect(try await gateway.order(orderID).json["status"] as? String == "payment_failed")
+                    let atGateway = try await gateway.sandbox.payment(id: paymentID)
+                    #expect(atGateway.status == .cancelled && atGateway.cancelledAmount == Int64(paid))
+                }
+                #expect(try await gateway.sale.sum("SELECT COUNT(*) AS n FROM refunds WHERE status <> 'completed'") == 0)
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func aRefundCarriedOutAgainAfterACrashIsNotPaidTwice(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let gateway = try await GatewaySale.make(client, platform)
+                let (orderID, paymentID) = try await gateway.start()
+                _ = try gateway.sandbox.pay(paymentID: paymentID, outcome: .paid, sendWebhook: false)
+                #expect(try await gateway.webhook(payment: paymentID) == 200)
+                #expect(try await gateway.order(orderID).json["status"] as? String == "paid")
+                let ticket = try #require(try await gateway.sale.call(.get, "/v1/tickets", fan: gateway.fan).json["items"] as? [[String: Any]]).first
+                let cancelled = try await gateway.sale.call(
+                    .post, "/v1/orders/\(orderID)/cancel", fan: gateway.fan, body: ["ticketIds": [try #require(ticket?["id"] as? String)]])
+                #expect(cancelled.status == 200, "\(cancelled.rawBody)")
+                // The gateway gives the money back, then the process dies before the refund is
+                // marked done: the relay will carry the same refund out again.
+                let refund = try #require(try await platform.database.read { sql in
+                    try await sql.raw("SELECT id, amount, cancellable_before FROM refunds WHERE payment_id = \(bind: paymentID)").first()
+                })
+                let amount = try refund.decode(column: "amount", as: Int64.self)
+                let before = try refund.decode(column: "cancellable_before", as: Int64.self)
+                #expect(amount == 110_000 && before == 220_000)
+                try await gateway.sandbox.giveBack(paymentID: paymentID, amount: amount, cancellableBefore: before, reason: "first try")
+                try await platform.relay.deliverPending()
+                let atGateway = try await gateway.sandbox.payment(id: paymentID)
+                #expect(atGateway.cancelledAmount == 110_000, "refunded once, not twice")
+                #expect(try await gateway.sale.sum("SELECT COUNT(*) AS n FROM refunds WHERE status = 'completed'") == 1)
+                // A repeat that does not match what the first cancel left is refused, not swallowed.
+                await #expect(throws: GatewayError.self) {
+                    try await gateway.sandbox.giveBack(paymentID: paymentID, amount: 10_000, cancellableBefore: before, reason: "stale")
+                }
             }
         }
     }
@@ -217,7 +280,7 @@ struct GatewaySale {
                 #expect(try await gateway.sandbox.payment(id: paymentID).status == .cancelled)
                 #expect(try await gateway.paymentStatus(paymentID) == "refunded")
 
-                let topUp = try await gateway.sale.call(.post, "/v1/wallet/topups", fan: gateway.fan, body: ["amount": 50_000])
+                let topUp = try await gateway.sale.call(.post, "/v1/wallet/topups", fan: gateway.fan, body: ["amount": 50_000], headers: OnSale.idempotencyKey())
                 #expect(topUp.status == 202, "\(topUp.rawBody)")
                 let topUpID = try #require((topUp.json["paymentIntent"] as? [String: Any])?["paymentId"] as? String)
                 _ = try gateway.sandbox.pay(paymentID: topUpID, outcome: .paid, sendWebhook: false)
@@ -225,7 +288,7 @@ struct GatewaySale {
                 #expect(try await gateway.sale.call(.post, "/v1/payments/\(topUpID)/complete", fan: gateway.fan).json["status"] as? String == "paid")
                 #expect(try await gateway.webhook(payment: topUpID) == 200)
                 #expect(try await gateway.sale.balance(gateway.fan) == 50_000)
-                let tooSmall = try await gateway.sale.call(.post, "/v1/wallet/topups", fan: gateway.fan, body: ["amount": 10])
+                let tooSmall = try await gateway.sale.call(.post, "/v1/wallet/topups", fan: gateway.fan, body: ["amount": 10], headers: OnSale.idempotencyKey())
                 #expect(tooSmall.status == 422)
             }
         }
@@ -235,7 +298,7 @@ struct GatewaySale {
         try await withPlatform(.sqlite) { platform in
             try await platform.buildApplication().test(.router) { client in
                 let gateway = try await GatewaySale.make(client, platform)
-                let topUp = try await gateway.sale.call(.post, "/v1/wallet/topups", fan: gateway.fan, body: ["amount": 30_000])
+                let topUp = try await gateway.sale.call(.post, "/v1/wallet/topups", fan: gateway.fan, body: ["amount": 30_000], headers: OnSale.idempotencyKey())
                 let intent = try #require(topUp.json["paymentIntent"] as? [String: Any])
                 let payText = try #require(intent["payUrl"] as? String)
                 let payURL = try #require(URL(string: payText))
@@ -271,12 +334,22 @@ struct GatewaySale {
             _ = try server.pay(paymentID: "pay-1", outcome: .paid, sendWebhook: false)
             let paid = try await adapter.payment(id: "pay-1")
             #expect(paid.status == .paid && paid.paidAmount == 5_000 && paid.currency == "KRW")
-            try await adapter.cancel(paymentID: "pay-1", amount: 2_000, reason: "one of two", requestID: "r1")
-            try await adapter.cancel(paymentID: "pay-1", amount: 2_000, reason: "one of two", requestID: "r1")  // a retry
-            #expect(try await adapter.payment(id: "pay-1").status == .partiallyCancelled)
-            await #expect(throws: GatewayError.self) {
-                try await adapter.cancel(paymentID: "pay-1", amount: 9_000, reason: "too much", requestID: "r2")
+            try await adapter.giveBack(paymentID: "pay-1", amount: 2_000, cancellableBefore: 5_000, reason: "one of two")
+            try await adapter.giveBack(paymentID: "pay-1", amount: 2_000, cancellableBefore: 5_000, reason: "one of two")  // a retry
+            let partly = try await adapter.payment(id: "pay-1")
+            #expect(partly.status == .partiallyCancelled && partly.cancelledAmount == 2_000, "the retry refunded nothing more")
+            for (amount, before, code) in [
+                (9_000, 3_000, GatewayError.exceedsCancellable), (0, 3_000, GatewayError.invalidRequest),
+                (-1, 3_000, GatewayError.invalidRequest), (1_000, 5_000, GatewayError.cancellableAmountChanged),
+            ] as [(Int64, Int64, String)] {
+                let error = await #expect(throws: GatewayError.self) {
+                    try await adapter.cancel(paymentID: "pay-1", amount: amount, cancellableBefore: before, reason: "refused")
+                }
+                #expect(error?.code == code, "\(amount) of \(before)")
             }
+            try await adapter.giveBack(paymentID: "pay-1", amount: 3_000, cancellableBefore: 3_000, reason: "the rest")
+            try await adapter.giveBack(paymentID: "pay-1", amount: 3_000, cancellableBefore: 3_000, reason: "the rest")  // a retry
+            #expect(try await adapter.payment(id: "pay-1").status == .cancelled)
             await #expect(throws: GatewayError.self) { try await adapter.payment(id: "nope") }
             let stranger = PortOneGateway(
                 configuration: .init(apiURL: base, apiSecret: "wrong", storeID: nil, channelKey: nil, webhookSecret: "x"), logger: logger)

@@ -17,7 +17,8 @@ extension OnSale {
 
     func grant(_ amount: Int, to userID: String) async throws {
         let reply = try await call(
-            .post, "/v1/admin/wallets/\(userID)/grants", fan: try await admin(), body: ["amount": amount, "reason": "test top-up"])
+            .post, "/v1/admin/wallets/\(userID)/grants", fan: try await admin(), body: ["amount": amount, "reason": "test top-up"],
+            headers: OnSale.idempotencyKey())
         #expect(reply.status == 201, "grant: \(reply.rawBody)")
     }
 

@@ -347,6 +347,42 @@ import Testing
             }
         }
     }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func theBuyerCannotCancelAndBeRefundedForATicketTheyTransferred(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let seller = try await OnSale.token(platform, userID: "fan-1")
+                _ = try await platform.identity.signUp(
+                    email: "buyer@example.com", password: "correct horse battery", name: "Buyer", verification: .trustedCaller)
+                try await sale.grant(220_000, to: "fan-1")
+                let paid = try await sale.checkout(hold: try await sale.holdID(Array(sale.seatIDs[0..<2]), fan: seller), fan: seller)
+                let orderID = try #require(paid.order["id"] as? String)
+                let sold = try #require(paid.tickets.first?["id"] as? String)
+                let kept = try #require(paid.tickets.last?["id"] as? String)
+                #expect(try await sale.call(.post, "/v1/tickets/\(sold)/transfer", fan: seller, body: ["email": "buyer@example.com"]).status == 200)
+
+                let named = try await sale.call(.post, "/v1/orders/\(orderID)/cancel", fan: seller, body: ["ticketIds": [sold]])
+                #expect(named.status == 409, "\(named.rawBody)")
+                #expect(named.json["type"] as? String == "/problems/ticket-transferred")
+                #expect(try await sale.balance(seller) == 0, "nothing refunded")
+
+                // Cancelling the whole order gives up only what the seller still holds.
+                let whole = try await sale.call(.post, "/v1/orders/\(orderID)/cancel", fan: seller)
+                #expect(whole.status == 200, "\(whole.rawBody)")
+                #expect(try await sale.balance(seller) == 110_000)
+                let states = try await platform.database.read { sql in
+                    try await sql.raw("SELECT id, status FROM tickets ORDER BY id").all().map {
+                        (try $0.decode(column: "id", as: String.self), try $0.decode(column: "status", as: String.self))
+                    }
+                }
+                #expect(Dictionary(uniqueKeysWithValues: states) == [sold: "valid", kept: "cancelled"], "the new holder's ticket lives")
+                let nothingLeft = try await sale.call(.post, "/v1/orders/\(orderID)/cancel", fan: seller)
+                #expect(nothingLeft.status == 409)
+            }
+        }
+    }
 }
 
 @Suite struct GeneralAdmissionCheckoutTests {

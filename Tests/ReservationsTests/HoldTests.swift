@@ -12,6 +12,24 @@ import Testing
 
 @Suite struct HoldTests {
     @Test(arguments: DatabaseDialect.allCases)
+    func nobodyCanHoldSeatsOfAnEventThatIsNotPublishedYet(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform, quota: 10, publish: false)
+                let fan = try await OnSale.token(platform, userID: "fan-1")
+                let draft = try await sale.hold(["tier": "Standing", "quantity": 1], fan: fan)
+                #expect(draft.status == 409, "\(draft.rawBody)")
+                #expect(draft.json["type"] as? String == "/problems/not-on-sale")
+
+                let organizer = try await OnSale.token(platform, userID: "organizer", roles: [.organizer])
+                #expect(try await sale.call(.post, "/v1/events/\(sale.eventID)/publish", fan: organizer).status == 200)
+                try await platform.relay.deliverPending()
+                #expect(try await sale.hold(["tier": "Standing", "quantity": 1], fan: fan).status == 201, "published: on sale")
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func fiveHundredFansRacingForTwoSeatsEachNeverShareASeat(dialect: DatabaseDialect) async throws {
         try await withPlatform(dialect) { platform in
             try await platform.buildApplication().test(.router) { client in

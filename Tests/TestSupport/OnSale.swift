@@ -13,6 +13,7 @@ import Testing
 public struct OnSale: Sendable {
     public let client: any TestClientProtocol
     public let platform: BoxofficePlatform
+    public let eventID: String
     public let performanceID: String
     public let seatIDs: [String]
 
@@ -32,7 +33,7 @@ public struct OnSale: Sendable {
     /// A venue of `rows` × 10 seats (tier R), or general admission with `quota`, on sale now.
     public static func make(
         _ client: any TestClientProtocol, _ platform: BoxofficePlatform, rows: Int = 10, quota: Int? = nil,
-        onSaleIn: TimeInterval = -3600, limits: [String: Int] = [:]
+        onSaleIn: TimeInterval = -3600, limits: [String: Int] = [:], publish: Bool = true
     ) async throws -> OnSale {
         let organizer = try await token(platform, userID: "organizer", roles: [.organizer])
         let now = platform.clock.now()
@@ -60,18 +61,23 @@ public struct OnSale: Sendable {
         if let quota { performance["generalAdmission"] = [["tier": "Standing", "quota": quota]] }
         performance.merge(limits.mapValues { $0 as Any }) { _, new in new }
         let performanceID = try #require(try await call(.post, "/v1/events/\(event)/performances", performance)["id"] as? String)
-        _ = try await call(.post, "/v1/events/\(event)/publish")
+        if publish { _ = try await call(.post, "/v1/events/\(event)/publish") }
         // Inventory is built from performance.scheduled: deliver it now instead of waiting for the relay.
         try await platform.relay.deliverPending()
         let seats = try await platform.database.read { sql in
             try await sql.raw("SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) ORDER BY label").all()
                 .map { try $0.decode(column: "seat_id", as: String.self) }
         }
-        return OnSale(client: client, platform: platform, performanceID: performanceID, seatIDs: seats)
+        return OnSale(client: client, platform: platform, eventID: event, performanceID: performanceID, seatIDs: seats)
     }
 
     public static func token(_ platform: BoxofficePlatform, userID: String, roles: [Role] = [.fan]) async throws -> String {
         try await platform.identity.issueAccessToken(for: User(id: userID, email: "\(userID)@example.com", name: userID, roles: roles))
+    }
+
+    /// An `Idempotency-Key` header, fresh unless a key is given.
+    public static func idempotencyKey(_ key: String = UUID().uuidString) -> HTTPFields {
+        [.idempotencyKey: key]
     }
 
     public func call(

@@ -178,7 +178,8 @@ struct Room {
                 // their slot goes to the next fan at the next step.
                 let admin = try await OnSale.token(platform, userID: "admin", roles: [.admin])
                 #expect(try await room.sale.call(
-                    .post, "/v1/admin/wallets/fan-0/grants", fan: admin, body: ["amount": 1_000_000, "reason": "test"]).status < 300)
+                    .post, "/v1/admin/wallets/fan-0/grants", fan: admin, body: ["amount": 1_000_000, "reason": "test"],
+                    headers: OnSale.idempotencyKey()).status < 300)
                 let ticket = try #require(tickets.first)
                 let token = try #require(try await room.status(ticket).json["accessToken"] as? String)
                 let hold = try await room.sale.call(

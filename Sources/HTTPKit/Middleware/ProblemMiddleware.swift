@@ -4,9 +4,10 @@ import Logging
 
 /// Turns every error into an RFC 9457 problem response.
 ///
-/// Known errors (problems, Hummingbird's HTTP errors, JSON decoding errors) become their 4xx.
-/// Anything else is a bug or an outage: it is logged at `error` with the request ID and the
-/// client gets a 500 that names no internals.
+/// Known errors (problems, Hummingbird's HTTP errors) become their 4xx. A request body that does
+/// not decode is already a problem by the time it gets here (`decodeJSON`), so a bare
+/// `DecodingError` is the server failing to read its own data: a bug, like anything else
+/// unknown, logged at `error` with the request ID while the client gets a 500 naming no internals.
 public struct ProblemMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
 
@@ -38,8 +39,6 @@ public struct ProblemMiddleware: RouterMiddleware {
                 headers[.retryAfter] = String(seconds)
             }
             return problem.response(requestID: context.requestID, headers: headers)
-        case let decoding as DecodingError:
-            return Problem(decoding: decoding).response(requestID: context.requestID)
         case let httpError as HTTPError:
             return problem(for: httpError, request: request, context: context)
         case let responseError as any HTTPResponseError where responseError.status.code < 500:
