@@ -117,6 +117,7 @@ public final class BoxofficePlatform: Sendable {
         identityConfiguration.refreshTokenLifetime = configuration.refreshTokenDays * 24 * 3600
         identityConfiguration.bcryptCost = UInt8(configuration.bcryptCost)
         let signingKey = try SigningKey.load(configuration, logger: logger)
+        identityConfiguration.rotationSecret = IdentityService.Configuration.rotationSecret(from: signingKey)
         let accessTokens = await AccessTokens(
             signingKey: signingKey, lifetime: identityConfiguration.accessTokenLifetime, clock: clock)
         let humanCheck: any HumanCheck =

@@ -69,5 +69,9 @@ extension IdentityService {
             """,
             "CREATE INDEX external_identities_user ON external_identities (user_id)",
         ]),
+        // The token a used refresh token was replaced by: a second use within the grace gets it again.
+        Migration("0006_refresh_tokens_replaced_by", sql: [
+            "ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT",
+        ]),
     ])
 }

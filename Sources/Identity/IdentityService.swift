@@ -14,12 +14,30 @@ public final class IdentityService: Sendable {
         public var accessTokenLifetime: TimeInterval = 15 * 60
         public var refreshTokenLifetime: TimeInterval = 30 * 24 * 3600
         public var bcryptCost: UInt8 = 11
-        /// Failed sign-ins allowed per account before it is throttled.
-        public var failedSignInsPerAccount = RateLimit.perPeriod(5, 15 * 60)
-        /// Failed sign-ins allowed per client address (covers spraying many accounts).
-        public var failedSignInsPerAddress = RateLimit.perPeriod(30, 15 * 60)
+        /// Sign-in attempts allowed for one account from one client address: a guesser
+        /// elsewhere cannot lock the owner out. Reset by a success.
+        public var signInsPerAccountAndAddress = RateLimit.perPeriod(5, 15 * 60)
+        /// Attempts allowed for one account from anywhere (a guesser with many addresses).
+        /// Reset by a success.
+        public var signInsPerAccount = RateLimit.perPeriod(50, 15 * 60)
+        /// Attempts allowed from one client address, for any accounts (spraying).
+        public var signInsPerAddress = RateLimit.perPeriod(100, 15 * 60)
+        /// How long after a refresh token is used a second use (another tab refreshing at the
+        /// same moment) gets the same new pair instead of revoking the session.
+        public var refreshReuseGrace: TimeInterval = 10
+        /// Keys the derivation of a rotated refresh token from the one it replaces, so a second
+        /// use within the grace can be answered with the same token without storing it. The
+        /// composition root derives it from the signing key.
+        public var rotationSecret: [UInt8] = Array(Secrets.token().utf8)
 
         public init() {}
+
+        /// A rotation secret of its own from the server's signing key (never the key itself).
+        public static func rotationSecret(from signingKey: [UInt8]) -> [UInt8] {
+            HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: SymmetricKey(data: signingKey), info: Data("boxoffice refresh rotation v1".utf8), outputByteCount: 32
+            ).withUnsafeBytes { Array($0) }
+        }
     }
 
     /// A signed-in session as the API returns it.
@@ -264,30 +282,37 @@ public final class IdentityService: Sendable {
         return try await session(for: user, refreshToken: refreshToken)
     }
 
-    /// Checks an email and password, throttling failures per account and per client address.
+    /// Checks an email and password, throttling attempts per account and address, per account
+    /// and per address. Each attempt is counted before the password is compared, in one atomic
+    /// step per key, so parallel guesses cannot all slip past the limit into bcrypt.
     func verifyCredentials(email: String, password: String, clientAddress: String?) async throws -> User {
-        let accountKey = "signin:account:\(AccountRules.normalizedEmail(email))"
-        let addressKey = "signin:address:\(clientAddress ?? "unknown")"
-        for (key, limit) in [(accountKey, configuration.failedSignInsPerAccount), (addressKey, configuration.failedSignInsPerAddress)] {
-            let decision = try await rateLimiter.check(key, limit: limit)
+        let normalized = AccountRules.normalizedEmail(email)
+        // Keys of bounded size whatever was typed: the email is hashed.
+        let account = SHA256.hash(data: Data(normalized.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let address = clientAddress ?? "unknown"
+        let pairKey = "signin:pair:\(account):\(address)"
+        let accountKey = "signin:account:\(account)"
+        let limits = [
+            (pairKey, configuration.signInsPerAccountAndAddress), (accountKey, configuration.signInsPerAccount),
+            ("signin:address:\(address)", configuration.signInsPerAddress),
+        ]
+        for (key, limit) in limits {
+            let decision = try await rateLimiter.consume(key, limit: limit)
             guard decision.allowed else {
                 logger.warning("sign-in throttled", metadata: ["key": .string(key), "security": "signin_throttled"])
                 throw Problem.tooManyRequests(retryAfterSeconds: decision.retryAfterSeconds)
             }
         }
         let row = try await database.read { sql in
-            try await sql.raw("""
-                SELECT id, password_hash FROM users WHERE email_normalized = \(bind: AccountRules.normalizedEmail(email))
-                """).first()
+            try await sql.raw("SELECT id, password_hash FROM users WHERE email_normalized = \(bind: normalized)").first()
         }
         let passwordHash = try row?.decode(column: "password_hash", as: String?.self)
         guard let row, try await passwords.verify(password, against: passwordHash) else {
-            _ = try await rateLimiter.consume(accountKey, limit: configuration.failedSignInsPerAccount)
-            _ = try await rateLimiter.consume(addressKey, limit: configuration.failedSignInsPerAddress)
             throw Problem(
                 type: Problem.typeURI("invalid-credentials"), title: "The email or password is wrong.", status: 401,
                 detail: "Check the email address and password and try again.")
         }
+        try await rateLimiter.reset(pairKey)
         try await rateLimiter.reset(accountKey)
         return try await user(id: try row.decode(column: "id", as: String.self))
     }
@@ -304,7 +329,7 @@ public final class IdentityService: Sendable {
         let outcome: RotationOutcome = try await database.withTransaction { transaction in
             let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
             guard let row = try await transaction.sql.raw("""
-                SELECT family_id, user_id, secret_hash, expires_at, used_at, revoked_at
+                SELECT family_id, user_id, secret_hash, expires_at, used_at, revoked_at, replaced_by
                 FROM refresh_tokens WHERE id = \(bind: token.id)\(unsafeRaw: lock)
                 """).first(),
                   Secrets.constantTimeEquals(try row.decode(column: "secret_hash", as: String.self), token.secretHash)
@@ -312,16 +337,24 @@ public final class IdentityService: Sendable {
             let familyID = try row.decode(column: "family_id", as: String.self)
             let userID = try row.decode(column: "user_id", as: String.self)
             if try row.decode(column: "revoked_at", as: Date?.self) != nil { return .invalid }
-            if try row.decode(column: "used_at", as: Date?.self) != nil {
+            if let usedAt = try row.decode(column: "used_at", as: Date?.self) {
+                // Two tabs refreshing at once: the later one gets the pair the first one got.
+                if now.timeIntervalSince(usedAt) <= self.configuration.refreshReuseGrace,
+                   let replacedBy = try row.decode(column: "replaced_by", as: String?.self) {
+                    return .rotated(userID: userID, refreshToken: self.rotatedToken(from: token, id: replacedBy).value)
+                }
                 try await transaction.sql.raw("""
                     UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE family_id = \(bind: familyID) AND revoked_at IS NULL
                     """).run()
                 return .reused(userID: userID, familyID: familyID)
             }
             guard try row.decode(column: "expires_at", as: Date.self) > now else { return .invalid }
-            try await transaction.sql.raw("UPDATE refresh_tokens SET used_at = \(bind: now) WHERE id = \(bind: token.id)").run()
-            let replacement = try await self.insertRefreshToken(userID: userID, familyID: familyID, in: transaction)
-            return .rotated(userID: userID, refreshToken: replacement)
+            let replacement = self.rotatedToken(from: token, id: self.ids.next())
+            try await transaction.sql.raw("""
+                UPDATE refresh_tokens SET used_at = \(bind: now), replaced_by = \(bind: replacement.id) WHERE id = \(bind: token.id)
+                """).run()
+            let issued = try await self.insertRefreshToken(userID: userID, familyID: familyID, token: replacement, in: transaction)
+            return .rotated(userID: userID, refreshToken: issued)
         }
         switch outcome {
         case .invalid:
@@ -368,8 +401,21 @@ public final class IdentityService: Sendable {
             expiresIn: Int(accessTokens.lifetime), user: user)
     }
 
-    private func insertRefreshToken(userID: String, familyID: String, in transaction: DatabaseTransaction) async throws -> String {
-        let token = OpaqueToken(id: ids.next())
+    /// The token that replaces `used`: its secret is a keyed hash of the used token, so the
+    /// same one can be handed out again within the grace, and nobody without the key can
+    /// compute it from a stolen old token.
+    private func rotatedToken(from used: OpaqueToken, id: String) -> OpaqueToken {
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data("refresh-rotation:\(used.value):\(id)".utf8), using: SymmetricKey(data: configuration.rotationSecret))
+        let secret = Data(mac).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return OpaqueToken(id: id, secret: secret)
+    }
+
+    private func insertRefreshToken(
+        userID: String, familyID: String, token: OpaqueToken? = nil, in transaction: DatabaseTransaction
+    ) async throws -> String {
+        let token = token ?? OpaqueToken(id: ids.next())
         let now = clock.now()
         try await transaction.sql.raw("""
             INSERT INTO refresh_tokens (id, family_id, user_id, secret_hash, issued_at, expires_at)

@@ -9,9 +9,9 @@ struct OpaqueToken {
     let id: String
     let secret: String
 
-    init(id: String) {
+    init(id: String, secret: String = Secrets.token()) {
         self.id = id
-        self.secret = Secrets.token()
+        self.secret = secret
     }
 
     init?(_ value: String) {

@@ -39,10 +39,20 @@ import Testing
         // Port 1 on loopback: nothing listens there, so the connection is refused at once.
         let outcome = try await BoxofficeExecutable.run(
             ["serve", "--data-dir", temporaryDirectory()],
-            environment: ["BOXOFFICE_DATABASE_URL": "postgres://app:secret@127.0.0.1:1/boxoffice?sslmode=disable"])
+            environment: [
+                "BOXOFFICE_DATABASE_URL": "postgres://app:secret@127.0.0.1:1/boxoffice?sslmode=disable", "BOXOFFICE_ALLOW_SANDBOX_GATEWAY": "true",
+            ])
         #expect(outcome.status == 78)
         #expect(outcome.standardError.hasPrefix("boxoffice: --database-url/BOXOFFICE_DATABASE_URL: cannot use postgres://app:***@127.0.0.1:1/boxoffice"))
         #expect(!outcome.standardError.contains("secret"))
+        #expect(outcome.standardError.filter { $0 == "\n" }.count == 1, "one line: \(outcome.standardError)")
+    }
+
+    @Test func serveRefusesTheFreePointsSandboxOnPostgresInOneLine() async throws {
+        let outcome = try await BoxofficeExecutable.run(
+            ["serve", "--data-dir", temporaryDirectory()], environment: ["BOXOFFICE_DATABASE_URL": "postgres://app@127.0.0.1:1/boxoffice"])
+        #expect(outcome.status == 78)
+        #expect(outcome.standardError.hasPrefix("boxoffice: --payment-gateway: the sandbox gateway hands out wallet points"))
         #expect(outcome.standardError.filter { $0 == "\n" }.count == 1, "one line: \(outcome.standardError)")
     }
 

@@ -102,7 +102,8 @@ struct API {
     @Test(arguments: DatabaseDialect.allCases)
     func reusingARefreshTokenRevokesItsWholeFamily(dialect: DatabaseDialect) async throws {
         let logs = LogRecorder()
-        try await withPlatform(dialect, logger: logs.logger) { platform in
+        let clock = ManualClock()
+        try await withPlatform(dialect, logger: logs.logger, clock: clock) { platform in
             try await platform.buildApplication().test(.router) { client in
                 let api = API(client: client)
                 try await api.signUp("victim@example.com")
@@ -110,7 +111,9 @@ struct API {
                 let second = try #require(
                     try await api.call(.post, "/v1/auth/refresh", body: ["refreshToken": first]).json["refreshToken"] as? String)
 
-                // An attacker replays the first token: refused, and the legitimate one dies too.
+                // An attacker replays the first token after the grace for parallel tabs: refused,
+                // and the legitimate one dies too.
+                clock.advance(by: 11)
                 #expect(try await api.call(.post, "/v1/auth/refresh", body: ["refreshToken": first]).status == .unauthorized)
                 #expect(try await api.call(.post, "/v1/auth/refresh", body: ["refreshToken": second]).status == .unauthorized)
 
@@ -120,6 +123,57 @@ struct API {
             }
         }
         #expect(logs.all.contains { $0.level == .warning && $0.metadata["security"] == "refresh_token_reuse" })
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func twoTabsRefreshingAtOnceBothStaySignedInWithTheSamePair(dialect: DatabaseDialect) async throws {
+        let clock = ManualClock()
+        try await withPlatform(dialect, clock: clock) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let api = API(client: client)
+                try await api.signUp("tabs@example.com")
+                let token = try #require(try await api.signIn("tabs@example.com").json["refreshToken"] as? String)
+                let replies = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+                    for _ in 0..<2 {
+                        group.addTask {
+                            let reply = try await api.call(.post, "/v1/auth/refresh", body: ["refreshToken": token])
+                            return (reply.status, reply.json["refreshToken"] as? String)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(replies.allSatisfy { $0.0 == .ok }, "\(replies)")
+                #expect(Set(replies.compactMap(\.1)).count == 1, "both tabs got the same new refresh token")
+                let shared = try #require(replies.first?.1)
+                // A third use a few seconds later is still inside the grace and gets the same.
+                clock.advance(by: 5)
+                let late = try await api.call(.post, "/v1/auth/refresh", body: ["refreshToken": token])
+                #expect(late.json["refreshToken"] as? String == shared)
+                // The pair works: the session lives on.
+                #expect(try await api.call(.post, "/v1/auth/refresh", body: ["refreshToken": shared]).status == .ok)
+                // Past the grace, reusing the first token is theft: the family is revoked.
+                clock.advance(by: 11)
+                #expect(try await api.call(.post, "/v1/auth/refresh", body: ["refreshToken": token]).status == .unauthorized)
+                #expect(try await api.call(.post, "/v1/auth/refresh", body: ["refreshToken": shared]).status == .unauthorized)
+            }
+        }
+    }
+
+    @Test func parallelGuessesAreCountedBeforeThePasswordIsCheckedSoFewReachBcrypt() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let api = API(client: client)
+                try await api.signUp("target@example.com")
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for _ in 0..<20 {
+                        group.addTask { try await api.signIn("target@example.com", password: "guess guess guess").status }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.filter { $0 == .unauthorized }.count == 5, "only the allowed five were compared: \(statuses)")
+                #expect(statuses.filter { $0 == .tooManyRequests }.count == 15)
+            }
+        }
     }
 
     @Test func accessAndRefreshTokensExpireOnTheInjectedClock() async throws {
