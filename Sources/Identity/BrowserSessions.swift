@@ -24,11 +24,14 @@ public final class BrowserSessions: CookieAuthenticator {
         public init() {}
     }
 
-    /// What a session stores: who, with which roles, and the CSRF token pages must echo.
+    /// What a session stores: who, the CSRF token pages must echo, and the generation of the
+    /// user's sessions it began in. Roles are read afresh on every request, never from here.
     struct StoredSession: Codable {
         let userID: String
         let roles: [Role]
         let csrfToken: String
+        /// Absent in sessions stored before generations were kept: generation 0.
+        let generation: Int?
     }
 
     public struct SignedIn: Sendable {
@@ -90,23 +93,30 @@ public final class BrowserSessions: CookieAuthenticator {
         if let token = request.cookies[Self.sessionCookie]?.value,
            let data = try await store.load(sha256Hex(token)),
            let stored = try? JSONDecoder().decode(StoredSession.self, from: data) {
-            return CookieSession(principal: Principal(userID: stored.userID, roles: Set(stored.roles)), csrfToken: stored.csrfToken)
+            if let standing = try await identity.sessionStanding(userID: stored.userID), standing.generation == stored.generation ?? 0 {
+                return CookieSession(principal: standing.user.principal, csrfToken: stored.csrfToken)
+            }
+            // Signed out everywhere since (or the account is gone): this session is over.
+            try await store.delete(sha256Hex(token))
         }
         guard let remembered = request.cookies[Self.rememberCookie].flatMap({ OpaqueToken($0.value) }),
               let (userID, renewed) = try await redeem(remembered)
         else { return nil }
-        let user = try await identity.user(id: userID)
-        let (csrfToken, cookies) = try await startSession(for: user, secure: secure)
+        guard let standing = try await identity.sessionStanding(userID: userID) else { return nil }
+        let (csrfToken, cookies) = try await startSession(for: standing.user, generation: standing.generation, secure: secure)
+        let user = standing.user
         return CookieSession(
             principal: user.principal, csrfToken: csrfToken, cookiesToSet: cookies + [rememberCookie(renewed, secure: secure)])
     }
 
     // MARK: Internals
 
-    private func startSession(for user: User, secure: Bool) async throws -> (csrfToken: String, cookies: [Cookie]) {
+    private func startSession(for user: User, generation: Int? = nil, secure: Bool) async throws -> (csrfToken: String, cookies: [Cookie]) {
         let token = Secrets.token()
         let csrfToken = Secrets.token(bytes: 24)
-        let data = try JSONEncoder().encode(StoredSession(userID: user.id, roles: user.roles, csrfToken: csrfToken))
+        var generation = generation
+        if generation == nil { generation = try await identity.sessionStanding(userID: user.id)?.generation ?? 0 }
+        let data = try JSONEncoder().encode(StoredSession(userID: user.id, roles: user.roles, csrfToken: csrfToken, generation: generation))
         try await store.save(sha256Hex(token), data: data, expiresAt: clock.now().addingTimeInterval(configuration.sessionLifetime))
         return (csrfToken, [
             Cookie(name: Self.sessionCookie, value: token, path: "/", secure: secure, httpOnly: true, sameSite: .lax),
@@ -156,7 +166,8 @@ public final class BrowserSessions: CookieAuthenticator {
                 return .unknown
             }
             guard Secrets.constantTimeEquals(try row.decode(column: "token_hash", as: String.self), presented.secretHash) else {
-                try await transaction.sql.raw("DELETE FROM remember_tokens WHERE user_id = \(bind: userID)").run()
+                // A copied cookie: whoever holds a session of this user now may be the thief.
+                try await self.identity.endEverySession(userID: userID, at: now, in: transaction)
                 return .stolen(userID: userID)
             }
             try await transaction.sql.raw("""
@@ -172,7 +183,7 @@ public final class BrowserSessions: CookieAuthenticator {
             return nil
         case .stolen(let userID):
             logger.warning(
-                "stale remember-me token presented; all remember-me series of the user revoked",
+                "stale remember-me token presented; every session of the user revoked",
                 metadata: ["user_id": .string(userID), "security": "remember_token_theft"])
             return nil
         case .renewed(let userID, _):

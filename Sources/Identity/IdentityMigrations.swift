@@ -73,5 +73,10 @@ extension IdentityService {
         Migration("0006_refresh_tokens_replaced_by", sql: [
             "ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT",
         ]),
+        // Cookie sessions remember the generation they began in; signing a user out everywhere
+        // (a password change, a stolen remember-me cookie) moves it on.
+        Migration("0007_users_session_generation", sql: [
+            "ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0",
+        ]),
     ])
 }

@@ -186,12 +186,30 @@ public final class IdentityService: Sendable {
             try await transaction.sql.raw("""
                 UPDATE users SET password_hash = \(bind: hash), updated_at = \(bind: now) WHERE id = \(bind: userID)
                 """).run()
-            try await transaction.sql.raw("""
-                UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: userID) AND revoked_at IS NULL
-                """).run()
-            try await transaction.sql.raw("DELETE FROM remember_tokens WHERE user_id = \(bind: userID)").run()
+            try await self.endEverySession(userID: userID, at: now, in: transaction)
         }
         logger.notice("password changed; sessions revoked", metadata: ["user_id": .string(userID), "security": "password_change"])
+    }
+
+    /// Signs a user out everywhere: refresh tokens, remember-me series and cookie sessions
+    /// (whose stored generation no longer matches the user's).
+    func endEverySession(userID: String, at now: Date, in transaction: DatabaseTransaction) async throws {
+        try await transaction.sql.raw("""
+            UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: userID) AND revoked_at IS NULL
+            """).run()
+        try await transaction.sql.raw("DELETE FROM remember_tokens WHERE user_id = \(bind: userID)").run()
+        try await transaction.sql.raw("UPDATE users SET session_generation = session_generation + 1 WHERE id = \(bind: userID)").run()
+    }
+
+    /// What a cookie session is checked against on every request: the user's roles as they
+    /// are now (a demoted admin is demoted at once) and the generation of their sessions.
+    func sessionStanding(userID: String) async throws -> (user: User, generation: Int)? {
+        try await database.read { sql in
+            guard let row = try await sql.raw("SELECT session_generation FROM users WHERE id = \(bind: userID)").first(),
+                  let user = try await Self.fetchUser(sql, id: userID)
+            else { return nil }
+            return (user, try row.decode(column: "session_generation", as: Int.self))
+        }
     }
 
     /// Replaces a user's roles (every user keeps `fan`).

@@ -106,8 +106,45 @@ import Testing
                 // Someone replays the old remember-me cookie: refused, and the series dies.
                 #expect(try await api.call(.get, "/v1/me", cookies: ["bo_remember": firstRemember]).status == .unauthorized)
                 #expect(try await api.call(.get, "/v1/me", cookies: ["bo_remember": secondRemember]).status == .unauthorized)
+                // And the session the stolen cookie may have started is over too.
+                #expect(try await api.call(.get, "/v1/me", cookies: ["bo_session": newSession]).status == .unauthorized)
             }
         }
         #expect(logs.all.contains { $0.metadata["security"] == "remember_token_theft" })
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func aPasswordChangeEndsEveryCookieSessionAndADemotedAdminIsDemotedAtOnce(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let api = API(client: client)
+                try await api.signUp("owner@example.com")
+                let laptop = try await browserSignIn(api, "owner@example.com", rememberMe: true)
+                let phone = try await browserSignIn(api, "owner@example.com")
+                let laptopCookies = ["bo_session": try #require(laptop.cookie("bo_session")), "bo_remember": try #require(laptop.cookie("bo_remember"))]
+                let phoneCookies = ["bo_session": try #require(phone.cookie("bo_session"))]
+                let csrf = try #require(phone.json["csrfToken"] as? String)
+                let changed = try await api.call(
+                    .post, "/v1/me/password", body: ["currentPassword": "correct horse battery", "newPassword": "a brand new passphrase"],
+                    cookies: phoneCookies, headers: [.csrfToken: csrf])
+                #expect(changed.status == .noContent, "\(changed.json)")
+                #expect(try await api.call(.get, "/v1/me", cookies: phoneCookies).status == .unauthorized)
+                #expect(try await api.call(.get, "/v1/me", cookies: laptopCookies).status == .unauthorized, "remember-me too")
+
+                // An admin signed in with a cookie, then demoted: the next request is a fan's.
+                let admin = try await platform.identity.signUp(
+                    email: "boss@example.com", password: "correct horse battery", name: "Boss", roles: [.admin], verification: .trustedCaller)
+                let boss = try await browserSignIn(api, "boss@example.com")
+                let bossCookies = ["bo_session": try #require(boss.cookie("bo_session"))]
+                let bossCSRF: HTTPFields = [.csrfToken: try #require(boss.json["csrfToken"] as? String)]
+                let promote = ["roles": ["organizer"]]
+                #expect(try await api.call(.put, "/v1/admin/users/\(admin.id)/roles", body: ["roles": ["admin", "staff"]], cookies: bossCookies, headers: bossCSRF).status == .ok)
+                _ = try await platform.identity.setRoles(userID: admin.id, roles: [.fan], by: Principal(userID: "root", roles: [.admin]))
+                let me = try await api.call(.get, "/v1/me", cookies: bossCookies)
+                #expect(me.json["roles"] as? [String] == ["fan"], "\(me.json)")
+                let refused = try await api.call(.put, "/v1/admin/users/\(admin.id)/roles", body: promote, cookies: bossCookies, headers: bossCSRF)
+                #expect(refused.status == .forbidden, "the session no longer carries admin")
+            }
+        }
     }
 }
