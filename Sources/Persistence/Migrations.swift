@@ -1,4 +1,5 @@
 import BoxofficeKit
+import Crypto
 import Foundation
 import Logging
 import SQLKit
@@ -19,6 +20,35 @@ public struct Migration: Sendable {
     /// A migration whose SQL is the same in both dialects.
     public init(_ id: String, sql: [String]) {
         self.init(id) { _ in sql }
+    }
+
+    /// SHA-256 of the statements as they run on `dialect`: recorded when applied, compared at
+    /// every start, so a shipped migration that was edited is caught instead of silently
+    /// leaving databases that ran the old text different from new ones.
+    public func checksum(for dialect: DatabaseDialect) -> String {
+        SHA256.hash(data: Data(statements(dialect).joined(separator: "\n;\n").utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The database's record of applied migrations disagrees with the code: start-up stops.
+public struct MigrationDrift: Error, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// Applied with other SQL than the code has now.
+        case changed
+        /// Applied under a name the code no longer has (renamed or removed).
+        case unknown
+    }
+
+    public let name: String
+    public let kind: Kind
+
+    public var description: String {
+        switch kind {
+        case .changed:
+            "migration \(name) was changed after it was applied (its checksum differs); a shipped migration never changes: restore it and add a new one"
+        case .unknown:
+            "migration \(name) is applied in the database but unknown to this build (renamed or removed after it shipped); restore it under its old name"
+        }
     }
 }
 
@@ -74,9 +104,31 @@ public struct Migrator: Sendable {
     }
 
     /// Applies every pending migration; returns the names it applied (empty when up to date).
+    /// First checks that every applied migration is still the one the code has
+    /// (`MigrationDrift` otherwise, and nothing is applied).
     @discardableResult
     public func migrate() async throws -> [String] {
-        try await withLock { session in try await apply(in: session) }
+        try await withLock { session in
+            try await verifyApplied(in: session)
+            return try await apply(in: session)
+        }
+    }
+
+    /// Compares each applied migration's recorded checksum with the code's. One applied before
+    /// checksums were kept has its checksum recorded now, on first sight.
+    private func verifyApplied(in session: DatabaseSession) async throws {
+        let known = Dictionary(uniqueKeysWithValues: ordered.map { ($0.name, $0.migration) })
+        let rows = try await session.sql.raw("SELECT name, checksum FROM schema_migrations ORDER BY name").all()
+        for row in rows {
+            let name = try row.decode(column: "name", as: String.self)
+            guard let migration = known[name] else { throw MigrationDrift(name: name, kind: .unknown) }
+            let expected = migration.checksum(for: session.dialect)
+            guard let recorded = try row.decode(column: "checksum", as: String?.self) else {
+                try await session.sql.raw("UPDATE schema_migrations SET checksum = \(bind: expected) WHERE name = \(bind: name)").run()
+                continue
+            }
+            guard recorded == expected else { throw MigrationDrift(name: name, kind: .changed) }
+        }
     }
 
     /// Holds the migrators' lock for `body`, with the ledger table in place. The ledger is
@@ -85,12 +137,12 @@ public struct Migrator: Sendable {
     private func withLock<Result: Sendable>(_ body: (DatabaseSession) async throws -> Result) async throws -> Result {
         try await database.withSession { session in
             guard session.dialect == .postgres else {
-                try await Self.ensureLedger(session.sql)
+                try await Self.ensureLedger(session)
                 return try await body(session)
             }
             try await session.sql.raw("SELECT pg_advisory_lock(\(bind: Self.advisoryLockKey))").run()
             do {
-                try await Self.ensureLedger(session.sql)
+                try await Self.ensureLedger(session)
                 let result = try await body(session)
                 try await session.sql.raw("SELECT pg_advisory_unlock(\(bind: Self.advisoryLockKey))").run()
                 return result
@@ -114,9 +166,10 @@ public struct Migrator: Sendable {
                 for statement in migration.statements(session.dialect) {
                     try await transaction.sql.raw(SQLQueryString(statement)).run()
                 }
-                try await transaction.sql
-                    .raw("INSERT INTO schema_migrations (name, applied_at) VALUES (\(bind: name), \(bind: clock.now()))")
-                    .run()
+                try await transaction.sql.raw("""
+                    INSERT INTO schema_migrations (name, applied_at, checksum)
+                    VALUES (\(bind: name), \(bind: clock.now()), \(bind: migration.checksum(for: session.dialect)))
+                    """).run()
                 return true
             }
             if didApply {
@@ -127,13 +180,23 @@ public struct Migrator: Sendable {
         return appliedNow
     }
 
-    private static func ensureLedger(_ sql: any SQLDatabase) async throws {
-        try await sql.raw("""
+    private static func ensureLedger(_ session: DatabaseSession) async throws {
+        try await session.sql.raw("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 name TEXT PRIMARY KEY,
-                applied_at TIMESTAMPTZ NOT NULL
+                applied_at TIMESTAMPTZ NOT NULL,
+                checksum TEXT
             )
             """).run()
+        // A ledger from before checksums were kept gains the column (the ledger itself is not migrated).
+        switch session.dialect {
+        case .postgres:
+            try await session.sql.raw("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum TEXT").run()
+        case .sqlite:
+            let columns = try await session.sql.raw("SELECT name FROM pragma_table_info('schema_migrations')").all()
+                .map { try $0.decode(column: "name", as: String.self) }
+            if !columns.contains("checksum") { try await session.sql.raw("ALTER TABLE schema_migrations ADD COLUMN checksum TEXT").run() }
+        }
     }
 
     private static func appliedMigrations(_ sql: any SQLDatabase) async throws -> [String: Date] {

@@ -270,6 +270,9 @@ func reportingFailures(_ body: () async throws -> Void) async throws {
     } catch let error as ConfigurationError {
         printError("boxoffice: \(error.description)")
         throw ExitCode(78)
+    } catch let error as MigrationDrift {
+        printError("boxoffice: \(error.description)")
+        throw ExitCode(78)
     } catch let error as ExitCode {
         throw error
     } catch let error as any ProblemConvertible {

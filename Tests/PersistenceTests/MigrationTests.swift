@@ -96,6 +96,62 @@ let sampleMigrationNames = ["alpha/0001_create_widgets", "alpha/0002_index_widge
     }
 }
 
+@Suite struct MigrationDriftTests {
+    @Test(arguments: DatabaseDialect.allCases)
+    func aShippedMigrationThatWasEditedStopsStartUpNamingItAndAppliesNothing(dialect: DatabaseDialect) async throws {
+        try await TestDatabases.withDatabase(dialect) { database in
+            try await Migrator(database: database, groups: Array(sampleMigrations.prefix(1))).migrate()
+            let edited = [
+                MigrationGroup(module: "alpha", migrations: [
+                    Migration("0001_create_widgets", sql: ["CREATE TABLE widgets (id TEXT PRIMARY KEY, name TEXT)"]),
+                    Migration("0002_index_widget_names", sql: ["CREATE INDEX widgets_name ON widgets (name)"]),
+                ]),
+            ] + sampleMigrations.suffix(1)
+            let error = await #expect(throws: MigrationDrift.self) { try await Migrator(database: database, groups: edited).migrate() }
+            #expect(error?.name == "alpha/0001_create_widgets" && error?.kind == .changed)
+            #expect(error?.description.contains("never changes") == true)
+            #expect(try await Migrator(database: database, groups: sampleMigrations).status().filter(\.isApplied).count == 2, "nothing applied")
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func aShippedMigrationThatWasRenamedStopsStartUp(dialect: DatabaseDialect) async throws {
+        try await TestDatabases.withDatabase(dialect) { database in
+            try await Migrator(database: database, groups: sampleMigrations).migrate()
+            let renamed = [
+                MigrationGroup(module: "alpha", migrations: [
+                    sampleMigrations[0].migrations[0],
+                    Migration("0003_index_widget_names", sql: ["CREATE INDEX widgets_name ON widgets (name)"]),
+                ]),
+                sampleMigrations[1],
+            ]
+            let error = await #expect(throws: MigrationDrift.self) { try await Migrator(database: database, groups: renamed).migrate() }
+            #expect(error?.name == "alpha/0002_index_widget_names" && error?.kind == .unknown)
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func aLedgerFromBeforeChecksumsGetsThemOnFirstSightAndIsCheckedFromThenOn(dialect: DatabaseDialect) async throws {
+        try await TestDatabases.withDatabase(dialect) { database in
+            try await database.withTransaction { transaction in
+                try await transaction.sql.raw("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)").run()
+                for statement in sampleMigrations[0].migrations[0].statements(transaction.dialect) {
+                    try await transaction.sql.raw(SQLQueryString(statement)).run()
+                }
+                try await transaction.sql.raw("""
+                    INSERT INTO schema_migrations (name, applied_at) VALUES ('alpha/0001_create_widgets', \(bind: Date()))
+                    """).run()
+            }
+            #expect(try await Migrator(database: database, groups: sampleMigrations).migrate() == Array(sampleMigrationNames.dropFirst()))
+            let recorded = try await database.read { sql in
+                try await sql.raw("SELECT checksum FROM schema_migrations WHERE name = 'alpha/0001_create_widgets'").first()?
+                    .decode(column: "checksum", as: String?.self)
+            }
+            #expect(recorded == sampleMigrations[0].migrations[0].checksum(for: dialect))
+        }
+    }
+}
+
 struct Count: Decodable, Sendable {
     let n: Int
 }
