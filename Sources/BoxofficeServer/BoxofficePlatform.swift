@@ -58,6 +58,8 @@ public final class BoxofficePlatform: Sendable {
     public let streamConsumers: [RedisStreamConsumer]
     /// Events set aside after repeated failures: dead outbox rows, or the `dlq.*` streams.
     public let deadLetters: any DeadLetterStore
+    /// Keeps the tables that only grow (outbox, inbox, idempotency keys, sessions…) bounded.
+    public let retention: RetentionJob
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
@@ -211,7 +213,13 @@ public final class BoxofficePlatform: Sendable {
             self.streamConsumers = []
             self.deadLetters = OutboxDeadLetters(database: database, clock: clock)
         }
-        let sessionStore: any SessionStore = redis.map { RedisSessionStore(redis: $0, clock: clock) } ?? SQLSessionStore(database: database, clock: clock)
+        let sqlSessions = redis == nil ? SQLSessionStore(database: database, clock: clock) : nil
+        let sessionStore: any SessionStore = redis.map { RedisSessionStore(redis: $0, clock: clock) } ?? sqlSessions!
+        let keep = configuration.retentionDays * 24 * 3600
+        self.retention = RetentionJob(
+            rules: Outbox.retentionRules(database: database, retention: keep) + [IdempotencyKeys.retentionRule(database: database, retention: keep)]
+                + identity.retentionRules(retention: keep) + payments.retentionRules(retention: keep) + (sqlSessions.map { [$0.retentionRule()] } ?? []),
+            clock: clock, logger: logger.with(component: "retention"))
         self.browserSessions = BrowserSessions(
             identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
         self.oauth = OAuthSignIn(
@@ -296,6 +304,7 @@ public final class BoxofficePlatform: Sendable {
         let sweeper = HoldExpirySweeper(reservations: reservations, logger: logger.with(component: "reservations"))
         let relay = self.relay
         let gate = QueueGate(service: waitingRoom, metrics: metrics)
+        let retention = self.retention
         // A consumer group's events are handled in order by one node at a time, the group's
         // lease holder; groups are spread over the nodes by whoever takes each lease first.
         let consumers: [any Service] = streamConsumers.map { consumer in
@@ -312,6 +321,9 @@ public final class BoxofficePlatform: Sendable {
             },
             LeasedService(name: "queue-gate", leases: leases, holder: nodeID, logger: logger.with(component: "waiting-room")) {
                 try await gate.run()
+            },
+            LeasedService(name: "retention", leases: leases, holder: nodeID, logger: logger.with(component: "retention")) {
+                try await retention.run()
             },
             WaitingRoomNode(service: waitingRoom),
         ] + consumers + [

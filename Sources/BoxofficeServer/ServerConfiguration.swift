@@ -59,6 +59,8 @@ public struct ServerConfiguration: Sendable {
     /// The sandbox gateway pays without charging anyone: beyond loopback or on PostgreSQL it
     /// runs only when this says the deployment is a demo.
     public var allowSandboxGateway = false
+    /// How long delivered events, the inbox, idempotency keys and old webhook deliveries are kept.
+    public var retentionDays: Double = 14
 
     public enum PaymentGatewayMode: String, Sendable, CaseIterable {
         /// Built in: behaves like PortOne, pays on a page of its own; for development and tests.
@@ -215,6 +217,9 @@ public struct ServerConfiguration: Sendable {
         if let (value, origin) = input.value(.allowSandboxGateway) {
             guard let allowed = Bool(value.lowercased()) else { throw ConfigurationError(origin: origin, problem: "'\(value)' is not true or false") }
             configuration.allowSandboxGateway = allowed
+        }
+        if let days = try input.number(.retentionDays, in: 1.0...3650, noun: "number of days") {
+            configuration.retentionDays = days
         }
         if let size = try input.number(.databasePoolSize, in: 1...500, noun: "pool size"),
            case .postgres(var settings) = configuration.database {
@@ -377,13 +382,18 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         summary: "Comma-separated origins (https://shop.example.com) whose pages may call the API with credentials; `*` lets any origin read without them.",
         defaultValue: "none")
 
+    public static let retentionDays = Setting(
+        flag: "--retention-days", environmentVariable: "BOXOFFICE_RETENTION_DAYS",
+        summary: "How long delivered events, handled-event records, idempotency keys and webhook deliveries are kept.",
+        defaultValue: "14")
+
     public static let allCases: [Setting] = [
         host, port, databaseURL, dataDirectory, logLevel, logFormat, maximumBodyBytes, drainSeconds,
         shutdownTimeoutSeconds, databasePoolSize, jwtSecret, accessTokenMinutes, refreshTokenDays, bcryptCost,
         humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore, publicURL,
         oauthProviders, paymentGateway, portOneAPIURL, portOneAPISecret, portOneStoreID, portOneChannelKey, paymentWebhookSecret,
         gatewayHoldMinutes, allowSandboxGateway, fanRateLimit, redisURL, redisSentinels, redisMasterName, redisPassword,
-        eventStreamMaxLength, eventStreamMaxAgeHours, trustedProxies, corsOrigins,
+        eventStreamMaxLength, eventStreamMaxAgeHours, trustedProxies, corsOrigins, retentionDays,
     ]
 }
 

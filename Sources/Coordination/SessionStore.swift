@@ -26,14 +26,18 @@ public final class SQLSessionStore: SessionStore {
     }
 
     public func save(_ key: String, data: Data, expiresAt: Date) async throws {
-        let now = clock.now()
         try await database.withTransaction { transaction in
             try await transaction.sql.raw("""
                 INSERT INTO sessions (key, data, expires_at) VALUES (\(bind: key), \(bind: String(decoding: data, as: UTF8.self)), \(bind: expiresAt))
                 ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at
                 """).run()
-            // Expired sessions are swept as new ones arrive, so the table does not grow forever.
-            try await transaction.sql.raw("DELETE FROM sessions WHERE expires_at < \(bind: now)").run()
+        }
+    }
+
+    /// Expired sessions go, a batch at a time (the retention job), so the table does not grow forever.
+    public func retentionRule() -> RetentionRule {
+        RetentionRule(name: "sessions") { [database] now, limit in
+            try await database.pruneBatch(table: "sessions", key: ["key"], timeColumn: "expires_at", olderThan: now, limit: limit)
         }
     }
 

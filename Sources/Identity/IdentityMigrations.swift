@@ -78,5 +78,9 @@ extension IdentityService {
         Migration("0007_users_session_generation", sql: [
             "ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0",
         ]),
+        // The retention job removes refresh tokens long expired, oldest first.
+        Migration("0008_index_refresh_tokens_by_expiry", sql: [
+            "CREATE INDEX refresh_tokens_expiry ON refresh_tokens (expires_at)",
+        ]),
     ])
 }

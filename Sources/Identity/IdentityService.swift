@@ -201,6 +201,20 @@ public final class IdentityService: Sendable {
         try await transaction.sql.raw("UPDATE users SET session_generation = session_generation + 1 WHERE id = \(bind: userID)").run()
     }
 
+    /// Spent proof-of-work challenges once they would have expired anyway, and refresh tokens
+    /// `retention` seconds after they expired (replaying one that old is refused either way).
+    public func retentionRules(retention: TimeInterval) -> [RetentionRule] {
+        [
+            RetentionRule(name: "spent_challenges") { [database] now, limit in
+                try await database.pruneBatch(table: "spent_challenges", key: ["id"], timeColumn: "expires_at", olderThan: now, limit: limit)
+            },
+            RetentionRule(name: "refresh_tokens") { [database] now, limit in
+                try await database.pruneBatch(
+                    table: "refresh_tokens", key: ["id"], timeColumn: "expires_at", olderThan: now.addingTimeInterval(-retention), limit: limit)
+            },
+        ]
+    }
+
     /// What a cookie session is checked against on every request: the user's roles as they
     /// are now (a demoted admin is demoted at once) and the generation of their sessions.
     func sessionStanding(userID: String) async throws -> (user: User, generation: Int)? {

@@ -125,5 +125,29 @@ public final class Outbox: Sendable {
             WHERE next_attempt_at IS NOT NULL AND delivered_at IS NULL AND dead_at IS NULL
             """,
         ]),
+        // The retention job deletes the inbox's oldest rows first.
+        Migration("0004_index_inbox_by_time", sql: [
+            "CREATE INDEX inbox_processed ON inbox (processed_at)",
+        ]),
     ])
+
+    /// Delivered events and the inbox's record of handled ones, kept `retention` seconds.
+    /// Events still to deliver, and dead ones (`boxoffice events dlq`), are never pruned; by the
+    /// time an event leaves the inbox, nothing can deliver it again (the relay marked it
+    /// delivered long before, and Redis Streams trim sooner).
+    public static func retentionRules(database: Database, retention: TimeInterval) -> [RetentionRule] {
+        [
+            RetentionRule(name: "outbox") { now, limit in
+                // In delivery order: the oldest delivered rows come first, without an index of their own.
+                try await database.pruneBatch(
+                    table: "outbox", key: ["position"], timeColumn: "delivered_at", olderThan: now.addingTimeInterval(-retention),
+                    orderBy: "position", limit: limit)
+            },
+            RetentionRule(name: "inbox") { now, limit in
+                try await database.pruneBatch(
+                    table: "inbox", key: ["consumer", "event_id"], timeColumn: "processed_at", olderThan: now.addingTimeInterval(-retention),
+                    limit: limit)
+            },
+        ]
+    }
 }

@@ -33,6 +33,18 @@ public final class PaymentService: Sendable {
         self.logger = logger
     }
 
+    /// Webhook deliveries are remembered `retention` seconds to drop repeats; a gateway stops
+    /// retrying long before, and a repeat after that finds its payment settled anyway.
+    public func retentionRules(retention: TimeInterval) -> [RetentionRule] {
+        [
+            RetentionRule(name: "payment_webhooks") { [database] now, limit in
+                try await database.pruneBatch(
+                    table: "payment_webhooks", key: ["provider", "webhook_id"], timeColumn: "received_at",
+                    olderThan: now.addingTimeInterval(-retention), limit: limit)
+            },
+        ]
+    }
+
     // MARK: Wallet
 
     public func balance(userID: String) async throws -> WalletBalance {

@@ -105,5 +105,9 @@ extension PaymentService {
         Migration("0002_refunds_cancellable_before") { dialect in
             ["ALTER TABLE refunds ADD COLUMN cancellable_before \(dialect == .postgres ? "BIGINT" : "INTEGER")"]
         },
+        // The retention job forgets old webhook deliveries, oldest first.
+        Migration("0003_index_payment_webhooks_by_time", sql: [
+            "CREATE INDEX payment_webhooks_received ON payment_webhooks (received_at)",
+        ]),
     ])
 }

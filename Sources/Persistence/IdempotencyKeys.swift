@@ -95,5 +95,18 @@ public enum IdempotencyKeys {
             )
             """,
         ]),
+        Migration("0002_index_idempotency_keys_by_time", sql: [
+            "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
+        ]),
     ])
+
+    /// A key answers retries for `retention` seconds; a client retrying later than that is
+    /// making a new request.
+    public static func retentionRule(database: Database, retention: TimeInterval) -> RetentionRule {
+        RetentionRule(name: "idempotency_keys") { now, limit in
+            try await database.pruneBatch(
+                table: "idempotency_keys", key: ["scope", "idempotency_key"], timeColumn: "created_at",
+                olderThan: now.addingTimeInterval(-retention), limit: limit)
+        }
+    }
 }

@@ -195,6 +195,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("cors-origins"), help: ArgumentHelp(Setting.corsOrigins.helpText))
     var corsOrigins: String?
 
+    @Option(name: .customLong("retention-days"), help: ArgumentHelp(Setting.retentionDays.helpText))
+    var retentionDays: String?
+
     func run() async throws {
         var flags = common.flags
         flags[.host] = host
@@ -206,6 +209,7 @@ struct Serve: AsyncParsableCommand {
         flags[.fanRateLimit] = fanRateLimit
         flags[.trustedProxies] = trustedProxies
         flags[.corsOrigins] = corsOrigins
+        flags[.retentionDays] = retentionDays
         identity.add(to: &flags)
         payments.add(to: &flags)
         redis.add(to: &flags)
