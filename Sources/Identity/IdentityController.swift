@@ -121,16 +121,26 @@ public struct IdentityController: Sendable {
             try Response.json(ProvidersResponse(providers: oauth.providerNames))
         }
         auth.get("/oauth/:provider/start") { request, context in
-            let location = try await oauth.start(
-                provider: try context.parameters.require("provider"), returnTo: request.uri.queryParameters["returnTo"].map(String.init))
-            return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
+            let started = try await oauth.start(
+                provider: try context.parameters.require("provider"), returnTo: request.uri.queryParameters["returnTo"].map(String.init),
+                clientAddress: context.clientAddress)
+            var response = Response(status: .found, headers: [.location: started.location, .cacheControl: "no-store"])
+            // Lax: sent on the provider's top-level redirect back to the callback, not on other sites' requests.
+            response.setCookie(Cookie(
+                name: OAuthSignIn.bindingCookie, value: started.binding, maxAge: 600, path: "/v1/auth/oauth",
+                secure: request.arrivedOverTLS, httpOnly: true, sameSite: .lax))
+            return response
         }
         auth.get("/oauth/:provider/callback") { request, context in
             let query = request.uri.queryParameters
             let (user, returnTo) = try await oauth.finish(
                 provider: try context.parameters.require("provider"), code: query["code"].map(String.init),
-                state: query["state"].map(String.init), error: query["error"].map(String.init))
+                state: query["state"].map(String.init), error: query["error"].map(String.init),
+                binding: request.cookies[OAuthSignIn.bindingCookie]?.value)
             var response = Response(status: .found, headers: [.location: returnTo, .cacheControl: "no-store"])
+            response.setCookie(Cookie(
+                name: OAuthSignIn.bindingCookie, value: "", maxAge: 0, path: "/v1/auth/oauth", secure: request.arrivedOverTLS, httpOnly: true,
+                sameSite: .lax))
             for cookie in try await browserSessions.start(for: user, secure: request.arrivedOverTLS) {
                 response.setCookie(cookie)
             }

@@ -20,8 +20,9 @@ public final class IdentityService: Sendable {
         /// Attempts allowed for one account from anywhere (a guesser with many addresses).
         /// Reset by a success.
         public var signInsPerAccount = RateLimit.perPeriod(50, 15 * 60)
-        /// Attempts allowed from one client address, for any accounts (spraying).
-        public var signInsPerAddress = RateLimit.perPeriod(100, 15 * 60)
+        /// Failed sign-ins allowed from one client address, for any accounts (spraying). Only
+        /// failures count: many fans behind one address sign in successfully all the time.
+        public var failedSignInsPerAddress = RateLimit.perPeriod(30, 15 * 60)
         /// How long after a refresh token is used a second use (another tab refreshing at the
         /// same moment) gets the same new pair instead of revoking the session.
         public var refreshReuseGrace: TimeInterval = 10
@@ -314,9 +315,20 @@ public final class IdentityService: Sendable {
         return try await session(for: user, refreshToken: refreshToken)
     }
 
-    /// Checks an email and password, throttling attempts per account and address, per account
-    /// and per address. Each attempt is counted before the password is compared, in one atomic
-    /// step per key, so parallel guesses cannot all slip past the limit into bcrypt.
+    /// Counts one event against `limit` for `key`; a 429 problem (with `Retry-After`) when the
+    /// limit is spent. For per-address limits on anonymous endpoints.
+    public func throttle(_ key: String, limit: RateLimit) async throws {
+        let decision = try await rateLimiter.consume(key, limit: limit)
+        guard decision.allowed else {
+            logger.notice("throttled", metadata: ["key": .string(key)])
+            throw Problem.tooManyRequests(retryAfterSeconds: decision.retryAfterSeconds)
+        }
+    }
+
+    /// Checks an email and password, throttling attempts per account and address and per
+    /// account, and failures per address. Attempts on an account are counted before the
+    /// password is compared, in one atomic step per key, so parallel guesses cannot all slip
+    /// past the limit into bcrypt (whose concurrency is bounded besides).
     func verifyCredentials(email: String, password: String, clientAddress: String?) async throws -> User {
         let normalized = AccountRules.normalizedEmail(email)
         // Keys of bounded size whatever was typed: the email is hashed.
@@ -324,22 +336,23 @@ public final class IdentityService: Sendable {
         let address = clientAddress ?? "unknown"
         let pairKey = "signin:pair:\(account):\(address)"
         let accountKey = "signin:account:\(account)"
-        let limits = [
-            (pairKey, configuration.signInsPerAccountAndAddress), (accountKey, configuration.signInsPerAccount),
-            ("signin:address:\(address)", configuration.signInsPerAddress),
-        ]
-        for (key, limit) in limits {
+        let addressKey = "signin:address:\(address)"
+        func refuse(_ key: String, _ decision: RateLimitDecision) -> Problem {
+            logger.warning("sign-in throttled", metadata: ["key": .string(key), "security": "signin_throttled"])
+            return Problem.tooManyRequests(retryAfterSeconds: decision.retryAfterSeconds)
+        }
+        let spraying = try await rateLimiter.check(addressKey, limit: configuration.failedSignInsPerAddress)
+        guard spraying.allowed else { throw refuse(addressKey, spraying) }
+        for (key, limit) in [(pairKey, configuration.signInsPerAccountAndAddress), (accountKey, configuration.signInsPerAccount)] {
             let decision = try await rateLimiter.consume(key, limit: limit)
-            guard decision.allowed else {
-                logger.warning("sign-in throttled", metadata: ["key": .string(key), "security": "signin_throttled"])
-                throw Problem.tooManyRequests(retryAfterSeconds: decision.retryAfterSeconds)
-            }
+            guard decision.allowed else { throw refuse(key, decision) }
         }
         let row = try await database.read { sql in
             try await sql.raw("SELECT id, password_hash FROM users WHERE email_normalized = \(bind: normalized)").first()
         }
         let passwordHash = try row?.decode(column: "password_hash", as: String?.self)
         guard let row, try await passwords.verify(password, against: passwordHash) else {
+            _ = try await rateLimiter.consume(addressKey, limit: configuration.failedSignInsPerAddress)
             throw Problem(
                 type: Problem.typeURI("invalid-credentials"), title: "The email or password is wrong.", status: 401,
                 detail: "Check the email address and password and try again.")

@@ -46,14 +46,25 @@ public final class OAuthSignIn: Sendable {
         let verifier: String
         let nonce: String
         let returnTo: String
+        /// SHA-256 of the browser binding: only the browser that started the flow can finish it.
+        let binding: String
     }
 
-    /// The provider's authorization URL to send the browser to.
-    public func start(provider name: String, returnTo: String?) async throws -> String {
+    /// The cookie that ties a flow to the browser that started it (against login CSRF: without
+    /// it, an attacker could send a victim's browser to a callback that signs it in as the attacker).
+    public static let bindingCookie = "bo_oauth"
+
+    /// Starts a flow: the provider's authorization URL to send the browser to, and the value of
+    /// the binding cookie to set on that browser.
+    public func start(provider name: String, returnTo: String?, clientAddress: String?) async throws -> (location: String, binding: String) {
         let provider = try self.provider(name)
+        // Each start writes server state: bounded per address.
+        try await identity.throttle("oauth-start:\(clientAddress ?? "unknown")", limit: .perPeriod(30, 60))
         let state = Secrets.token()
+        let binding = Secrets.token()
         let flow = PendingFlow(
-            provider: name, verifier: Secrets.token(bytes: 48), nonce: Secrets.token(), returnTo: Self.safeReturnPath(returnTo))
+            provider: name, verifier: Secrets.token(bytes: 48), nonce: Secrets.token(), returnTo: Self.safeReturnPath(returnTo),
+            binding: sha256Hex(binding))
         try await store.save(
             Self.stateKey(state), data: try JSONEncoder().encode(flow), expiresAt: clock.now().addingTimeInterval(Self.flowLifetime))
         var url = URLComponents(string: provider.authorizationURL)
@@ -70,17 +81,19 @@ public final class OAuthSignIn: Sendable {
         guard let location = url?.string else {
             throw Problem.serviceUnavailable(detail: "The \(name) sign-in is misconfigured.")
         }
-        return location
+        return (location, binding)
     }
 
     /// Completes the flow; returns the signed-in user and where to send the browser next.
+    /// `binding` is the browser's binding cookie: a callback opened in another browser fails.
     public func finish(
-        provider name: String, code: String?, state: String?, error: String?
+        provider name: String, code: String?, state: String?, error: String?, binding: String?
     ) async throws -> (user: User, returnTo: String) {
         let provider = try self.provider(name)
         guard let state, !state.isEmpty, state.count <= 256,
               let saved = try await store.load(Self.stateKey(state)),
-              let flow = try? JSONDecoder().decode(PendingFlow.self, from: saved), flow.provider == name
+              let flow = try? JSONDecoder().decode(PendingFlow.self, from: saved), flow.provider == name,
+              let binding, Secrets.constantTimeEquals(sha256Hex(binding), flow.binding)
         else {
             throw Problem(
                 type: Problem.typeURI("oauth-state-invalid"), title: "The sign-in link is not valid.", status: 400,
@@ -121,9 +134,16 @@ public final class OAuthSignIn: Sendable {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    /// Only paths on this site: an absolute URL here would make us an open redirector.
+    /// Only paths on this site: an absolute URL here would make us an open redirector. Browsers
+    /// drop tabs and newlines from URLs and read `\` as `/`, so `/\t/evil.example` would
+    /// become `//evil.example`: no whitespace, control characters or backslashes, written or
+    /// percent-encoded, and never two leading slashes.
     static func safeReturnPath(_ path: String?) -> String {
-        guard let path, path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"), path.count <= 512 else { return "/" }
+        guard let path, path.hasPrefix("/"), path.count <= 512 else { return "/" }
+        for candidate in [path, path.removingPercentEncoding ?? "//"] {
+            let unsafe = candidate.unicodeScalars.contains { $0.value <= 0x20 || $0.value == 0x7F || $0 == "\\" }
+            if unsafe || candidate.hasPrefix("//") { return "/" }
+        }
         return path
     }
 

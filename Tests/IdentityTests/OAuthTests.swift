@@ -127,13 +127,18 @@ func pathAndQuery(_ url: String) -> String {
 
 @Suite struct OAuthTests {
     /// Follows the whole browser dance: start → provider → callback. Returns the callback reply.
-    private func signIn(_ api: API, provider: any TestClientProtocol, returnTo: String = "/events/42") async throws -> API.Reply {
+    private func signIn(
+        _ api: API, provider: any TestClientProtocol, returnTo: String = "/events/42", otherBrowser: Bool = false
+    ) async throws -> API.Reply {
         let start = try await api.call(.get, "/v1/auth/oauth/local/start?returnTo=\(returnTo)")
         #expect(start.status == .found)
+        let binding = try #require(start.cookie("bo_oauth"))
+        #expect(start.setCookies["bo_oauth"]?.contains("HttpOnly") == true)
         let authorize = try #require(start.headers[.location])
         let approved = try await provider.execute(uri: pathAndQuery(authorize), method: .get) { $0 }
         #expect(approved.status == .found)
-        return try await api.call(.get, pathAndQuery(try #require(approved.headers[.location])))
+        return try await api.call(
+            .get, pathAndQuery(try #require(approved.headers[.location])), cookies: otherBrowser ? [:] : ["bo_oauth": binding])
     }
 
     @Test(arguments: DatabaseDialect.allCases)
@@ -178,18 +183,36 @@ func pathAndQuery(_ url: String) -> String {
                 try await platform.buildApplication().test(.router) { client in
                     let api = API(client: client)
                     let start = try await api.call(.get, "/v1/auth/oauth/local/start")
+                    let cookies = ["bo_oauth": try #require(start.cookie("bo_oauth"))]
                     let approved = try await providerClient.execute(uri: pathAndQuery(start.headers[.location]!), method: .get) { $0 }
                     let callback = try #require(approved.headers[.location])
 
                     var tampered = URLComponents(string: callback)!
                     tampered.queryItems = tampered.queryItems!.map { $0.name == "state" ? URLQueryItem(name: "state", value: "forged") : $0 }
-                    let forged = try await api.call(.get, pathAndQuery(tampered.string!))
+                    let forged = try await api.call(.get, pathAndQuery(tampered.string!), cookies: cookies)
                     #expect(forged.status == .badRequest)
                     #expect(forged.json["type"] as? String == "/problems/oauth-state-invalid")
 
-                    #expect(try await api.call(.get, pathAndQuery(callback)).status == .found)
-                    let replayed = try await api.call(.get, pathAndQuery(callback))
+                    // Login CSRF: the attacker's callback opened in the victim's browser, which has another binding.
+                    let elsewhere = try await api.call(.get, pathAndQuery(callback), cookies: ["bo_oauth": "someone-elses"])
+                    #expect(elsewhere.status == .badRequest)
+                    #expect(elsewhere.cookie("bo_session") == nil)
+
+                    #expect(try await api.call(.get, pathAndQuery(callback), cookies: cookies).status == .found)
+                    let replayed = try await api.call(.get, pathAndQuery(callback), cookies: cookies)
                     #expect(replayed.status == .badRequest)
+                }
+            }
+        }
+    }
+
+    @Test func aCallbackInABrowserThatDidNotStartTheFlowSignsNobodyIn() async throws {
+        try await FakeOIDCProvider.run { provider, providerClient in
+            try await withPlatform(configure: { $0.oauthProviders = [provider.provider()] }) { platform in
+                try await platform.buildApplication().test(.router) { client in
+                    let reply = try await signIn(API(client: client), provider: providerClient, otherBrowser: true)
+                    #expect(reply.status == .badRequest)
+                    #expect(reply.cookie("bo_session") == nil)
                 }
             }
         }
@@ -238,6 +261,12 @@ func pathAndQuery(_ url: String) -> String {
                 try await platform.buildApplication().test(.router) { client in
                     let reply = try await signIn(API(client: client), provider: providerClient, returnTo: "//evil.example/steal")
                     #expect(reply.headers[.location] == "/")
+                    for sneaky in ["/%09/evil.example", "/%5C/evil.example", "/%2F/evil.example", "/\\/evil.example"] {
+                        let reply = try await signIn(API(client: client), provider: providerClient, returnTo: sneaky)
+                        #expect(reply.headers[.location] == "/", "\(sneaky)")
+                    }
+                    let fine = try await signIn(API(client: client), provider: providerClient, returnTo: "/events/42?tab=seats")
+                    #expect(fine.headers[.location] == "/events/42?tab=seats")
                 }
             }
         }
