@@ -60,6 +60,8 @@ public final class BoxofficePlatform: Sendable {
     public let deadLetters: any DeadLetterStore
     /// Keeps the tables that only grow (outbox, inbox, idempotency keys, sessions…) bounded.
     public let retention: RetentionJob
+    /// Finishes orders, payments and refunds stuck between states, from the gateway's truth.
+    public let reconciler: CheckoutReconciler
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
@@ -176,6 +178,8 @@ public final class BoxofficePlatform: Sendable {
             database: database, tickets: tickets, payments: payments, gatewayHoldMinutes: configuration.gatewayHoldMinutes, clock: clock,
             logger: logger.with(component: "checkout"))
         self.checkout = checkout
+        self.reconciler = CheckoutReconciler(
+            checkout: checkout, payments: payments, database: database, clock: clock, logger: logger.with(component: "checkout"))
         let waitingRoom = await WaitingRoomService(
             store: redis.map { RedisQueueStore(redis: $0) } ?? SQLQueueStore(database: database), secret: signingKey, organizers: CatalogOrganizers(catalog: catalog),
             stock: ReservationStock(reservations: reservations), verifier: IdentityJoinVerifier(identity: identity),
@@ -305,6 +309,7 @@ public final class BoxofficePlatform: Sendable {
         let relay = self.relay
         let gate = QueueGate(service: waitingRoom, metrics: metrics)
         let retention = self.retention
+        let reconciler = self.reconciler
         // A consumer group's events are handled in order by one node at a time, the group's
         // lease holder; groups are spread over the nodes by whoever takes each lease first.
         let consumers: [any Service] = streamConsumers.map { consumer in
@@ -324,6 +329,9 @@ public final class BoxofficePlatform: Sendable {
             },
             LeasedService(name: "retention", leases: leases, holder: nodeID, logger: logger.with(component: "retention")) {
                 try await retention.run()
+            },
+            LeasedService(name: "reconciler", leases: leases, holder: nodeID, logger: logger.with(component: "checkout")) {
+                try await reconciler.run()
             },
             WaitingRoomNode(service: waitingRoom),
         ] + consumers + [

@@ -53,5 +53,9 @@ extension CheckoutService {
                 "CREATE INDEX order_history_order ON order_history (order_id, id)",
             ]
         },
+        // The reconciler's look at orders still waiting for a gateway payment, oldest first.
+        Migration("0002_index_orders_awaiting_payment", sql: [
+            "CREATE INDEX orders_awaiting_payment ON orders (created_at) WHERE status = 'pending_payment'",
+        ]),
     ])
 }

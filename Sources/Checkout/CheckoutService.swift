@@ -23,7 +23,7 @@ public final class CheckoutService: Sendable {
     private let logger: Logger
 
     /// How long a pending gateway payment keeps its hold (from when checkout starts).
-    private let gatewayHoldMinutes: Double
+    let gatewayHoldMinutes: Double
 
     public init(
         database: Database, tickets: TicketService, payments: PaymentService, gatewayHoldMinutes: Double = 10, clock: any WallClock,
@@ -150,11 +150,22 @@ public final class CheckoutService: Sendable {
     /// tickets. Paid after the hold ended: the order is cancelled and the money given back
     /// (compensation), and its history says why. Failed: the order says so; the hold stays
     /// until it runs out, so the fan can pay again.
-    func settleGatewayPayment(orderID: String, paid: Bool, reason: String?, in transaction: DatabaseTransaction) async throws {
+    /// `reconciled` says the reconciler found the order stuck (its payment's event never came);
+    /// the history says so. Returns whether this call moved the order on.
+    @discardableResult
+    func settleGatewayPayment(
+        orderID: String, paid: Bool, reason: String?, reconciled: Bool = false, in transaction: DatabaseTransaction
+    ) async throws -> Bool {
         guard let row = try await lockedOrder(id: orderID, in: transaction),
               try row.decode(column: "status", as: String.self) == "pending_payment"
-        else { return }
+        else { return false }
         let now = clock.now()
+        if reconciled {
+            try await recordHistory(
+                orderID: orderID, status: "pending_payment",
+                note: "Checked with the payment gateway after the payment's confirmation did not arrive: it is \(paid ? "paid" : "not paid").",
+                at: now, in: transaction)
+        }
         let fan = Principal(userID: try row.decode(column: "fan_id", as: String.self), roles: [.fan])
         let holdID = try row.decode(column: "hold_id", as: String.self)
         guard paid else {
@@ -163,7 +174,7 @@ public final class CheckoutService: Sendable {
                 orderID: orderID, status: "payment_failed",
                 note: "The payment failed (\(reason ?? "declined")); the seats stay held until the hold runs out, so you can pay again.",
                 at: now, in: transaction)
-            return
+            return true
         }
         let hold: PricedHold
         do {
@@ -178,7 +189,7 @@ public final class CheckoutService: Sendable {
                 note: "The payment arrived after the hold had ended and its seats were released, so no tickets were issued; the full amount is being refunded.",
                 at: now, in: transaction)
             logger.notice("late gateway payment refunded", metadata: ["order_id": .string(orderID), "hold_id": .string(holdID)])
-            return
+            return true
         }
         let issued = try await tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
         try await recordItems(orderID: orderID, tickets: issued, in: transaction)
@@ -186,6 +197,7 @@ public final class CheckoutService: Sendable {
         try await recordHistory(
             orderID: orderID, status: "paid", note: "Paid \(hold.total.amount) \(hold.total.currency.rawValue) at the payment gateway.",
             at: now, in: transaction)
+        return true
     }
 
     /// Inserts the order row; a 409 when the hold already has a live order.
@@ -235,6 +247,24 @@ public final class CheckoutService: Sendable {
     }
 
     // MARK: Orders
+
+    /// An order waiting for its gateway payment, as the reconciler sees it.
+    public struct AwaitingOrder: Sendable {
+        public let id: String
+        public let createdAt: Date
+    }
+
+    /// Orders still waiting for payment that were opened before `cutoff`, oldest first.
+    public func ordersAwaitingPayment(since cutoff: Date, limit: Int = 100) async throws -> [AwaitingOrder] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT id, created_at FROM orders WHERE status = 'pending_payment' AND created_at < \(bind: cutoff)
+                ORDER BY created_at LIMIT \(bind: limit)
+                """).all().map {
+                    AwaitingOrder(id: try $0.decode(column: "id", as: String.self), createdAt: try $0.decode(column: "created_at", as: Date.self))
+                }
+        }
+    }
 
     public func orders(fan: Principal, page: PageRequest) async throws -> Page<Order> {
         let after = try page.cursor.map { try Cursor.decode($0, as: String.self) }

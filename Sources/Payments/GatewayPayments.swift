@@ -93,6 +93,11 @@ extension PaymentService {
     @discardableResult
     public func confirmGatewayPayment(id: String, viewer: Principal?) async throws -> Payment {
         let current = try await payment(id: id, viewer: viewer)
+        if current.method == "gateway", current.status == "failed" {
+            // Given up on (never paid in time), yet the fan may have paid since: give it back.
+            try await giveBackLatePayment(current)
+            return try await payment(id: id)
+        }
         guard current.method == "gateway", current.status == "pending" else { return current }
         let remote: GatewayPayment
         do {
@@ -207,6 +212,88 @@ extension PaymentService {
         }
     }
 
+    /// A payment we had failed that the gateway says was paid after all: the whole amount paid
+    /// goes back, once (a refund already recorded for it means this was done before).
+    private func giveBackLatePayment(_ failed: Payment) async throws {
+        let remote: GatewayPayment
+        do {
+            remote = try await gateway.payment(id: failed.id)
+        } catch let error as GatewayError {
+            logger.warning("gateway lookup failed", metadata: ["payment_id": .string(failed.id), "error": .string(error.description)])
+            throw Self.gatewayUnavailable
+        }
+        guard remote.status == .paid || remote.status == .partiallyCancelled, remote.cancellableAmount > 0 else { return }
+        let recorded = try await database.withTransaction { transaction -> Bool in
+            let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
+            _ = try await transaction.sql.raw("SELECT id FROM payments WHERE id = \(bind: failed.id)\(unsafeRaw: lock)").first()
+            guard try await transaction.sql.raw("SELECT id FROM refunds WHERE payment_id = \(bind: failed.id)").first() == nil else {
+                return false
+            }
+            _ = try await self.requestGatewayRefund(
+                paymentID: failed.id, orderID: failed.orderId, amount: Money(amount: remote.cancellableAmount, currency: failed.amount.currency),
+                cancellableBefore: remote.cancellableAmount, reason: "paid after the payment had been given up (\(failed.failure ?? "failed"))",
+                in: transaction)
+            return true
+        }
+        if recorded {
+            logger.notice("a payment made after it was given up is being refunded", metadata: [
+                "payment_id": .string(failed.id), "amount": .stringConvertible(remote.cancellableAmount),
+            ])
+        }
+    }
+
+    // MARK: Reconciling (see Checkout's reconciler)
+
+    /// Gateway payments still pending that were started before `cutoff`, oldest first.
+    public func pendingGatewayPayments(startedBefore cutoff: Date, limit: Int = 100) async throws -> [Payment] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.paymentColumns) FROM payments
+                WHERE method = 'gateway' AND status = 'pending' AND created_at < \(bind: cutoff) ORDER BY created_at LIMIT \(bind: limit)
+                """).all().map(Self.payment)
+        }
+    }
+
+    /// A pending payment nobody paid within its bound is failed, so what waits on it can end.
+    /// Returns whether this call failed it. Paid later after all, it is given back
+    /// (`confirmGatewayPayment`).
+    @discardableResult
+    public func giveUpUnpaid(id: String, reason: String) async throws -> Bool {
+        let current = try await payment(id: id)
+        guard current.status == "pending" else { return false }
+        return try await fail(current, reason: reason)
+    }
+
+    /// Gateway refunds recorded before `cutoff` that the gateway has not confirmed (their
+    /// `refund.requested` may have been lost on the way): carried out now, each in a transaction
+    /// of its own. Returns how many were completed.
+    @discardableResult
+    public func completeStuckRefunds(requestedBefore cutoff: Date, limit: Int = 100) async throws -> Int {
+        let stuck = try await database.read { sql in
+            try await sql.raw("""
+                SELECT id, payment_id, amount, currency, reason FROM refunds
+                WHERE status = 'pending' AND method = 'gateway' AND created_at < \(bind: cutoff) ORDER BY created_at LIMIT \(bind: limit)
+                """).all().map { row in
+                    RefundRequested(
+                        refundId: try row.decode(column: "id", as: String.self), paymentId: try row.decode(column: "payment_id", as: String.self),
+                        amount: try row.decodeMoney("amount", currency: "currency"), reason: try row.decode(column: "reason", as: String.self))
+                }
+        }
+        var completed = 0
+        for request in stuck {
+            do {
+                try await database.withTransaction { transaction in try await self.carryOut(request, in: transaction) }
+                completed += 1
+                logger.notice("reconciler completed a stuck refund", metadata: ["refund_id": .string(request.refundId)])
+            } catch {
+                logger.warning("stuck refund still failing", metadata: [
+                    "refund_id": .string(request.refundId), "error": .string(String(describing: error)),
+                ])
+            }
+        }
+        return completed
+    }
+
     /// Records a gateway refund and asks the relay to carry it out. `cancellableBefore` is what
     /// the gateway can still give back before this refund, assuming every earlier refund of the
     /// payment went through: the relay carries a payment's refunds out in order.
@@ -236,7 +323,7 @@ extension PaymentService {
                    CAST(COALESCE(r.cancellable_before,
                                  p.amount - (SELECT COALESCE(SUM(e.amount), 0) FROM refunds e WHERE e.payment_id = r.payment_id AND e.id < r.id))
                         AS BIGINT) AS cancellable_before
-            FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.id = \(bind: request.refundId)
+            FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.id = \(bind: request.refundId)\(unsafeRaw: transaction.dialect == .postgres ? " FOR UPDATE OF r" : "")
             """).first(),
             try row.decode(column: "status", as: String.self) == "pending"
         else { return }

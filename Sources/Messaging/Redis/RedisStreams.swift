@@ -91,6 +91,12 @@ struct StreamEntry: Sendable {
 }
 
 /// Publishes outbox events to one Redis stream per topic, in outbox order, in one pipeline.
+///
+/// A batch counts as published only once a replica has it too (`WAIT`): Redis replicates
+/// asynchronously, so an entry acknowledged by the master alone is lost if Sentinel promotes
+/// the replica before it arrived, and with it, say, the `payment.completed` of a paid order.
+/// When no replica acknowledges in time the batch stays undelivered in the outbox and is sent
+/// again (consumers drop the repeat by event ID). A Redis without replicas has nothing to wait for.
 public final class RedisStreamPublisher: EventPublisher {
     private let redis: RedisClient
     private let settings: RedisStreamSettings
@@ -109,11 +115,24 @@ public final class RedisStreamPublisher: EventPublisher {
                 [settings.streamKey(EventTopics.topic(for: event.type)), "MAXLEN", "~", String(settings.maximumLength), "*"]
                     + StreamEntryFields.fields(of: event))
         }
-        let replies = try await redis.pipeline(commands)
+        // WAIT in the same pipeline: it waits for this connection's writes, the XADDs above.
+        let replies = try await redis.pipeline(commands + [RedisCommand("WAIT", "1", String(Self.replicaWaitMilliseconds))])
         if let failure = replies.first(where: { if case .error = $0 { true } else { false } }), case .error(let text) = failure {
             throw RedisError.server(code: "ERR", message: "publishing events: \(text)")
         }
+        if (replies.last?.int ?? 0) < 1, try await hasReplicas() {
+            throw RedisError.server(code: "NOREPL", message: "no replica acknowledged the events within \(Self.replicaWaitMilliseconds) ms")
+        }
         try await trimByAge(topics: Set(events.map { EventTopics.topic(for: $0.type) }))
+    }
+
+    static let replicaWaitMilliseconds = 1000
+
+    /// Whether the master has replicas attached (`ROLE`: `master`, offset, replicas).
+    private func hasReplicas() async throws -> Bool {
+        let role = try await redis.send("ROLE")
+        guard let parts = role.array, parts.count >= 3, parts[0].string == "master" else { return true }
+        return !(parts[2].array ?? []).isEmpty
     }
 
     /// Drops entries older than the configured age from the streams this node publishes to, at
