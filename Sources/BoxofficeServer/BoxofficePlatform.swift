@@ -114,7 +114,8 @@ public final class BoxofficePlatform: Sendable {
         }
         self.availability = AvailabilityReader(database: database, sharedCache: sharedCache)
         let catalog = CatalogService(
-            database: database, outbox: outbox, clock: clock, logger: logger.with(component: "catalog"), cache: sharedCache)
+            database: database, outbox: outbox, clock: clock, logger: logger.with(component: "catalog"), cache: sharedCache,
+            sales: ReservationSalesOpening(reservations: reservations), publishWait: .milliseconds(Int(configuration.publishWaitSeconds * 1000)))
         self.catalog = catalog
         var identityConfiguration = IdentityService.Configuration()
         identityConfiguration.accessTokenLifetime = configuration.accessTokenMinutes * 60

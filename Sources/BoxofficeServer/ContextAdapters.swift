@@ -60,3 +60,12 @@ struct IdentityJoinVerifier: JoinVerifier {
             proof.map { HumanCheckProof(challenge: $0.challenge, nonce: $0.nonce, token: $0.token) }, clientAddress: clientAddress)
     }
 }
+
+/// Answers publishing's "are its sales open yet?" from reservations.
+struct ReservationSalesOpening: SalesOpening {
+    let reservations: ReservationService
+
+    func areOpen(performanceIDs: [String]) async throws -> Bool {
+        try await reservations.salesOpen(performanceIDs: performanceIDs)
+    }
+}

@@ -59,6 +59,9 @@ public struct ServerConfiguration: Sendable {
     /// The sandbox gateway pays without charging anyone: beyond loopback or on PostgreSQL it
     /// runs only when this says the deployment is a demo.
     public var allowSandboxGateway = false
+    /// How long publishing an event waits for its sales to open (delivered events build them),
+    /// so the organizer's next request finds them; tests that deliver events by hand set 0.
+    public var publishWaitSeconds: Double = 5
     /// How long delivered events, the inbox, idempotency keys and old webhook deliveries are kept.
     public var retentionDays: Double = 14
 

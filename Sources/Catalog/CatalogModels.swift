@@ -116,3 +116,16 @@ public struct PerformanceScheduled: DomainEvent {
     public let eventPublished: Bool
     public var aggregateID: String { performance.id }
 }
+
+/// Whether sales of published performances are open yet where holds are taken (inventory is
+/// built from the catalog's events, after they are delivered). The composition root answers
+/// it from reservations.
+public protocol SalesOpening: Sendable {
+    func areOpen(performanceIDs: [String]) async throws -> Bool
+}
+
+/// Nothing to wait for.
+public struct NoSalesOpening: SalesOpening {
+    public init() {}
+    public func areOpen(performanceIDs: [String]) async throws -> Bool { true }
+}

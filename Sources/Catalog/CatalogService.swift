@@ -18,14 +18,24 @@ public final class CatalogService: Sendable {
     /// event or its performances drops its copy.
     private let cache: any Cache
     private let cacheSeconds: TimeInterval = 2
+    /// Where sales open once an event is published (inventory, from the events publishing sends).
+    private let sales: any SalesOpening
+    /// How long publishing waits for its sales to open, so that the organizer's next request
+    /// (the seat map, a test hold) finds them open; zero does not wait.
+    private let publishWait: Duration
 
-    public init(database: Database, outbox: Outbox, clock: any WallClock, logger: Logger, cache: any Cache = InMemoryCache()) {
+    public init(
+        database: Database, outbox: Outbox, clock: any WallClock, logger: Logger, cache: any Cache = InMemoryCache(),
+        sales: any SalesOpening = NoSalesOpening(), publishWait: Duration = .zero
+    ) {
         self.database = database
         self.outbox = outbox
         self.clock = clock
         self.ids = IDGenerator(clock: clock)
         self.logger = logger
         self.cache = cache
+        self.sales = sales
+        self.publishWait = publishWait
     }
 
     private static func eventKey(_ id: String) -> String { "catalog:event:\(id)" }
@@ -200,7 +210,28 @@ public final class CatalogService: Sendable {
             try await self.outbox.publish(EventPublished(eventId: id, organizerId: current.organizerId), in: transaction)
         }
         await forget(eventID: id)
+        let performances: [Performance] = current.performances ?? []
+        try await waitForSalesToOpen(performanceIDs: performances.filter { $0.status != "cancelled" }.map(\.id))
         return try await loadEvent(id: id, viewer: organizer)
+    }
+
+    /// Read your own writes: sales open from events delivered after the commit, a few
+    /// milliseconds later; the answer to publishing waits for them (bounded), so the seat map
+    /// and holds work the moment it returns.
+    private func waitForSalesToOpen(performanceIDs: [String]) async throws {
+        guard publishWait > .zero, !performanceIDs.isEmpty else { return }
+        let deadline = ContinuousClock.now + publishWait
+        var pause: Duration = .milliseconds(5)
+        while try await !sales.areOpen(performanceIDs: performanceIDs) {
+            guard ContinuousClock.now < deadline else {
+                logger.warning("published, but its sales did not open in time; they open when event delivery catches up", metadata: [
+                    "performances": .stringConvertible(performanceIDs.count),
+                ])
+                return
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(100))
+        }
     }
 
     public func cancelEvent(id: String, by organizer: Principal) async throws -> Event {

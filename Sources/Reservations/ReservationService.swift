@@ -489,6 +489,23 @@ public final class ReservationService: Sendable {
         return seatIDs.sorted()
     }
 
+    /// Whether every one of these performances is on sale here, with its seat map readable
+    /// (the inventory and the availability read model both built).
+    public func salesOpen(performanceIDs: [String]) async throws -> Bool {
+        guard !performanceIDs.isEmpty else { return true }
+        let ids = SQLQueryString.list(performanceIDs)
+        return try await database.read { sql in
+            let onSale = try await sql.raw("""
+                SELECT COUNT(*) AS n FROM sale_performances WHERE performance_id IN \(ids) AND status = 'on_sale'
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+            guard onSale == performanceIDs.count else { return false }
+            let mapped = try await sql.raw("""
+                SELECT COUNT(DISTINCT performance_id) AS n FROM availability_tiers WHERE performance_id IN \(ids)
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+            return mapped == performanceIDs.count
+        }
+    }
+
     /// The performance's sale settings and, in the same round trip, what the fan already has.
     private func salePerformance(
         _ id: String, fanID: String, now: Date, in transaction: DatabaseTransaction

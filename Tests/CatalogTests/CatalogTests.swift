@@ -307,3 +307,27 @@ struct CatalogAPI {
         }
     }
 }
+
+@Suite struct PublishingTests {
+    @Test(arguments: DatabaseDialect.allCases)
+    func aJustPublishedPerformanceAnswersItsSeatMapAndTakesHoldsAtOnce(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect, configure: { $0.publishWaitSeconds = 10 }) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                // Events are delivered as in production: by the relay, running on its own.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await platform.relay.run() }
+                    defer { group.cancelAll() }
+                    let sale = try await OnSale.make(client, platform, publish: false)
+                    let organizer = try await OnSale.token(platform, userID: "organizer", roles: [.organizer])
+                    let fan = try await OnSale.token(platform, userID: "fan-1")
+                    #expect(try await sale.call(.post, "/v1/events/\(sale.eventID)/publish", fan: organizer).status == 200)
+                    // No pause: the very next requests see the sale open.
+                    let map = try await sale.call(.get, "/v1/performances/\(sale.performanceID)/availability", fan: organizer)
+                    #expect(map.status == 200, "\(map.rawBody)")
+                    #expect((map.json["seats"] as? [Any])?.count == 100)
+                    #expect(try await sale.hold(["seatIds": [sale.seatIDs[0]]], fan: fan).status == 201)
+                }
+            }
+        }
+    }
+}

@@ -144,10 +144,13 @@ struct ClusterClient: Sendable {
         let json: [String: Any]
     }
 
-    func call(_ method: HTTPMethod, _ url: String, token: String?, json: Any? = nil, csv: String? = nil) async throws -> Reply {
+    func call(
+        _ method: HTTPMethod, _ url: String, token: String?, json: Any? = nil, csv: String? = nil, headers: [String: String] = [:]
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))

@@ -222,6 +222,65 @@ import Testing
         }
     }
 
+    @Test(.timeLimit(.minutes(4)))
+    func aGatewayPaymentAcknowledgedJustBeforeTheRedisMasterDiesEndsPaidNeverStuck() async throws {
+        try await Cluster.with(environment: ["BOXOFFICE_HUMAN_CHECK": "off", "BOXOFFICE_FAN_RATE_LIMIT": "0"]) { cluster in
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { _ = http.shutdown() }
+            let client = ClusterClient(http: http)
+            let tokens = await cluster.tokens()
+            let organizer = try await tokens.issue(for: User(id: "organizer", email: "o@example.com", name: "O", roles: [.organizer]))
+            let performanceID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 1)
+            let seats = try await waitForSeats(client, cluster.url, performanceID: performanceID, token: organizer, count: 10)
+            let fan = try await tokens.issue(for: User(id: "fan-paying", email: "pay@example.com", name: "F", roles: [.fan]))
+
+            // The sandbox gateway lives in one node: this fan pays through that node.
+            let node = "http://127.0.0.1:\(try #require(cluster.nodePorts.first))"
+            let hold = try await client.call(.POST, "\(node)/v1/performances/\(performanceID)/holds", token: fan, json: ["seatIds": Array(seats.prefix(2))])
+            let holdID = try #require(hold.json["id"] as? String)
+            let started = try await client.call(
+                .POST, "\(node)/v1/checkout", token: fan, json: ["holdId": holdID, "method": "gateway"],
+                headers: ["Idempotency-Key": UUID().uuidString])
+            #expect(started.status == 202)
+            let orderID = try #require((started.json["order"] as? [String: Any])?["id"] as? String)
+            let payURL = try #require((started.json["paymentIntent"] as? [String: Any])?["payUrl"] as? String)
+
+            // The fan pays; the gateway's signed webhook reaches the node a moment later and the
+            // payment is recorded, while the Redis master, through which its event must travel, dies.
+            #expect(try await client.call(.POST, payURL, token: nil).status == 200)
+            let masterPID = try #require(Int32(try String(
+                contentsOf: cluster.directory.appendingPathComponent("redis/master.pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            try await Task.sleep(for: .milliseconds(250))
+            kill(masterPID, SIGKILL)
+            let killedAt = ContinuousClock.now
+
+            var status = "pending_payment"
+            var order: [String: Any] = [:]
+            while status == "pending_payment", ContinuousClock.now - killedAt < .seconds(150) {
+                try await Task.sleep(for: .seconds(1))
+                if let reply = try? await client.call(.GET, "\(node)/v1/orders/\(orderID)", token: fan), reply.status == 200 {
+                    order = reply.json
+                    status = order["status"] as? String ?? status
+                }
+            }
+            let seconds = (ContinuousClock.now - killedAt).components.seconds
+            FileHandle.standardError.write(Data("redis master killed after a gateway payment: the order was \(status) \(seconds) s later\n".utf8))
+            #expect(["paid", "cancelled"].contains(status), "stuck as \(status) \(seconds) s after the kill")
+            if status == "paid" {
+                #expect((order["items"] as? [Any])?.count == 2)
+            } else {
+                #expect((order["refunded"] as? [String: Any])?["amount"] as? Int == 220_000, "cancelled only with the money given back")
+            }
+            let paid = try await cluster.withDatabase { database in
+                try await database.read { sql in
+                    try await sql.raw("SELECT COUNT(*) AS n FROM tickets WHERE order_id = \(bind: orderID) AND status = 'valid'").first()?
+                        .decode(column: "n", as: Int.self)
+                }
+            }
+            #expect(paid == (status == "paid" ? 2 : 0))
+        }
+    }
+
     private func putOnSale(_ client: ClusterClient, _ url: String, organizer: String, rows: Int) async throws -> String {
         let venue = try await client.call(.POST, "\(url)/v1/venues", token: organizer, json: ["name": "Arena", "address": "Seoul"])
         let venueID = try #require(venue.json["id"] as? String)

@@ -20,6 +20,7 @@ public func withPlatform<Result: Sendable>(
         configuration.bcryptCost = 4  // the minimum: tests hash many passwords
         configuration.humanCheck = .off  // the human-check tests turn it on
         configuration.fanRequestsPerSecond = 0  // tests fire many requests as one fan; the rate-limit tests turn it on
+        configuration.publishWaitSeconds = 0  // no relay runs behind `.router` tests; they deliver events themselves
         configure(&configuration)
         return try await body(try await BoxofficePlatform(configuration: configuration, database: database, logger: logger, clock: clock))
     }
