@@ -67,7 +67,41 @@ public struct Money: Hashable, Codable, Sendable, CustomStringConvertible {
     }
 }
 
+extension Money {
+    /// The largest price or credit Boxoffice accepts anywhere (a trillion minor units): far
+    /// below where any sum of what one order can hold would overflow.
+    public static let maximumAmount: Int64 = 1_000_000_000_000
+
+    /// The sum of `amounts`, all in `currency`; mixing currencies or overflowing throws.
+    public static func sum(_ amounts: some Sequence<Money>, currency: Currency) throws(MoneyError) -> Money {
+        var total = Money.zero(currency)
+        for amount in amounts { total = try total.adding(amount) }
+        return total
+    }
+
+    /// `percent` of this amount, rounded down to a whole minor unit (a cancellation fee).
+    public func percentage(_ percent: Int) throws(MoneyError) -> Money {
+        let (product, overflow) = amount.multipliedReportingOverflow(by: Int64(percent))
+        guard !overflow else { throw .overflow }
+        return Money(amount: product / 100, currency: currency)
+    }
+}
+
 public enum MoneyError: Error, Equatable, Sendable {
     case currencyMismatch(Currency, Currency)
     case overflow
+}
+
+extension MoneyError: ProblemConvertible {
+    /// Input is capped so that no sum overflows; reaching this is a request no order can hold.
+    public var problem: Problem {
+        switch self {
+        case .overflow:
+            Problem(type: Problem.typeURI("amount-too-large"), title: "The amount is too large.", status: 422,
+                    detail: "The amounts involved exceed what one order can hold.")
+        case .currencyMismatch(let first, let second):
+            Problem(type: Problem.typeURI("currency-mismatch"), title: "Different currencies.", status: 422,
+                    detail: "\(first) and \(second) cannot be added together.")
+        }
+    }
 }

@@ -400,7 +400,9 @@ public final class CatalogService: Sendable {
             let tier = price.tier.trimmingCharacters(in: .whitespaces)
             if tier.isEmpty { fail("prices[\(index)].tier", "is empty") }
             if prices[tier] != nil { fail("prices[\(index)].tier", "'\(tier)' is priced twice") }
-            if price.price.amount < 0 { fail("prices[\(index)].price.amount", "must not be negative") }
+            if !(0...Money.maximumAmount).contains(price.price.amount) {
+                fail("prices[\(index)].price.amount", "must be from 0 to \(Money.maximumAmount)")
+            }
             if let first = prices.values.first, first.currency != price.price.currency {
                 fail("prices[\(index)].price.currency", "all tiers must be priced in one currency")
             }

@@ -360,8 +360,8 @@ public final class CheckoutService: Sendable {
     ) async throws {
         let cancelled = try await tickets.cancel(ticketIDs: ticketIDs, orderID: orderID, onlyHeldBy: holderID, in: transaction)
         guard !cancelled.isEmpty else { return }
-        let gross = cancelled.reduce(Int64(0)) { $0 + $1.price.amount }
-        let fee = gross * Int64(feePercent) / 100
+        let gross = try Money.sum(cancelled.map(\.price), currency: cancelled[0].price.currency).amount
+        let fee = try Money(amount: gross, currency: cancelled[0].price.currency).percentage(feePercent).amount
         let refunded = gross - fee
         _ = try await payments.refund(orderID: orderID, amount: refunded, reason: reason, in: transaction)
         try await transaction.sql.raw("""

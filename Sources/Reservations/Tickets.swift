@@ -44,8 +44,17 @@ public struct PricedHold: Sendable {
     public let expiresAt: Date
     public let createdAt: Date
 
-    public var total: Money {
-        Money(amount: items.reduce(0) { $0 + $1.price.amount }, currency: items.first?.price.currency ?? .krw)
+    /// What the hold costs, summed with overflow checks when the hold is priced.
+    public let total: Money
+
+    init(holdID: String, performanceID: String, fanID: String, items: [Item], expiresAt: Date, createdAt: Date) throws(MoneyError) {
+        self.holdID = holdID
+        self.performanceID = performanceID
+        self.fanID = fanID
+        self.items = items
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.total = try Money.sum(items.map(\.price), currency: items.first?.price.currency ?? .krw)
     }
 }
 
@@ -148,7 +157,7 @@ public final class TicketService: Sendable {
                 }
         }
         guard !items.isEmpty else { throw Problem.conflict(detail: "This hold has no priced seats.", slug: "hold-not-active") }
-        return PricedHold(
+        return try PricedHold(
             holdID: id, performanceID: performanceID, fanID: fanID, items: items, expiresAt: expiresAt,
             createdAt: try hold.decode(column: "created_at", as: Date.self))
     }

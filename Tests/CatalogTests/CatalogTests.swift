@@ -245,6 +245,36 @@ struct CatalogAPI {
         }
     }
 
+    @Test func aPriceNearTheLimitOfInt64IsRefusedInsteadOfOverflowingASum() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let api = CatalogAPI(client: client, platform: platform)
+                let organizer = try await api.user("org@example.com")
+                let event = try await api.event(organizer, venue: try await api.venue(organizer))
+                for amount in [Int64(1) << 62, Int64.max, Money.maximumAmount + 1] {
+                    let huge = try await api.performance(organizer, event: event, body: [
+                        "prices": [["tier": "R", "price": ["amount": amount, "currency": "KRW"]]],
+                    ])
+                    #expect(huge.status == .unprocessableContent, "\(amount)")
+                    #expect((huge.json["errors"] as? [[String: String]])?.first?["field"] == "prices[0].price.amount")
+                }
+                let dearest = try await api.performance(organizer, event: event, body: [
+                    "prices": [
+                        ["tier": "R", "price": ["amount": Money.maximumAmount, "currency": "KRW"]],
+                        ["tier": "VIP", "price": ["amount": Money.maximumAmount, "currency": "KRW"]],
+                    ],
+                ])
+                #expect(dearest.status == .created, "\(dearest.json)")
+            }
+        }
+        // Sums go through Money's checked arithmetic: an overflow is an error, never a crash.
+        #expect(throws: MoneyError.overflow) {
+            try Money.sum([Money(amount: .max - 1, currency: .krw), Money(amount: 2, currency: .krw)], currency: .krw)
+        }
+        #expect(throws: MoneyError.overflow) { try Money(amount: .max / 2, currency: .krw).percentage(30) }
+        #expect(try Money(amount: 110_000, currency: .krw).percentage(15) == Money(amount: 16_500, currency: .krw))
+    }
+
     @Test func generalAdmissionPerformancesSellAQuotaPerTier() async throws {
         try await withPlatform { platform in
             try await platform.buildApplication().test(.router) { client in
