@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // MARK: Shared kernel and infrastructure (know nothing of any bounded context)
@@ -163,6 +165,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Mail",
+            dependencies: [
+                "BoxofficeKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Payments",
             dependencies: [
                 "BoxofficeKit",
@@ -232,6 +246,7 @@ let package = Package(
                 "Persistence",
                 "Messaging",
                 "HTTPKit",
+                "Mail",
                 "WaitingRoom",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -290,6 +305,18 @@ let package = Package(
         .testTarget(
             name: "BoxofficeKitTests",
             dependencies: ["BoxofficeKit"],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "MailTests",
+            dependencies: [
+                "BoxofficeKit",
+                "Mail",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: testSettings
         ),
         .testTarget(
