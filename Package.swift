@@ -291,6 +291,7 @@ let package = Package(
                 "BoxofficeKit",
                 "BoxofficeServer",
                 "Identity",
+                "Mail",
                 "Persistence",
                 "RedisClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

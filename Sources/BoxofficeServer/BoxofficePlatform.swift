@@ -7,6 +7,7 @@ import HTTPKit
 import Hummingbird
 import Identity
 import Logging
+import Mail
 import Messaging
 import Metrics
 import NIOCore
@@ -62,6 +63,8 @@ public final class BoxofficePlatform: Sendable {
     public let retention: RetentionJob
     /// Finishes orders, payments and refunds stuck between states, from the gateway's truth.
     public let reconciler: CheckoutReconciler
+    /// Where mail goes: SMTP, or files under `<data-dir>/mail` (tests read them there).
+    public let mailer: any Mailer
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
@@ -122,6 +125,7 @@ public final class BoxofficePlatform: Sendable {
         identityConfiguration.refreshTokenLifetime = configuration.refreshTokenDays * 24 * 3600
         identityConfiguration.bcryptCost = UInt8(configuration.bcryptCost)
         let signingKey = try SigningKey.load(configuration, logger: logger)
+        let publicURL = configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)"
         identityConfiguration.rotationSecret = IdentityService.Configuration.rotationSecret(from: signingKey)
         let accessTokens = await AccessTokens(
             signingKey: signingKey, lifetime: identityConfiguration.accessTokenLifetime, clock: clock)
@@ -153,7 +157,7 @@ public final class BoxofficePlatform: Sendable {
         case .sandbox:
             let sandbox = SandboxGateway(
                 apiSecret: configuration.portOneAPISecret ?? "sandbox", webhookSecret: webhookSecret,
-                publicURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)", clock: clock,
+                publicURL: publicURL, clock: clock,
                 logger: logger.with(component: "sandbox-gateway"))
             self.sandboxGateway = sandbox
             gateway = sandbox
@@ -186,12 +190,17 @@ public final class BoxofficePlatform: Sendable {
             stock: ReservationStock(reservations: reservations), verifier: IdentityJoinVerifier(identity: identity),
             rateLimiter: rateLimiter, database: database, outbox: outbox, clock: clock, logger: logger.with(component: "waiting-room"))
         self.waitingRoom = waitingRoom
+        let mailer: any Mailer = configuration.smtp.map { SMTPMailer(configuration: $0, logger: logger.with(component: "mail")) }
+            ?? FileMailer(
+                directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("mail"), from: configuration.mailFrom,
+                logger: logger.with(component: "mail"))
+        self.mailer = mailer
         // How contexts hear of each other: subscribers, wired here and nowhere else.
         let seatMaps = CatalogSeatMaps(catalog: catalog)
         let contextSubscribers: [any EventSubscriber] = [
             InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
             PerformanceCancellationRefunds(checkout: checkout), GatewayPaymentSaga(checkout: checkout), GatewayRefunds(payments: payments),
-            FinishedShopping(service: waitingRoom),
+            FinishedShopping(service: waitingRoom), VerificationMail(identity: identity, mailer: mailer, publicURL: publicURL),
         ]
         let allSubscribers = contextSubscribers + subscribers
         // Event delivery keeps the read models current, and must not queue behind requests for
@@ -229,7 +238,7 @@ public final class BoxofficePlatform: Sendable {
             identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
         self.oauth = OAuthSignIn(
             providers: configuration.oauthProviders,
-            publicURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)",
+            publicURL: publicURL,
             identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
     }
 

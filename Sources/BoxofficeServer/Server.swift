@@ -57,12 +57,13 @@ public enum Server {
 
     /// Creates an administrator, or grants the role to an existing account, after migrating.
     public static func createAdmin(
-        _ configuration: ServerConfiguration, email: String, password: String, name: String, logger: Logger
+        _ configuration: ServerConfiguration, email: String, password: String, name: String, promoteExisting: Bool = false,
+        logger: Logger
     ) async throws -> (user: User, created: Bool) {
         try await withDatabase(configuration, logger: logger) { database in
             try await Migrator(database: database, groups: BoxofficePlatform.migrationGroups).migrate()
             let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: logger)
-            return try await platform.identity.createAdmin(email: email, password: password, name: name)
+            return try await platform.identity.createAdmin(email: email, password: password, name: name, promoteExisting: promoteExisting)
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPKit
 import Identity
 import Logging
+import Mail
 import Persistence
 import RedisClient
 
@@ -59,6 +60,10 @@ public struct ServerConfiguration: Sendable {
     /// The sandbox gateway pays without charging anyone: beyond loopback or on PostgreSQL it
     /// runs only when this says the deployment is a demo.
     public var allowSandboxGateway = false
+    /// Where mail goes: an SMTP server, or (nil) `.eml` files under `<data-dir>/mail`.
+    public var smtp: SMTPMailer.Configuration?
+    /// The sender of every mail.
+    public var mailFrom = "Boxoffice <no-reply@boxoffice.local>"
     /// How long publishing an event waits for its sales to open (delivered events build them),
     /// so the organizer's next request finds them; tests that deliver events by hand set 0.
     public var publishWaitSeconds: Double = 5
@@ -220,6 +225,19 @@ public struct ServerConfiguration: Sendable {
         if let (value, origin) = input.value(.allowSandboxGateway) {
             guard let allowed = Bool(value.lowercased()) else { throw ConfigurationError(origin: origin, problem: "'\(value)' is not true or false") }
             configuration.allowSandboxGateway = allowed
+        }
+        if let (from, origin) = input.value(.mailFrom) {
+            guard from.contains("@"), !from.contains("\r"), !from.contains("\n") else {
+                throw ConfigurationError(origin: origin, problem: "'\(from)' is not a mailbox (address@example.com or Name <address@example.com>)")
+            }
+            configuration.mailFrom = from
+        }
+        if let (url, origin) = input.value(.smtpURL) {
+            do {
+                configuration.smtp = try SMTPMailer.Configuration(url: url, from: configuration.mailFrom)
+            } catch {
+                throw ConfigurationError(origin: origin, problem: error.description)
+            }
         }
         if let days = try input.number(.retentionDays, in: 1.0...3650, noun: "number of days") {
             configuration.retentionDays = days
@@ -385,6 +403,13 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         summary: "Comma-separated origins (https://shop.example.com) whose pages may call the API with credentials; `*` lets any origin read without them.",
         defaultValue: "none")
 
+    public static let smtpURL = Setting(
+        flag: "--smtp-url", environmentVariable: "BOXOFFICE_SMTP_URL",
+        summary: "`smtp://[user:password@]host[:port][?starttls=true]` or `smtps://…`: where mail goes.",
+        defaultValue: "none: .eml files in <data-dir>/mail")
+    public static let mailFrom = Setting(
+        flag: "--mail-from", environmentVariable: "BOXOFFICE_MAIL_FROM",
+        summary: "The sender of every mail.", defaultValue: "Boxoffice <no-reply@boxoffice.local>")
     public static let retentionDays = Setting(
         flag: "--retention-days", environmentVariable: "BOXOFFICE_RETENTION_DAYS",
         summary: "How long delivered events, handled-event records, idempotency keys and webhook deliveries are kept.",
@@ -396,7 +421,7 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore, publicURL,
         oauthProviders, paymentGateway, portOneAPIURL, portOneAPISecret, portOneStoreID, portOneChannelKey, paymentWebhookSecret,
         gatewayHoldMinutes, allowSandboxGateway, fanRateLimit, redisURL, redisSentinels, redisMasterName, redisPassword,
-        eventStreamMaxLength, eventStreamMaxAgeHours, trustedProxies, corsOrigins, retentionDays,
+        eventStreamMaxLength, eventStreamMaxAgeHours, trustedProxies, corsOrigins, retentionDays, smtpURL, mailFrom,
     ]
 }
 

@@ -69,6 +69,15 @@ public struct IdentityController: Sendable {
         let roles: [String]
     }
 
+    struct VerifyEmailRequest: Decodable {
+        let token: String
+    }
+
+    struct VerifiedEmail: Encodable {
+        let verified: Bool
+        let user: User
+    }
+
     public func addRoutes(to routes: RouteRegistrar<AppRequestContext>) {
         let auth = routes.group("/v1/auth")
         auth.post("/signup") { request, context in
@@ -146,6 +155,15 @@ public struct IdentityController: Sendable {
             }
             return response
         }
+        // The link in the verification mail (GET), or a page or app passing its token on (POST).
+        auth.get("/verify-email") { request, _ in
+            let user = try await service.verifyEmail(token: request.uri.queryParameters["token"].map(String.init) ?? "")
+            return try Response.json(VerifiedEmail(verified: true, user: user), headers: [.cacheControl: "no-store"])
+        }
+        auth.post("/verify-email") { request, context in
+            let body = try await request.decodeJSON(as: VerifyEmailRequest.self, context: context)
+            return try Response.json(VerifiedEmail(verified: true, user: try await service.verifyEmail(token: body.token)))
+        }
         auth.post("/signout") { request, context in
             let body = try await request.decodeJSON(as: RefreshTokenRequest.self, context: context)
             try await service.signOut(body.refreshToken)
@@ -164,6 +182,10 @@ public struct IdentityController: Sendable {
             let body = try await request.decodeJSON(as: PasswordChange.self, context: context)
             try await service.changePassword(userID: context.principal.userID, current: body.currentPassword, new: body.newPassword)
             return HTTPResponse.Status.noContent
+        }
+        me.post("/verification-email") { _, context in
+            try await service.requestVerificationEmail(userID: context.principal.userID)
+            return HTTPResponse.Status.accepted
         }
 
         let admin = routes.group("/v1/admin", context: AuthenticatedContext.self)

@@ -82,5 +82,9 @@ extension IdentityService {
         Migration("0008_index_refresh_tokens_by_expiry", sql: [
             "CREATE INDEX refresh_tokens_expiry ON refresh_tokens (expires_at)",
         ]),
+        // When the owner of the address confirmed it; nil until then.
+        Migration("0009_users_email_verified_at", sql: [
+            "ALTER TABLE users ADD COLUMN email_verified_at TIMESTAMPTZ",
+        ]),
     ])
 }

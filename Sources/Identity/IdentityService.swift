@@ -58,11 +58,11 @@ public final class IdentityService: Sendable {
     /// Set when the human check is the built-in proof of work, which hands out challenges.
     let proofOfWork: ProofOfWorkCheck?
     private let rateLimiter: any RateLimiter
-    private let clock: any WallClock
+    let clock: any WallClock
     private let ids: IDGenerator
     private let passwords: PasswordHasher
-    private let configuration: Configuration
-    private let logger: Logger
+    let configuration: Configuration
+    let logger: Logger
 
     public init(
         database: Database, outbox: Outbox, accessTokens: AccessTokens, humanCheck: any HumanCheck,
@@ -247,14 +247,23 @@ public final class IdentityService: Sendable {
         return try await user(id: userID)
     }
 
-    /// For the CLI: creates an admin, or makes an existing account one. Returns the user and
-    /// whether it was created.
-    public func createAdmin(email: String, password: String, name: String) async throws -> (user: User, created: Bool) {
+    /// For the CLI: creates an admin, or with `promoteExisting` makes an existing account one
+    /// (whose password stays its own). Without it an existing account is refused: someone may
+    /// have signed up with the intended admin's address first. Returns the user and whether it
+    /// was created.
+    public func createAdmin(
+        email: String, password: String, name: String, promoteExisting: Bool = false
+    ) async throws -> (user: User, created: Bool) {
         let existing = try await database.read { sql in
             try await sql.raw("SELECT id FROM users WHERE email_normalized = \(bind: AccountRules.normalizedEmail(email))")
                 .first()?.decode(column: "id", as: String.self)
         }
         if let existing {
+            guard promoteExisting else {
+                throw Problem.conflict(
+                    detail: "An account with this email already exists; its password was not changed and it was not made an administrator. Check who owns it, then run again with --promote-existing.",
+                    slug: "email-taken")
+            }
             let current = try await user(id: existing)
             let system = Principal(userID: "cli", roles: [.admin])
             return (try await setRoles(userID: existing, roles: Set(current.roles).union([.admin]), by: system), false)
@@ -263,10 +272,14 @@ public final class IdentityService: Sendable {
     }
 
     /// Signs in someone a provider vouched for: the account linked to `(provider, subject)`;
-    /// else the account with the same verified email, which is linked now; else a new account.
-    /// An unverified email links and creates nothing, so nobody can claim another's account by
-    /// registering its address at a careless provider.
-    func signInExternal(provider: String, subject: String, email: String?, emailVerified: Bool, name: String?) async throws -> User {
+    /// else the account with the same email, linked now only when both sides verified it (the
+    /// provider in its signed claim, the account by the link we mailed), so nobody owns another's
+    /// later sign-in by registering the address first, here or at a careless provider; else a
+    /// new account. `emailVerified` is the provider's claim; `emailTrusted` adds providers
+    /// whose profile API only hands out checked addresses (enough to create, never to link).
+    func signInExternal(
+        provider: String, subject: String, email: String?, emailVerified: Bool, emailTrusted: Bool, name: String?
+    ) async throws -> User {
         let now = clock.now()
         let linked: String? = try await database.withTransaction { transaction in
             if let userID = try await transaction.sql.raw("""
@@ -274,18 +287,28 @@ public final class IdentityService: Sendable {
                 """).first()?.decode(column: "user_id", as: String.self) {
                 return userID
             }
-            guard let email, emailVerified, AccountRules.emailProblem(email) == nil else { return nil }
+            guard let email, emailVerified || emailTrusted, AccountRules.emailProblem(email) == nil else { return nil }
             let normalized = AccountRules.normalizedEmail(email)
-            var userID = try await transaction.sql.raw("SELECT id FROM users WHERE email_normalized = \(bind: normalized)")
-                .first()?.decode(column: "id", as: String.self)
+            let existing = try await transaction.sql.raw("""
+                SELECT id, email_verified_at FROM users WHERE email_normalized = \(bind: normalized)
+                """).first()
+            var userID = try existing?.decode(column: "id", as: String.self)
+            if existing != nil {
+                guard emailVerified, try existing?.decode(column: "email_verified_at", as: Date?.self) != nil else {
+                    throw Problem(
+                        type: Problem.typeURI("oauth-account-unverified"), title: "An account with this email already exists.", status: 409,
+                        detail: "Sign in with your password. Once the account's email address is verified (the link we mailed), signing in with \(provider) joins it.")
+                }
+            }
             if userID == nil {
                 let id = self.ids.next()
                 let displayName = name.flatMap { AccountRules.nameProblem($0) == nil ? $0.trimmingCharacters(in: .whitespacesAndNewlines) : nil }
                     ?? String(normalized.prefix { $0 != "@" })
                 try await transaction.sql.raw("""
-                    INSERT INTO users (id, email, email_normalized, name, password_hash, roles, created_at, updated_at)
+                    INSERT INTO users (id, email, email_normalized, name, password_hash, roles, created_at, updated_at, email_verified_at)
                     VALUES (\(bind: id), \(bind: email.trimmingCharacters(in: .whitespacesAndNewlines)), \(bind: normalized),
-                            \(bind: displayName), NULL, \(bind: AccountRules.encode([])), \(bind: now), \(bind: now))
+                            \(bind: displayName), NULL, \(bind: AccountRules.encode([])), \(bind: now), \(bind: now),
+                            \(bind: emailVerified ? now : nil))
                     """).run()
                 try await self.outbox.publish(UserRegistered(userID: id, roles: [.fan]), in: transaction)
                 userID = id
@@ -471,14 +494,15 @@ public final class IdentityService: Sendable {
     }
 
     static func fetchUser(_ sql: any SQLDatabase, id: String) async throws -> User? {
-        guard let row = try await sql.raw("SELECT id, email, name, roles FROM users WHERE id = \(bind: id)").first() else {
+        guard let row = try await sql.raw("SELECT id, email, name, roles, email_verified_at FROM users WHERE id = \(bind: id)").first() else {
             return nil
         }
         return User(
             id: try row.decode(column: "id", as: String.self),
             email: try row.decode(column: "email", as: String.self),
             name: try row.decode(column: "name", as: String.self),
-            roles: AccountRules.decode(try row.decode(column: "roles", as: String.self)))
+            roles: AccountRules.decode(try row.decode(column: "roles", as: String.self)),
+            emailVerified: try row.decode(column: "email_verified_at", as: Date?.self) != nil)
     }
 }
 

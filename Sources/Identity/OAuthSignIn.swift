@@ -112,7 +112,7 @@ public final class OAuthSignIn: Sendable {
         let profile = try await profile(from: tokens, provider: provider, nonce: flow.nonce)
         let user = try await identity.signInExternal(
             provider: name, subject: profile.subject, email: profile.email,
-            emailVerified: profile.emailVerified || provider.emailsAreVerified, name: profile.name)
+            emailVerified: profile.emailVerified, emailTrusted: provider.emailsAreVerified, name: profile.name)
         return (user, flow.returnTo)
     }
 

@@ -7,12 +7,16 @@ public struct User: Codable, Sendable, Equatable {
     public let email: String
     public let name: String
     public let roles: [Role]
+    /// Whether the owner of the address confirmed it (the link in the verification mail, or a
+    /// provider's verified claim). Nothing is linked to an account whose email is unverified.
+    public let emailVerified: Bool
 
-    public init(id: String, email: String, name: String, roles: [Role]) {
+    public init(id: String, email: String, name: String, roles: [Role], emailVerified: Bool = false) {
         self.id = id
         self.email = email
         self.name = name
         self.roles = roles
+        self.emailVerified = emailVerified
     }
 
     public var principal: Principal { Principal(userID: id, roles: Set(roles)) }
@@ -82,5 +86,13 @@ public struct UserRolesChanged: DomainEvent {
     public let userID: String
     public let roles: [Role]
     public let changedBy: String
+    public var aggregateID: String { userID }
+}
+
+/// Someone asked for the verification mail again (the first goes with `user.registered`).
+public struct EmailVerificationRequested: DomainEvent {
+    public static let eventType = "identity.email-verification-requested"
+    public static let aggregateType = "user"
+    public let userID: String
     public var aggregateID: String { userID }
 }

@@ -198,6 +198,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("retention-days"), help: ArgumentHelp(Setting.retentionDays.helpText))
     var retentionDays: String?
 
+    @Option(name: .customLong("smtp-url"), help: ArgumentHelp(Setting.smtpURL.helpText))
+    var smtpURL: String?
+
+    @Option(name: .customLong("mail-from"), help: ArgumentHelp(Setting.mailFrom.helpText))
+    var mailFrom: String?
+
     func run() async throws {
         var flags = common.flags
         flags[.host] = host
@@ -210,6 +216,8 @@ struct Serve: AsyncParsableCommand {
         flags[.trustedProxies] = trustedProxies
         flags[.corsOrigins] = corsOrigins
         flags[.retentionDays] = retentionDays
+        flags[.smtpURL] = smtpURL
+        flags[.mailFrom] = mailFrom
         identity.add(to: &flags)
         payments.add(to: &flags)
         redis.add(to: &flags)
@@ -329,6 +337,9 @@ struct Users: AsyncParsableCommand {
         @Option(help: "Display name.")
         var name: String = "Administrator"
 
+        @Flag(help: "Make an account that already has this email an administrator (its password stays as it is).")
+        var promoteExisting = false
+
         func run() async throws {
             try await reportingFailures {
                 var flags = common.flags
@@ -342,7 +353,7 @@ struct Users: AsyncParsableCommand {
                     throw ExitCode(64)
                 }
                 let (user, created) = try await Server.createAdmin(
-                    configuration, email: email, password: line, name: name, logger: logger)
+                    configuration, email: email, password: line, name: name, promoteExisting: promoteExisting, logger: logger)
                 print(created ? "created administrator \(user.email) (\(user.id))" : "\(user.email) (\(user.id)) is now an administrator")
             }
         }

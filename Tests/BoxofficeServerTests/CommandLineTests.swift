@@ -115,7 +115,11 @@ import Testing
         #expect(created.status == 0, "\(created.standardError)")
         #expect(created.standardOutput.hasPrefix("created administrator Root@Example.com ("))
 
-        let again = try await BoxofficeExecutable.run(arguments, input: "ignored for existing accounts\n")
+        // A squatted address is not promoted (nor its password replaced) unless asked for.
+        let refused = try await BoxofficeExecutable.run(arguments, input: "ignored for existing accounts\n")
+        #expect(refused.status == 65)
+        #expect(refused.standardError.contains("--promote-existing"))
+        let again = try await BoxofficeExecutable.run(arguments + ["--promote-existing"], input: "ignored for existing accounts\n")
         #expect(again.standardOutput.contains("is now an administrator"))
 
         let weak = try await BoxofficeExecutable.run(

@@ -65,17 +65,29 @@ enum BoxofficeExecutable {
     final class RunningProcess: @unchecked Sendable {
         // Process and Pipe are thread-safe for these uses; the collected text is behind a lock.
         let process: Process
-        private let collected = Mutex<(output: String, error: String)>(("", ""))
+        /// Kept until both reach end of file: a pipe freed (its descriptor closed) while its
+        /// readability source is still registered crashes libdispatch's event loop.
+        private let pipes: (output: Pipe, error: Pipe)
+        private let collected = Mutex<(output: String, error: String, open: Int)>(("", "", 2))
 
         init(process: Process, output: Pipe, error: Pipe) {
             self.process = process
+            self.pipes = (output, error)
             output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let text = String(decoding: handle.availableData, as: UTF8.self)
-                self?.collected.withLock { $0.output += text }
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil }
+                self?.collected.withLock {
+                    $0.output += String(decoding: data, as: UTF8.self)
+                    if data.isEmpty { $0.open -= 1 }
+                }
             }
             error.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let text = String(decoding: handle.availableData, as: UTF8.self)
-                self?.collected.withLock { $0.error += text }
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil }
+                self?.collected.withLock {
+                    $0.error += String(decoding: data, as: UTF8.self)
+                    if data.isEmpty { $0.open -= 1 }
+                }
             }
         }
 
@@ -86,8 +98,13 @@ enum BoxofficeExecutable {
             while process.isRunning {
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            try? await Task.sleep(for: .milliseconds(50))  // let the last output arrive
-            let (output, error) = collected.withLock { $0 }
+            // The last output, up to both ends of file.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while collected.withLock({ $0.open > 0 }), ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            for handle in [pipes.output.fileHandleForReading, pipes.error.fileHandleForReading] { handle.readabilityHandler = nil }
+            let (output, error, _) = collected.withLock { $0 }
             return Outcome(status: process.terminationStatus, standardOutput: output, standardError: error)
         }
     }

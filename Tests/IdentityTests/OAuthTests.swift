@@ -244,7 +244,18 @@ func pathAndQuery(_ url: String) -> String {
                     #expect(refused.status == .forbidden)
                     #expect(refused.json["type"] as? String == "/problems/oauth-email-unverified")
 
+                    // The attack: someone signed up with the victim's address first and never verified it.
+                    // The victim's Google sign-in must not land in that account.
                     provider.person.withLock { $0 = .init(subject: "s-verified", email: "Linked@Example.com", emailVerified: true) }
+                    let squatted = try await signIn(api, provider: providerClient)
+                    #expect(squatted.status == .conflict)
+                    #expect(squatted.json["type"] as? String == "/problems/oauth-account-unverified")
+                    #expect(squatted.cookie("bo_session") == nil)
+
+                    // Once the account's owner verified the address, the provider's sign-in joins it.
+                    try await platform.relay.deliverPending()
+                    let link = try #require(try platform.link(inMailTo: "linked@example.com", path: "/v1/auth/verify-email"))
+                    #expect(try await api.call(.get, link).status == .ok)
                     let linked = try await signIn(api, provider: providerClient)
                     let me = try await api.call(.get, "/v1/me", cookies: ["bo_session": try #require(linked.cookie("bo_session"))])
                     #expect(me.json["id"] as? String == existingID)

@@ -2,6 +2,7 @@ import BoxofficeKit
 import BoxofficeServer
 import Foundation
 import Logging
+import Mail
 import Persistence
 import Synchronization
 
@@ -15,6 +16,10 @@ public func withPlatform<Result: Sendable>(
 ) async throws -> Result {
     try await TestDatabases.withDatabase(dialect, migrations: BoxofficePlatform.migrationGroups) { database in
         var configuration = ServerConfiguration(database: database.configuration)
+        // Mail files and anything else a node keeps on disk go to a directory of this test's own.
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("boxoffice-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dataDirectory) }
+        configuration.dataDirectory = dataDirectory.path
         configuration.port = 0
         configuration.jwtSecret = String(repeating: "test-signing-secret-", count: 2)
         configuration.bcryptCost = 4  // the minimum: tests hash many passwords
@@ -65,3 +70,24 @@ public final class LogRecorder: Sendable {
     }
 }
 
+
+extension BoxofficePlatform {
+    /// The mails sent so far (the embedded mailer writes files), as raw text, oldest first.
+    public func sentMail() throws -> [String] {
+        guard let files = mailer as? FileMailer else { return [] }
+        return try files.sent()
+    }
+
+    /// The link in the latest mail to `address`, for the path given.
+    public func link(inMailTo address: String, path: String) throws -> String? {
+        for raw in try sentMail().reversed() where raw.contains("To: \(address)") {
+            guard let text = MailMessage.decodedText(ofRaw: raw), let range = text.range(of: #"https?://\S+"# , options: .regularExpression)
+            else { continue }
+            let url = String(text[range])
+            if let components = URLComponents(string: url), components.path == path {
+                return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+            }
+        }
+        return nil
+    }
+}
