@@ -260,7 +260,8 @@ public final class BoxofficePlatform: Sendable {
         router.add(middleware: ProblemMiddleware(routes: routes))
         router.add(middleware: DrainMiddleware(state: drain, exemptPaths: OperationsController.paths))
         router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
-        router.add(middleware: AuthenticationMiddleware(verifier: identity.accessTokenVerifier, cookies: browserSessions))
+        router.add(middleware: AuthenticationMiddleware(
+            verifier: identity.accessTokenVerifier, cookies: browserSessions, exemptPaths: ["/metrics"]))
         if configuration.fanRequestsPerSecond > 0 {
             router.add(middleware: FanRateLimitMiddleware(
                 limiter: rateLimiter, limit: .perPeriod(configuration.fanRequestsPerSecond, 1), logger: logger.with(component: "http")))
@@ -268,7 +269,7 @@ public final class BoxofficePlatform: Sendable {
         let registrar = RouteRegistrar(router: router, table: routes)
         OperationsController(
             database: database, redis: redis, drain: drain, registry: metricsRegistry, metrics: metrics,
-            openAPIJSON: try OpenAPIDocument.json()
+            openAPIJSON: try OpenAPIDocument.json(), metricsToken: configuration.metricsToken
         ).addRoutes(to: registrar)
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)
         CatalogController(service: catalog).addRoutes(to: registrar)

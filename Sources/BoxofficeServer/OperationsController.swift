@@ -19,6 +19,8 @@ struct OperationsController {
     let registry: PrometheusCollectorRegistry
     let metrics: any MetricsFactory
     let openAPIJSON: Data
+    /// When set, `/metrics` answers only requests that carry it.
+    var metricsToken: String?
 
     static let paths: Set<String> = ["/health", "/ready", "/metrics", "/openapi.json"]
 
@@ -35,8 +37,15 @@ struct OperationsController {
         routes.get("/ready") { _, context in
             try await readiness(context: context)
         }
-        routes.get("/metrics") { _, _ in
-            exposition()
+        routes.get("/metrics") { request, _ in
+            // With a scrape token set, only Prometheus (sending it as a bearer token) reads the figures.
+            if let metricsToken {
+                let presented = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" } ?? ""
+                guard Secrets.constantTimeEquals(presented, metricsToken) else {
+                    throw Problem.unauthorized(detail: "Send the metrics scrape token as 'Authorization: Bearer <token>'.")
+                }
+            }
+            return exposition()
         }
         routes.get("/openapi.json") { _, _ in
             Response(

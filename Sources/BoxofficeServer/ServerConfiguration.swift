@@ -60,6 +60,8 @@ public struct ServerConfiguration: Sendable {
     /// The sandbox gateway pays without charging anyone: beyond loopback or on PostgreSQL it
     /// runs only when this says the deployment is a demo.
     public var allowSandboxGateway = false
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>` (Prometheus's scrape credentials).
+    public var metricsToken: String?
     /// Where mail goes: an SMTP server, or (nil) `.eml` files under `<data-dir>/mail`.
     public var smtp: SMTPMailer.Configuration?
     /// The sender of every mail.
@@ -225,6 +227,10 @@ public struct ServerConfiguration: Sendable {
         if let (value, origin) = input.value(.allowSandboxGateway) {
             guard let allowed = Bool(value.lowercased()) else { throw ConfigurationError(origin: origin, problem: "'\(value)' is not true or false") }
             configuration.allowSandboxGateway = allowed
+        }
+        if let (token, origin) = input.value(.metricsToken) {
+            guard token.utf8.count >= 16 else { throw ConfigurationError(origin: origin, problem: "the token must be at least 16 characters long") }
+            configuration.metricsToken = token
         }
         if let (from, origin) = input.value(.mailFrom) {
             guard from.contains("@"), !from.contains("\r"), !from.contains("\n") else {
@@ -403,6 +409,10 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         summary: "Comma-separated origins (https://shop.example.com) whose pages may call the API with credentials; `*` lets any origin read without them.",
         defaultValue: "none")
 
+    public static let metricsToken = Setting(
+        flag: "--metrics-token", environmentVariable: "BOXOFFICE_METRICS_TOKEN",
+        summary: "When set, /metrics answers only requests with 'Authorization: Bearer <token>' (16+ characters).",
+        defaultValue: "none: /metrics is open")
     public static let smtpURL = Setting(
         flag: "--smtp-url", environmentVariable: "BOXOFFICE_SMTP_URL",
         summary: "`smtp://[user:password@]host[:port][?starttls=true]` or `smtps://…`: where mail goes.",
@@ -421,7 +431,7 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         humanCheck, proofOfWorkDifficulty, recaptchaSecret, recaptchaVerifyURL, recaptchaMinimumScore, publicURL,
         oauthProviders, paymentGateway, portOneAPIURL, portOneAPISecret, portOneStoreID, portOneChannelKey, paymentWebhookSecret,
         gatewayHoldMinutes, allowSandboxGateway, fanRateLimit, redisURL, redisSentinels, redisMasterName, redisPassword,
-        eventStreamMaxLength, eventStreamMaxAgeHours, trustedProxies, corsOrigins, retentionDays, smtpURL, mailFrom,
+        eventStreamMaxLength, eventStreamMaxAgeHours, trustedProxies, corsOrigins, retentionDays, smtpURL, mailFrom, metricsToken,
     ]
 }
 

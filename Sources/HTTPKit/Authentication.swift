@@ -59,10 +59,13 @@ public struct AuthenticationMiddleware: RouterMiddleware {
 
     private let verifier: any AccessTokenVerifier
     private let cookies: (any CookieAuthenticator)?
+    /// Paths that read credentials of their own (`/metrics` and its scrape token): passed through untouched.
+    private let exemptPaths: Set<String>
 
-    public init(verifier: any AccessTokenVerifier, cookies: (any CookieAuthenticator)? = nil) {
+    public init(verifier: any AccessTokenVerifier, cookies: (any CookieAuthenticator)? = nil, exemptPaths: Set<String> = []) {
         self.verifier = verifier
         self.cookies = cookies
+        self.exemptPaths = exemptPaths
     }
 
     private static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
@@ -70,6 +73,7 @@ public struct AuthenticationMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        if exemptPaths.contains(request.uri.path) { return try await next(request, context) }
         var context = context
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)

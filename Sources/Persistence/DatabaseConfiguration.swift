@@ -4,7 +4,8 @@ import Foundation
 ///
 /// - `sqlite:PATH` (or `sqlite://PATH`, or a bare path ending in `.sqlite`/`.db`): the embedded
 ///   default, one file, created on first use.
-/// - `postgres://user:password@host:port/database?sslmode=disable|prefer|require`
+/// - `postgres://user:password@host:port/database?sslmode=disable|prefer|require` (TLS is
+///   required by default unless the host is loopback)
 ///   (`postgresql://` too): the production database.
 public enum DatabaseConfiguration: Sendable, Equatable {
     case sqlite(SQLiteSettings)
@@ -78,7 +79,10 @@ public enum DatabaseConfiguration: Sendable, Equatable {
         }
         let port = components.port ?? 5432
         guard (1...65535).contains(port) else { throw DatabaseURLError("port \(port) is out of range") }
-        var tls = PostgresSettings.TLSMode.prefer
+        // Off this machine, credentials and data cross a network: TLS is required unless the
+        // URL says otherwise. On loopback, try it and fall back (there is no wire to tap).
+        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" || host.hasPrefix("/")
+        var tls: PostgresSettings.TLSMode = loopback ? .prefer : .require
         var maximumConnections: Int?
         var backgroundConnections: Int?
         for item in components.queryItems ?? [] {

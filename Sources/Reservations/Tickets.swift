@@ -385,10 +385,15 @@ public final class TicketService: Sendable {
     /// Checks a code at a gate: valid the first time, already used after that (with when and
     /// where), invalid when forged, cancelled, superseded by a transfer, or for another
     /// performance. Every scan is recorded.
+    /// The door says which performance it admits to: a scan without one could burn a ticket
+    /// of any other performance (a mistake at one venue, or a dishonest scanner).
     public func scan(code: String, gate: String, performanceID: String?, by staff: Principal) async throws -> ScanResult {
         try staff.require(anyOf: .staff, .admin)
         let gate = gate.trimmingCharacters(in: .whitespaces)
-        guard !gate.isEmpty, gate.count <= 100 else { throw Problem.validation([.init(field: "gate", message: "must be 1 to 100 characters")]) }
+        var errors: [Problem.FieldError] = []
+        if gate.isEmpty || gate.count > 100 { errors.append(.init(field: "gate", message: "must be 1 to 100 characters")) }
+        if performanceID?.isEmpty ?? true { errors.append(.init(field: "performanceId", message: "is required: the performance this door admits to")) }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
         let now = clock.now()
         let scanID = ids.next()
         return try await database.withTransaction { transaction in

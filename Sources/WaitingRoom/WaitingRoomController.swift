@@ -66,7 +66,7 @@ public struct WaitingRoomController: Sendable {
             let principal = context.principal
             let first = try await service.stats(performanceID: performanceID, by: principal)
             guard ServerSentEvents.isRequested(by: request) else { return try Response.json(first) }
-            return ServerSentEvents.response(interval: .seconds(1)) {
+            return try ServerSentEvents.response(holder: "user:\(principal.userID)", interval: .seconds(1)) {
                 let stats = try await service.stats(performanceID: performanceID, by: principal)
                 return .init(event: "stats", data: try Self.encoder.encode(stats), isLast: stats.state == "closed")
             }
@@ -89,7 +89,7 @@ public struct WaitingRoomController: Sendable {
             let performanceID = try context.parameters.require("performanceId")
             let ticket = Self.ticket(request)
             _ = try await service.status(performanceID: performanceID, ticket: ticket)  // a bad ticket is a problem, not a stream
-            return ServerSentEvents.response(interval: .seconds(1)) {
+            return try ServerSentEvents.response(holder: "ticket:\(ticket ?? "")", interval: .seconds(1)) {
                 let status = try await service.status(performanceID: performanceID, ticket: ticket)
                 return .init(event: "status", data: try Self.encoder.encode(status), isLast: status.state != "waiting")
             }

@@ -204,6 +204,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("mail-from"), help: ArgumentHelp(Setting.mailFrom.helpText))
     var mailFrom: String?
 
+    @Option(name: .customLong("metrics-token"), help: ArgumentHelp(Setting.metricsToken.helpText))
+    var metricsToken: String?
+
     func run() async throws {
         var flags = common.flags
         flags[.host] = host
@@ -218,6 +221,7 @@ struct Serve: AsyncParsableCommand {
         flags[.retentionDays] = retentionDays
         flags[.smtpURL] = smtpURL
         flags[.mailFrom] = mailFrom
+        flags[.metricsToken] = metricsToken
         identity.add(to: &flags)
         payments.add(to: &flags)
         redis.add(to: &flags)

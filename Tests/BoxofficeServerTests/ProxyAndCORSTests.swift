@@ -147,3 +147,47 @@ private let realIP = HTTPField.Name("X-Real-IP")!
         }
     }
 }
+
+@Suite struct OperationsSecurityTests {
+    @Test func withAScrapeTokenMetricsAnswersOnlyPrometheus() async throws {
+        try await withPlatform(configure: { $0.metricsToken = "scrape-token-0123456789" }) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .unauthorized) }
+                try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer wrong-token-0123456789"]) {
+                    #expect($0.status == .unauthorized)
+                }
+                try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer scrape-token-0123456789"]) {
+                    #expect($0.status == .ok)
+                    #expect(String(buffer: $0.body).contains("boxoffice_http_requests_total"))
+                }
+            }
+        }
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.resolve(flags: [.metricsToken: "short"], environment: [:]) }
+    }
+
+    @Test func liveStreamsAreCappedPerHolderAndPerNodeAndGiveTheirPlaceBackWhenTheyEnd() async throws {
+        let limits = ServerSentEvents.Limits(perHolder: 2, total: 3)
+        func open(_ holder: String) throws -> Response {
+            try ServerSentEvents.response(holder: holder, limits: limits, interval: .milliseconds(1)) {
+                .init(event: "status", data: Data("{}".utf8), isLast: true)
+            }
+        }
+        let first = try open("fan-1")
+        _ = try open("fan-1")
+        let perHolder = #expect(throws: Problem.self) { try open("fan-1") }
+        #expect(perHolder?.status == 429)
+        _ = try open("fan-2")
+        let perNode = #expect(throws: Problem.self) { try open("fan-3") }
+        #expect(perNode?.status == 503)
+        #expect(limits.count(for: "fan-1") == 2)
+
+        // A stream that ends gives its place back.
+        let router = Router()
+        router.get("/stream") { _, _ in first }
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/stream", method: .get) { #expect(String(buffer: $0.body).contains("event: status")) }
+        }
+        #expect(limits.count(for: "fan-1") == 1)
+        _ = try open("fan-1")
+    }
+}

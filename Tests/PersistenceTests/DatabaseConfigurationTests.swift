@@ -19,6 +19,18 @@ import Testing
         #expect(configuration.redactedDescription == "postgres://app:***@db.internal:6543/boxoffice")
     }
 
+    @Test func tlsIsRequiredOffThisMachineUnlessTheURLSaysOtherwise() throws {
+        func tls(_ url: String) throws -> DatabaseConfiguration.PostgresSettings.TLSMode? {
+            guard case .postgres(let settings) = try DatabaseConfiguration(url: url) else { return nil }
+            return settings.tls
+        }
+        #expect(try tls("postgres://app@db.internal/boxoffice") == .require)
+        #expect(try tls("postgres://app@10.0.0.5/boxoffice") == .require)
+        #expect(try tls("postgres://app@127.0.0.1/boxoffice") == .prefer)
+        #expect(try tls("postgres://app@localhost/boxoffice") == .prefer)
+        #expect(try tls("postgres://app@db.internal/boxoffice?sslmode=disable") == .disable, "an explicit choice wins")
+    }
+
     @Test func sqliteURLsAndBarePathsNameAFile() throws {
         #expect(try DatabaseConfiguration(url: "sqlite:./.boxoffice/boxoffice.sqlite") == .sqlite(.init(path: "./.boxoffice/boxoffice.sqlite")))
         #expect(try DatabaseConfiguration(url: "sqlite:///var/lib/bo.sqlite") == .sqlite(.init(path: "/var/lib/bo.sqlite")))
