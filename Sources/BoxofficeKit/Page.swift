@@ -31,12 +31,16 @@ public enum Cursor {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    /// Decodes a cursor made by `encode`; a tampered or foreign cursor is a 400 problem.
+    /// Decodes a cursor made by `encode`. A cursor names a page this server handed out; one it
+    /// never made names no page: a 404 problem, and the client starts again without it.
     public static func decode<Position: Decodable>(_ cursor: String, as type: Position.Type) throws -> Position {
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard let data = Data(base64Encoded: base64), let position = try? JSONDecoder().decode(type, from: data) else {
-            throw Problem.badRequest(detail: "The cursor is not one this server issued.", field: "cursor")
+            throw Problem(
+                type: Problem.typeURI("cursor-not-found"), title: "No such page.", status: 404,
+                detail: "The cursor is not one this server issued; list again without it.",
+                errors: [.init(field: "cursor", message: "is not one this server issued")])
         }
         return position
     }

@@ -20,8 +20,8 @@ struct CatalogSeatMaps: SeatMapSource {
 struct IdentityRecipients: RecipientDirectory {
     let identity: IdentityService
 
-    func userID(forEmail email: String) async throws -> String? {
-        try await identity.userID(forEmail: email)
+    func userID(forEmail email: String, askedBy: String) async throws -> String? {
+        try await identity.recipient(forEmail: email, askedBy: askedBy)
     }
 }
 

@@ -93,10 +93,9 @@ public struct CatalogController: Sendable {
         query.category = parameters["category"].map(String.init)
         query.venueID = parameters["venueId"].map(String.init)
         query.cursor = parameters["cursor"].map(String.init)
-        let dates = Date.ISO8601FormatStyle()
         for (name, keyPath) in [("from", \CatalogService.ListQuery.from), ("to", \CatalogService.ListQuery.to)] {
             guard let text = parameters[Substring(name)] else { continue }
-            guard let date = try? dates.parse(String(text)) else {
+            guard let date = RFC3339.date(from: String(text)) else {
                 throw Problem.badRequest(detail: "\(name) must be an RFC 3339 time such as 2026-12-01T00:00:00Z.", field: name)
             }
             query[keyPath: keyPath] = date

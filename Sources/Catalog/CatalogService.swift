@@ -595,7 +595,8 @@ public final class CatalogService: Sendable {
     private static func validate(title: String, description: String, artist: String, category: String, imageUrls: [String]) throws {
         var errors: [Problem.FieldError] = []
         if let problem = textProblem(title, limit: 200) { errors.append(.init(field: "title", message: problem)) }
-        if description.count > 10_000 { errors.append(.init(field: "description", message: "is longer than 10000 characters")) }
+        // Lengths in Unicode code points, as JSON Schema's maxLength counts them.
+        if description.unicodeScalars.count > 10_000 { errors.append(.init(field: "description", message: "is longer than 10000 characters")) }
         if let problem = textProblem(artist, limit: 200) { errors.append(.init(field: "artist", message: problem)) }
         if let problem = textProblem(category, limit: 50) { errors.append(.init(field: "category", message: problem)) }
         if imageUrls.count > 20 { errors.append(.init(field: "imageUrls", message: "at most 20 images")) }
@@ -611,7 +612,7 @@ public final class CatalogService: Sendable {
     private static func textProblem(_ text: String, limit: Int) -> String? {
         let trimmed = trimmed(text)
         if trimmed.isEmpty { return "is required" }
-        if trimmed.count > limit { return "is longer than \(limit) characters" }
+        if trimmed.unicodeScalars.count > limit { return "is longer than \(limit) characters" }
         return nil
     }
 

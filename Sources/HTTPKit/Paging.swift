@@ -21,7 +21,7 @@ extension Request {
     public func idempotencyKey() throws -> String {
         guard let key = headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty else {
             throw Problem(
-                type: Problem.typeURI("idempotency-key-required"), title: "Idempotency-Key required.", status: 428,
+                type: Problem.typeURI("idempotency-key-required"), title: "Idempotency-Key required.", status: 400,
                 detail: "Send an Idempotency-Key header (a UUID is fine); a retry with the same key returns the first result.")
         }
         guard key.count <= 200, key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7E }) else {

@@ -81,7 +81,7 @@ extension IdentityService {
     public func verifyEmail(token: String) async throws -> User {
         guard let claim = EmailVerificationToken.verify(token, key: verificationKey, now: clock.now()) else {
             throw Problem(
-                type: Problem.typeURI("verification-link-invalid"), title: "This verification link does not work.", status: 400,
+                type: Problem.typeURI("verification-link-invalid"), title: "This verification link does not work.", status: 403,
                 detail: "It is expired, damaged or not ours. Sign in and ask for a new one.")
         }
         let updated = try await database.withTransaction { transaction in
@@ -93,7 +93,7 @@ extension IdentityService {
         }
         guard updated else {
             throw Problem(
-                type: Problem.typeURI("verification-link-invalid"), title: "This verification link does not work.", status: 400,
+                type: Problem.typeURI("verification-link-invalid"), title: "This verification link does not work.", status: 403,
                 detail: "The account's email address has changed since it was sent. Ask for a new one.")
         }
         logger.info("email verified", metadata: ["user_id": .string(claim.userID)])

@@ -132,6 +132,10 @@ public final class IdentityService: Sendable {
             return true
         }
         guard created else {
+            // Each "already registered" tells who has an account: a few an hour per address.
+            if case .required(_, let clientAddress) = verification {
+                try await throttle("signup-taken:\(clientAddress ?? "unknown")", limit: .perPeriod(10, 3600))
+            }
             throw Problem(
                 type: Problem.typeURI("email-taken"), title: "The email address is already registered.", status: 409,
                 detail: "An account with this email address exists; sign in instead.",
@@ -153,6 +157,14 @@ public final class IdentityService: Sendable {
             try await sql.raw("SELECT id FROM users WHERE email_normalized = \(bind: AccountRules.normalizedEmail(email))").first()?
                 .decode(column: "id", as: String.self)
         }
+    }
+
+    /// The account with this email, for someone passing a ticket on. Each miss is counted for
+    /// `askedBy` (five an hour): enough for typos, too few to test which addresses have accounts.
+    public func recipient(forEmail email: String, askedBy: String) async throws -> String? {
+        if let found = try await userID(forEmail: email) { return found }
+        try await throttle("recipient-miss:\(askedBy)", limit: .perPeriod(5, 3600))
+        return nil
     }
 
     public func updateProfile(userID: String, name: String?) async throws -> User {

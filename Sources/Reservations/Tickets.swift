@@ -80,7 +80,10 @@ public struct ScanResult: Codable, Sendable {
 /// Finds the account a ticket is transferred to. Reservations does not read identity's
 /// tables; the composition root answers from identity.
 public protocol RecipientDirectory: Sendable {
-    func userID(forEmail email: String) async throws -> String?
+    /// The account with this email; nil when there is none. `askedBy` is who wants to know:
+    /// the directory limits how many misses one user gets, so it cannot be used to find out
+    /// which addresses have accounts.
+    func userID(forEmail email: String, askedBy: String) async throws -> String?
 }
 
 /// Issues tickets from paid holds, cancels them, transfers them, and checks them at the door.
@@ -349,7 +352,7 @@ public final class TicketService: Sendable {
     public func transfer(ticketID: String, toEmail email: String, by fan: Principal) async throws -> Ticket {
         let normalized = email.trimmingCharacters(in: .whitespaces).lowercased()
         guard normalized.contains("@") else { throw Problem.validation([.init(field: "email", message: "is not an email address")]) }
-        guard let recipient = try await recipients.userID(forEmail: normalized) else {
+        guard let recipient = try await recipients.userID(forEmail: normalized, askedBy: fan.userID) else {
             throw Problem.validation([.init(field: "email", message: "no Boxoffice account has this email")])
         }
         guard recipient != fan.userID else { throw Problem.validation([.init(field: "email", message: "is your own account")]) }
@@ -389,9 +392,9 @@ public final class TicketService: Sendable {
     /// of any other performance (a mistake at one venue, or a dishonest scanner).
     public func scan(code: String, gate: String, performanceID: String?, by staff: Principal) async throws -> ScanResult {
         try staff.require(anyOf: .staff, .admin)
-        let gate = gate.trimmingCharacters(in: .whitespaces)
+        let gate = gate.trimmingCharacters(in: .whitespacesAndNewlines)
         var errors: [Problem.FieldError] = []
-        if gate.isEmpty || gate.count > 100 { errors.append(.init(field: "gate", message: "must be 1 to 100 characters")) }
+        if gate.isEmpty || gate.unicodeScalars.count > 100 { errors.append(.init(field: "gate", message: "must be 1 to 100 characters")) }
         if performanceID?.isEmpty ?? true { errors.append(.init(field: "performanceId", message: "is required: the performance this door admits to")) }
         guard errors.isEmpty else { throw Problem.validation(errors) }
         let now = clock.now()

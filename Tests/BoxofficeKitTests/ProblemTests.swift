@@ -44,12 +44,12 @@ import Testing
         #expect(try Cursor.decode(cursor, as: Position.self) == position)
     }
 
-    @Test func aForeignCursorIsABadRequestNamingTheCursorField() {
+    @Test func aForeignCursorNamesNoPageAndTheCursorField() {
         #expect {
             try Cursor.decode("not-a-cursor!!", as: Position.self)
         } throws: { error in
             let problem = error as? Problem
-            return problem?.status == 400 && problem?.errors?.first?.field == "cursor"
+            return problem?.status == 404 && problem?.errors?.first?.field == "cursor"
         }
     }
 }

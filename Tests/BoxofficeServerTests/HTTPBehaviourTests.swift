@@ -265,3 +265,17 @@ func decodeProblem(_ body: ByteBuffer) throws -> Problem {
         }
     }
 }
+
+@Suite struct RFC3339Tests {
+    @Test func everyDateTimeTheGrammarAllowsIsReadAndNothingElse() throws {
+        let noon = try #require(RFC3339.date(from: "2026-12-24T12:00:00Z"))
+        #expect(RFC3339.date(from: "2026-12-24T21:00:00+09:00") == noon)
+        #expect(RFC3339.date(from: "2026-12-24t12:00:00z") == noon)
+        #expect(RFC3339.date(from: "2026-12-24T12:00:00.250Z") == noon.addingTimeInterval(0.25))
+        #expect(RFC3339.date(from: "2026-12-25T09:34:00+21:34") == noon, "offsets beyond Foundation's 18 hours")
+        #expect(RFC3339.date(from: "0942-05-10T16:19:08-23:59") != nil)
+        for bad in ["2026-12-24", "2026-12-24T12:00:00", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-12-24T12:00:00+9:00", "2026-12-24T12:00:00.Z", "tomorrow"] {
+            #expect(RFC3339.date(from: bad) == nil, "\(bad)")
+        }
+    }
+}

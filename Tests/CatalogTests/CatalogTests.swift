@@ -332,7 +332,7 @@ struct CatalogAPI {
 
                 #expect(try await api.call(.get, "/v1/events?sort=price").status == .badRequest)
                 #expect(try await api.call(.get, "/v1/events?limit=0").status == .badRequest)
-                #expect(try await api.call(.get, "/v1/events?cursor=garbage").status == .badRequest)
+                #expect(try await api.call(.get, "/v1/events?cursor=garbage").status == .notFound)
             }
         }
     }

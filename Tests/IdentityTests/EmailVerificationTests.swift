@@ -22,8 +22,8 @@ import Testing
                 let token = try #require(URLComponents(string: link)?.queryItems?.first { $0.name == "token" }?.value)
 
                 // A forged or altered link verifies nothing.
-                #expect(try await api.call(.get, "/v1/auth/verify-email?token=EV1.someone.9999999999.eA.AAAA").status == .badRequest)
-                #expect(try await api.call(.post, "/v1/auth/verify-email", body: ["token": token + "x"]).status == .badRequest)
+                #expect(try await api.call(.get, "/v1/auth/verify-email?token=EV1.someone.9999999999.eA.AAAA").status == .forbidden)
+                #expect(try await api.call(.post, "/v1/auth/verify-email", body: ["token": token + "x"]).status == .forbidden)
                 let access = try #require(try await api.signIn("new.fan@example.com").json["accessToken"] as? String)
                 #expect(try await api.call(.get, "/v1/me", token: access).json["emailVerified"] as? Bool == false)
 
@@ -55,7 +55,23 @@ import Testing
                         UPDATE users SET email = 'moved@example.com', email_normalized = 'moved@example.com' WHERE email_normalized = 'again@example.com'
                         """).run()
                 }
-                #expect(try await api.call(.get, link).status == .badRequest)
+                #expect(try await api.call(.get, link).status == .forbidden)
+            }
+        }
+    }
+}
+
+@Suite struct EnumerationTests {
+    @Test func signUpTellsWhichAddressesHaveAccountsOnlyAFewTimesAnHour() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let api = API(client: client)
+                for index in 0..<12 { try await api.signUp("taken\(index)@example.com") }
+                var statuses: [HTTPResponse.Status] = []
+                for index in 0..<12 { statuses.append(try await api.signUp("taken\(index)@example.com").status) }
+                #expect(statuses.prefix(10).allSatisfy { $0 == .conflict }, "\(statuses)")
+                #expect(statuses.suffix(2).allSatisfy { $0 == .tooManyRequests }, "then nothing more is told: \(statuses)")
+                #expect(try await api.signUp("fresh@example.com").status == .created, "new accounts still sign up")
             }
         }
     }

@@ -31,6 +31,17 @@ free_port() {
 }
 
 # PostgreSQL refuses to run as root: run it as an unprivileged user.
+# Waits (up to 30 s) until something listens on the port.
+wait_for_port() {  # port [log file to show if nothing comes]
+  for _ in $(seq 1 600); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  say "nothing listens on port $1"
+  [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 20 "$2" >&2
+  return 1
+}
+
 run_pg() { "$@"; }
 pg_user=""
 if [ "$(id -u)" -eq 0 ]; then
