@@ -149,7 +149,7 @@ public final class BoxofficePlatform: Sendable {
             logger: logger.with(component: "identity"))
         let tickets = TicketService(
             database: database, outbox: outbox, codes: TicketCodes(secret: signingKey), recipients: IdentityRecipients(identity: identity),
-            clock: clock, logger: logger.with(component: "tickets"))
+            doors: CatalogDoorAccess(catalog: catalog), clock: clock, logger: logger.with(component: "tickets"))
         self.tickets = tickets
         let webhookSecret = configuration.paymentWebhookSecret ?? WebhookSignature.derivedSecret(from: signingKey)
         let gateway: any PaymentGateway

@@ -69,3 +69,12 @@ struct ReservationSalesOpening: SalesOpening {
         try await reservations.salesOpen(performanceIDs: performanceIDs)
     }
 }
+
+/// Answers the door's "may this person scan here?" from the catalog (whose performance, whose staff).
+struct CatalogDoorAccess: DoorAccess {
+    let catalog: CatalogService
+
+    func mayScan(performanceID: String, by principal: Principal) async throws -> Bool {
+        try await catalog.mayAdmit(performanceID: performanceID, principal: principal)
+    }
+}

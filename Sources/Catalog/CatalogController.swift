@@ -24,7 +24,24 @@ public struct CatalogController: Sendable {
         let seatCount: Int
     }
 
+    struct StaffList: Encodable {
+        let items: [CatalogService.StaffMember]
+    }
+
     public func addRoutes(to routes: RouteRegistrar<AppRequestContext>) {
+        // An organizer's door staff: who may scan the tickets of all their performances.
+        let staff = routes.group("/v1/organizers/me/staff", context: AuthenticatedContext.self)
+        staff.get("") { _, context in
+            try Response.json(StaffList(items: try await service.staff(of: context.principal)))
+        }
+        staff.put("/:userId") { _, context in
+            try await service.addStaff(try context.parameters.require("userId"), by: context.principal)
+            return HTTPResponse.Status.noContent
+        }
+        staff.delete("/:userId") { _, context in
+            try await service.removeStaff(try context.parameters.require("userId"), by: context.principal)
+            return HTTPResponse.Status.noContent
+        }
         // Reading the catalog is public; drafts are shown to their organizer only.
         routes.get("/v1/venues/:venueId") { _, context in
             try Response.json(try await service.venue(id: try context.parameters.require("venueId")))

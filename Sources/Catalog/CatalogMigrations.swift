@@ -101,5 +101,16 @@ extension CatalogService {
             "ALTER TABLE performances ADD COLUMN refund_cutoff_hours INTEGER NOT NULL DEFAULT 24",
             "ALTER TABLE performances ADD COLUMN cancellation_fee_percent INTEGER NOT NULL DEFAULT 0",
         ]),
+        // Door staff work for organizers: each scans only the performances of those who took them on.
+        Migration("0004_create_organizer_staff", sql: [
+            """
+            CREATE TABLE organizer_staff (
+                organizer_id TEXT NOT NULL,
+                staff_id TEXT NOT NULL,
+                added_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (organizer_id, staff_id)
+            )
+            """,
+        ]),
     ])
 }

@@ -295,6 +295,69 @@ public final class CatalogService: Sendable {
         return event
     }
 
+    // MARK: Door staff
+
+    /// The organizer takes someone on as door staff for all of their performances.
+    public func addStaff(_ staffID: String, by organizer: Principal) async throws {
+        try organizer.require(anyOf: .organizer, .admin)
+        try Self.requireUserID(staffID)
+        let now = clock.now()
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                INSERT INTO organizer_staff (organizer_id, staff_id, added_at) VALUES (\(bind: organizer.userID), \(bind: staffID), \(bind: now))
+                ON CONFLICT DO NOTHING
+                """).run()
+        }
+        logger.notice("door staff added", metadata: ["organizer_id": .string(organizer.userID), "staff_id": .string(staffID)])
+    }
+
+    public func removeStaff(_ staffID: String, by organizer: Principal) async throws {
+        try organizer.require(anyOf: .organizer, .admin)
+        try Self.requireUserID(staffID)
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                DELETE FROM organizer_staff WHERE organizer_id = \(bind: organizer.userID) AND staff_id = \(bind: staffID)
+                """).run()
+        }
+    }
+
+    private static func requireUserID(_ id: String) throws {
+        guard (1...64).contains(id.unicodeScalars.count) else { throw Problem.validation([.init(field: "userId", message: "is not a user ID")]) }
+    }
+
+    public struct StaffMember: Codable, Sendable, Equatable {
+        public let userId: String
+        public let addedAt: Date
+    }
+
+    public func staff(of organizer: Principal) async throws -> [StaffMember] {
+        try organizer.require(anyOf: .organizer, .admin)
+        return try await database.read { sql in
+            try await sql.raw("""
+                SELECT staff_id, added_at FROM organizer_staff WHERE organizer_id = \(bind: organizer.userID) ORDER BY added_at, staff_id
+                """).all().map {
+                    StaffMember(userId: try $0.decode(column: "staff_id", as: String.self), addedAt: try $0.decode(column: "added_at", as: Date.self))
+                }
+        }
+    }
+
+    /// Whether `principal` may admit people to the performance at its door: an admin, the
+    /// event's organizer, or staff the organizer took on.
+    public func mayAdmit(performanceID: String, principal: Principal) async throws -> Bool {
+        if principal.has(.admin) { return true }
+        return try await database.read { sql in
+            guard let organizer = try await sql.raw("""
+                SELECT e.organizer_id FROM performances p JOIN events e ON e.id = p.event_id WHERE p.id = \(bind: performanceID)
+                """).first()?.decode(column: "organizer_id", as: String.self)
+            else { return false }
+            if organizer == principal.userID { return true }
+            guard principal.has(.staff) else { return false }
+            return try await sql.raw("""
+                SELECT 1 AS found FROM organizer_staff WHERE organizer_id = \(bind: organizer) AND staff_id = \(bind: principal.userID)
+                """).first() != nil
+        }
+    }
+
     // MARK: Performances
 
     public struct PerformanceDraft: Codable, Sendable {

@@ -79,6 +79,12 @@ public struct ScanResult: Codable, Sendable {
 
 /// Finds the account a ticket is transferred to. Reservations does not read identity's
 /// tables; the composition root answers from identity.
+/// Who may scan tickets at a performance's door (the catalog knows whose performance it is
+/// and whom its organizer took on as staff); the composition root answers it.
+public protocol DoorAccess: Sendable {
+    func mayScan(performanceID: String, by principal: Principal) async throws -> Bool
+}
+
 public protocol RecipientDirectory: Sendable {
     /// The account with this email; nil when there is none. `askedBy` is who wants to know:
     /// the directory limits how many misses one user gets, so it cannot be used to find out
@@ -92,14 +98,16 @@ public final class TicketService: Sendable {
     private let outbox: Outbox
     private let codes: TicketCodes
     private let recipients: any RecipientDirectory
+    private let doors: any DoorAccess
     private let clock: any WallClock
     private let ids: IDGenerator
     private let logger: Logger
 
     public init(
-        database: Database, outbox: Outbox, codes: TicketCodes, recipients: any RecipientDirectory, clock: any WallClock,
-        logger: Logger
+        database: Database, outbox: Outbox, codes: TicketCodes, recipients: any RecipientDirectory, doors: any DoorAccess,
+        clock: any WallClock, logger: Logger
     ) {
+        self.doors = doors
         self.database = database
         self.outbox = outbox
         self.codes = codes
@@ -391,12 +399,17 @@ public final class TicketService: Sendable {
     /// The door says which performance it admits to: a scan without one could burn a ticket
     /// of any other performance (a mistake at one venue, or a dishonest scanner).
     public func scan(code: String, gate: String, performanceID: String?, by staff: Principal) async throws -> ScanResult {
-        try staff.require(anyOf: .staff, .admin)
+        try staff.require(anyOf: .staff, .organizer, .admin)
         let gate = gate.trimmingCharacters(in: .whitespacesAndNewlines)
         var errors: [Problem.FieldError] = []
         if gate.isEmpty || gate.unicodeScalars.count > 100 { errors.append(.init(field: "gate", message: "must be 1 to 100 characters")) }
         if performanceID?.isEmpty ?? true { errors.append(.init(field: "performanceId", message: "is required: the performance this door admits to")) }
         guard errors.isEmpty else { throw Problem.validation(errors) }
+        guard let performanceID, try await doors.mayScan(performanceID: performanceID, by: staff) else {
+            throw Problem(
+                type: Problem.typeURI("forbidden"), title: "Not door staff here.", status: 403,
+                detail: "Only the organizer of this performance, or staff they took on, can scan its tickets.")
+        }
         let now = clock.now()
         let scanID = ids.next()
         return try await database.withTransaction { transaction in
@@ -417,7 +430,7 @@ public final class TicketService: Sendable {
                 UPDATE tickets SET first_scanned_at = \(bind: now), first_gate = \(bind: gate)
                 WHERE id = \(bind: ticketID) AND code_version = \(bind: version) AND status = 'valid' AND first_scanned_at IS NULL
                 """
-            if let performanceID { admit += " AND performance_id = \(bind: performanceID)" }
+            admit += " AND performance_id = \(bind: performanceID)"
             admit += " RETURNING \(unsafeRaw: Self.ticketColumns)"
             let admitted = try await transaction.sql.raw(admit).first().map(self.ticket)
             if let admitted {
@@ -431,7 +444,7 @@ public final class TicketService: Sendable {
             let reason: String? =
                 if ticket.status != "valid" { "the ticket was cancelled" }
                 else if ticket.code != self.codes.code(ticketID: ticketID, version: version) { "the ticket was transferred; this code is no longer valid" }
-                else if let performanceID, ticket.performanceId != performanceID { "the ticket is for another performance" }
+                else if ticket.performanceId != performanceID { "the ticket is for another performance" }
                 else { nil }
             if let reason { return try await record(invalid(reason), ticketID: ticketID) }
             return try await record(

@@ -27,6 +27,7 @@ import Testing
         "catalog/0001_create_venues_and_seats": "f709f096be61f15f f709f096be61f15f",
         "catalog/0002_create_events_and_performances": "88f1888a73c3687f 88f1888a73c3687f",
         "catalog/0003_add_refund_policy": "3c77ebddeec5fb26 3c77ebddeec5fb26",
+        "catalog/0004_create_organizer_staff": "b91d4c9971a75b01 b91d4c9971a75b01",
         "checkout/0001_create_orders": "ca38b3d140eb9972 1dd3cf7ae52bb82d",
         "checkout/0002_index_orders_awaiting_payment": "389a81ea46d8166a 389a81ea46d8166a",
         "coordination/0001_create_sessions": "ead94e06026795ff ead94e06026795ff",

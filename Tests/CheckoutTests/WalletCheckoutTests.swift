@@ -33,7 +33,7 @@ import Testing
                 #expect((listed.json["items"] as? [[String: Any]])?.count == 2)
 
                 // The door: valid once, then "already used" with when and where; forged codes never.
-                let staff = try await OnSale.token(platform, userID: "door", roles: [.staff])
+                let staff = try await sale.doorStaff("door")
                 let first = try #require(paid.tickets.first)
                 let code = try #require(first["code"] as? String)
                 let scan1 = try await sale.call(.post, "/v1/scans", fan: staff, body: ["code": code, "gate": "A", "performanceId": sale.performanceID])
@@ -345,14 +345,47 @@ import Testing
                 let again = try await sale.call(.post, "/v1/tickets/\(ticketID)/transfer", fan: sender, body: ["email": "friend@example.com"])
                 #expect(again.status == 404, "the sender no longer holds it")
 
-                let staff = try await OnSale.token(platform, userID: "door", roles: [.staff])
+                let staff = try await sale.doorStaff("door")
                 let stale = try await sale.call(.post, "/v1/scans", fan: staff, body: ["code": oldCode, "gate": "A", "performanceId": sale.performanceID])
                 #expect(stale.json["result"] as? String == "invalid")
                 let current = try await sale.call(
                     .post, "/v1/scans", fan: staff, body: ["code": newCode, "gate": "A", "performanceId": sale.performanceID])
                 #expect(current.json["result"] as? String == "valid")
                 let elsewhere = try await sale.call(.post, "/v1/scans", fan: staff, body: ["code": newCode, "gate": "A", "performanceId": "other"])
-                #expect(elsewhere.json["result"] as? String == "invalid")
+                #expect(elsewhere.status == 403, "nobody is door staff of a performance that does not exist")
+            }
+        }
+    }
+
+    @Test func onlyTheOrganizerAndTheStaffTheyTookOnScanTheirPerformancesTickets() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let fan = try await OnSale.token(platform, userID: "fan-1")
+                try await sale.grant(220_000, to: "fan-1")
+                let paid = try await sale.checkout(hold: try await sale.holdID(Array(sale.seatIDs[0..<2]), fan: fan), fan: fan)
+                let codes = paid.tickets.compactMap { $0["code"] as? String }
+                func scan(_ code: String, by token: String) async throws -> OnSale.Reply {
+                    try await sale.call(.post, "/v1/scans", fan: token, body: ["code": code, "gate": "A", "performanceId": sale.performanceID])
+                }
+                // Staff nobody took on, or another organizer's, burn nothing.
+                let stranger = try await OnSale.token(platform, userID: "someone-elses-door", roles: [.staff])
+                #expect(try await scan(codes[0], by: stranger).status == 403)
+                let rival = try await OnSale.token(platform, userID: "rival", roles: [.organizer])
+                #expect(try await sale.call(.put, "/v1/organizers/me/staff/someone-elses-door", fan: rival).status == 204)
+                #expect(try await scan(codes[0], by: stranger).status == 403)
+                #expect(try await scan(codes[0], by: rival).status == 403)
+                #expect(try await sale.sum("SELECT COUNT(*) AS n FROM ticket_scans") == 0, "refused scans are not scans")
+
+                // The organizer's own staff, and the organizer, do.
+                let door = try await sale.doorStaff("door")
+                #expect(try await scan(codes[0], by: door).json["result"] as? String == "valid")
+                let organizer = try await OnSale.token(platform, userID: "organizer", roles: [.organizer])
+                #expect(try await scan(codes[1], by: organizer).json["result"] as? String == "valid")
+                let listed = try await sale.call(.get, "/v1/organizers/me/staff", fan: organizer)
+                #expect((listed.json["items"] as? [[String: Any]])?.compactMap { $0["userId"] as? String } == ["door"])
+                #expect(try await sale.call(.delete, "/v1/organizers/me/staff/door", fan: organizer).status == 204)
+                #expect(try await scan(codes[0], by: door).status == 403, "let go: no longer at the door")
             }
         }
     }

@@ -75,6 +75,14 @@ public struct OnSale: Sendable {
         try await platform.identity.issueAccessToken(for: User(id: userID, email: "\(userID)@example.com", name: userID, roles: roles))
     }
 
+    /// The organizer takes `userID` on as door staff; returns that staff member's token.
+    public func doorStaff(_ userID: String) async throws -> String {
+        let organizer = try await Self.token(platform, userID: "organizer", roles: [.organizer])
+        let reply = try await call(.put, "/v1/organizers/me/staff/\(userID)", fan: organizer)
+        precondition(reply.status == 204, "taking on staff: \(reply.rawBody)")
+        return try await Self.token(platform, userID: userID, roles: [.staff])
+    }
+
     /// An `Idempotency-Key` header, fresh unless a key is given.
     public static func idempotencyKey(_ key: String = UUID().uuidString) -> HTTPFields {
         [.idempotencyKey: key]
