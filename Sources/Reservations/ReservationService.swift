@@ -219,7 +219,7 @@ public final class ReservationService: Sendable {
             if claimed.count < seatIDs.count, try await expireDueHolds(in: transaction, now: now, matching: expireHoldsOnTheseSeats) > 0 {
                 try await transaction.sql.raw("""
                     UPDATE performance_seats SET state = 'available', hold_id = NULL
-                    WHERE performance_id = \(bind: performanceID) AND hold_id = \(bind: holdID)
+                    WHERE performance_id = \(bind: performanceID) AND seat_id IN \(claim.inList) AND hold_id = \(bind: holdID)
                     """).run()
                 claimed = try await claimAndRecordInOneStatement(claim, in: transaction)
             }
@@ -481,8 +481,12 @@ public final class ReservationService: Sendable {
     /// Frees a hold's seats; returns their IDs (none for general admission).
     @discardableResult
     private static func freeItems(of holdID: String, in transaction: DatabaseTransaction) async throws -> [String] {
+        // The hold's seats come from its items (keyed by hold): performance_seats has no index
+        // by hold, and must not be scanned whole to release one hold.
         let seatIDs = try await transaction.sql.raw("""
-            UPDATE performance_seats SET state = 'available', hold_id = NULL WHERE hold_id = \(bind: holdID) AND state = 'held'
+            UPDATE performance_seats SET state = 'available', hold_id = NULL
+            WHERE (performance_id, seat_id) IN (SELECT performance_id, seat_id FROM hold_items WHERE hold_id = \(bind: holdID))
+              AND hold_id = \(bind: holdID) AND state = 'held'
             RETURNING seat_id
             """).all().map { try $0.decode(column: "seat_id", as: String.self) }
         try await transaction.sql.raw("UPDATE hold_items SET active = \(bind: false) WHERE hold_id = \(bind: holdID)").run()

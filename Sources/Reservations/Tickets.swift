@@ -200,9 +200,12 @@ public final class TicketService: Sendable {
         }
         let seatIDs = hold.items.compactMap(\.seatID)
         if !seatIDs.isEmpty {
+            // By key: the seats are known, so no scan of the performance's seats (a stadium's
+            // hundred thousand) in the purchase's transaction.
             let sold = try await transaction.sql.raw("""
                 UPDATE performance_seats SET state = 'sold'
-                WHERE performance_id = \(bind: hold.performanceID) AND hold_id = \(bind: hold.holdID) AND state = 'held'
+                WHERE performance_id = \(bind: hold.performanceID) AND seat_id IN \(SQLQueryString.list(seatIDs))
+                  AND hold_id = \(bind: hold.holdID) AND state = 'held'
                 RETURNING seat_id
                 """).all()
             guard sold.count == seatIDs.count else {

@@ -352,6 +352,45 @@ import Testing
         }
     }
 
+    // Selling, releasing and expiring a hold find its seats by key: with sequential scans
+    // forbidden, PostgreSQL would still plan one where no index can serve (and say so); and
+    // the index must be searched by seat, not read for the whole performance.
+    @Test func onPostgresSellingAndReleasingAHoldsSeatsNeverScansThePerformancesSeats() async throws {
+        try await withPlatform(.postgres) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                // The test's own IDs, written into the statements (EXPLAIN takes no bind parameters).
+                let (performance, first, second) = (sale.performanceID, sale.seatIDs[0], sale.seatIDs[1])
+                let statements = [
+                    """
+                    UPDATE performance_seats SET state = 'sold'
+                    WHERE performance_id = '\(performance)' AND seat_id IN ('\(first)', '\(second)') AND hold_id = 'hold-1' AND state = 'held'
+                    RETURNING seat_id
+                    """,
+                    """
+                    UPDATE performance_seats SET state = 'available', hold_id = NULL
+                    WHERE (performance_id, seat_id) IN (SELECT performance_id, seat_id FROM hold_items WHERE hold_id = 'hold-1')
+                      AND hold_id = 'hold-1' AND state = 'held' RETURNING seat_id
+                    """,
+                ]
+                try await platform.database.withTransaction { transaction in
+                    try await transaction.sql.raw("ANALYZE performance_seats").run()
+                    try await transaction.sql.raw("ANALYZE hold_items").run()
+                }
+                for statement in statements {
+                    let plan = try await platform.database.withTransaction { transaction -> String in
+                        try await transaction.sql.raw("SET LOCAL enable_seqscan = off").run()
+                        return try await transaction.sql.raw(SQLQueryString("EXPLAIN " + statement)).all()
+                            .map { try $0.decode(column: "QUERY PLAN", as: String.self) }.joined(separator: "\n")
+                    }
+                    #expect(!plan.contains("Seq Scan on performance_seats"), "\(plan)")
+                    // Not the performance's every seat through the key's first half either: each seat by its whole key.
+                    #expect(plan.split(separator: "\n").contains { $0.contains("Index Cond") && $0.contains("seat_id") }, "\(plan)")
+                }
+            }
+        }
+    }
+
     // The one-call hold is really taken on PostgreSQL, and what it declines it leaves untouched
     // (the HTTP tests pass through the fallback transaction too, so they could not tell).
     @Test func onPostgresTheHoldFunctionHoldsOrNamesTakenSeatsOrDeclinesChangingNothing() async throws {
