@@ -99,8 +99,11 @@ public final class BoxofficePlatform: Sendable {
         self.metrics = metrics
         let outbox = Outbox(clock: clock)
         self.outbox = outbox
+        // Holds and checkout ask the waiting room, which is built later (it asks reservations how
+        // much is left): the admission is wired once it exists.
+        let admission = DeferredAdmission()
         self.reservations = ReservationService(
-            database: database, outbox: outbox, clock: clock, logger: logger.with(component: "reservations"))
+            database: database, outbox: outbox, clock: clock, logger: logger.with(component: "reservations"), admission: admission)
         self.nodeID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
         let redis = configuration.redis.map { RedisClient(configuration: $0, logger: logger.with(component: "redis")) }
         self.redis = redis
@@ -181,7 +184,7 @@ public final class BoxofficePlatform: Sendable {
         }
         let checkout = CheckoutService(
             database: database, tickets: tickets, payments: payments, gatewayHoldMinutes: configuration.gatewayHoldMinutes, clock: clock,
-            logger: logger.with(component: "checkout"))
+            logger: logger.with(component: "checkout"), admission: admission)
         self.checkout = checkout
         self.reconciler = CheckoutReconciler(
             checkout: checkout, payments: payments, database: database, clock: clock, logger: logger.with(component: "checkout"))
@@ -190,6 +193,7 @@ public final class BoxofficePlatform: Sendable {
             stock: ReservationStock(reservations: reservations), verifier: IdentityJoinVerifier(identity: identity),
             rateLimiter: rateLimiter, database: database, outbox: outbox, clock: clock, logger: logger.with(component: "waiting-room"))
         self.waitingRoom = waitingRoom
+        admission.use(waitingRoom)
         let mailer: any Mailer = configuration.smtp.map { SMTPMailer(configuration: $0, logger: logger.with(component: "mail")) }
             ?? FileMailer(
                 directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("mail"), from: configuration.mailFrom,
@@ -273,10 +277,10 @@ public final class BoxofficePlatform: Sendable {
         ).addRoutes(to: registrar)
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)
         CatalogController(service: catalog).addRoutes(to: registrar)
-        ReservationController(service: reservations, availability: availability, admission: waitingRoom).addRoutes(to: registrar)
+        ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
         TicketController(service: tickets).addRoutes(to: registrar)
         PaymentsController(service: payments, sandbox: sandboxGateway).addRoutes(to: registrar)
-        CheckoutController(service: checkout, admission: waitingRoom).addRoutes(to: registrar)
+        CheckoutController(service: checkout).addRoutes(to: registrar)
         WaitingRoomController(service: waitingRoom).addRoutes(to: registrar)
         additionalRoutes(registrar)
         return router

@@ -1,4 +1,5 @@
 import BoxofficeKit
+import Synchronization
 import Catalog
 import Identity
 import Reservations
@@ -76,5 +77,23 @@ struct CatalogDoorAccess: DoorAccess {
 
     func mayScan(performanceID: String, by principal: Principal) async throws -> Bool {
         try await catalog.mayAdmit(performanceID: performanceID, principal: principal)
+    }
+}
+
+/// The waiting room's admission check for services built before the waiting room (which
+/// itself asks reservations what is left): set once at wiring; until then it refuses.
+final class DeferredAdmission: ShopperAdmission {
+    private let target = Mutex<(any ShopperAdmission)?>(nil)
+
+    func use(_ admission: any ShopperAdmission) {
+        target.withLock { $0 = admission }
+    }
+
+    func requireAdmission(performanceID: String, fanID: String, accessToken: String?, sessionMustBeRunning: Bool) async throws {
+        guard let admission = target.withLock({ $0 }) else {
+            throw Problem.serviceUnavailable(detail: "The server is starting; try again in a moment.")
+        }
+        try await admission.requireAdmission(
+            performanceID: performanceID, fanID: fanID, accessToken: accessToken, sessionMustBeRunning: sessionMustBeRunning)
     }
 }

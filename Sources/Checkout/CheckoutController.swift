@@ -5,12 +5,9 @@ import Hummingbird
 /// `/v1/checkout` and `/v1/orders`.
 public struct CheckoutController: Sendable {
     let service: CheckoutService
-    /// When a performance sells through a waiting room, paying needs the admission token too.
-    let admission: any ShopperAdmission
 
-    public init(service: CheckoutService, admission: any ShopperAdmission = OpenAdmission()) {
+    public init(service: CheckoutService) {
         self.service = service
-        self.admission = admission
     }
 
     struct CheckoutRequest: Decodable {
@@ -27,14 +24,9 @@ public struct CheckoutController: Sendable {
         signedIn.post("/checkout") { request, context in
             let key = try request.idempotencyKey()
             let body = try await request.decodeJSON(as: CheckoutRequest.self, context: context)
-            if let performanceID = try await service.performanceID(ofHold: body.holdId, fan: context.principal) {
-                // A valid token, not a running session: paying ends the session, and a retried
-                // checkout must still get its first answer.
-                try await admission.requireAdmission(
-                    performanceID: performanceID, fanID: context.principal.userID, accessToken: request.headers[.queueAccess],
-                    sessionMustBeRunning: false)
-            }
-            let result = try await service.checkout(holdID: body.holdId, method: body.method, idempotencyKey: key, fan: context.principal)
+            let result = try await service.checkout(
+                holdID: body.holdId, method: body.method, idempotencyKey: key, fan: context.principal,
+                accessToken: request.headers[.queueAccess])
             return Response.recordedJSON(status: result.status, body: result.body)
         }
         signedIn.get("/orders") { request, context in

@@ -25,10 +25,15 @@ public final class CheckoutService: Sendable {
     /// How long a pending gateway payment keeps its hold (from when checkout starts).
     let gatewayHoldMinutes: Double
 
+    /// When a performance sells through a waiting room, paying needs its admission token too:
+    /// checked here, in the service, so no caller can skip it.
+    private let admission: any ShopperAdmission
+
     public init(
         database: Database, tickets: TicketService, payments: PaymentService, gatewayHoldMinutes: Double = 10, clock: any WallClock,
-        logger: Logger
+        logger: Logger, admission: any ShopperAdmission = OpenAdmission()
     ) {
+        self.admission = admission
         self.gatewayHoldMinutes = gatewayHoldMinutes
         self.database = database
         self.tickets = tickets
@@ -51,7 +56,7 @@ public final class CheckoutService: Sendable {
 
     /// The performance of one of the fan's holds, or nil when the fan has no such hold (the
     /// checkout then answers that itself).
-    public func performanceID(ofHold holdID: String, fan: Principal) async throws -> String? {
+    private func performanceID(ofHold holdID: String, fan: Principal) async throws -> String? {
         try await database.read { sql in
             try await sql.raw("SELECT performance_id FROM holds WHERE id = \(bind: holdID) AND fan_id = \(bind: fan.userID)")
                 .first()?.decode(column: "performance_id", as: String.self)
@@ -60,7 +65,16 @@ public final class CheckoutService: Sendable {
 
     /// Pays for a hold; returns the HTTP status and JSON body, which a retry with the same
     /// `idempotencyKey` gets back byte for byte.
-    public func checkout(holdID: String, method: Method, idempotencyKey: String, fan: Principal) async throws -> (status: Int, body: String) {
+    /// `accessToken` is the waiting room's admission (`Queue-Access`), when the performance has one.
+    public func checkout(
+        holdID: String, method: Method, idempotencyKey: String, fan: Principal, accessToken: String? = nil
+    ) async throws -> (status: Int, body: String) {
+        if let performanceID = try await performanceID(ofHold: holdID, fan: fan) {
+            // A valid token, not a running session: paying ends the session, and a retried
+            // checkout must still get its first answer.
+            try await admission.requireAdmission(
+                performanceID: performanceID, fanID: fan.userID, accessToken: accessToken, sessionMustBeRunning: false)
+        }
         let scope = "checkout/\(fan.userID)"
         let fingerprint = CheckoutFingerprint(holdId: holdID, method: method.rawValue)
         let result =

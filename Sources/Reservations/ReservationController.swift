@@ -6,13 +6,10 @@ import Hummingbird
 public struct ReservationController: Sendable {
     let service: ReservationService
     let availability: AvailabilityReader
-    /// When a performance sells through a waiting room, only admitted fans may hold.
-    let admission: any ShopperAdmission
 
-    public init(service: ReservationService, availability: AvailabilityReader, admission: any ShopperAdmission = OpenAdmission()) {
+    public init(service: ReservationService, availability: AvailabilityReader) {
         self.service = service
         self.availability = availability
-        self.admission = admission
     }
 
     struct HoldRequest: Decodable {
@@ -39,11 +36,9 @@ public struct ReservationController: Sendable {
             default:
                 throw Problem.validation([.init(field: "seatIds", message: "send either seatIds, or tier and quantity")])
             }
-            let performanceID = try context.parameters.require("performanceId")
-            try await admission.requireAdmission(
-                performanceID: performanceID, fanID: context.principal.userID, accessToken: request.headers[.queueAccess],
-                sessionMustBeRunning: true)
-            let hold = try await service.hold(performanceID: performanceID, holdRequest, fan: context.principal)
+            let hold = try await service.hold(
+                performanceID: try context.parameters.require("performanceId"), holdRequest, fan: context.principal,
+                accessToken: request.headers[.queueAccess])
             return try Response.json(hold, status: .created)
         }
         fans.get("/holds/:holdId") { _, context in

@@ -19,8 +19,14 @@ public final class ReservationService: Sendable {
     private let clock: any WallClock
     private let ids: IDGenerator
     private let logger: Logger
+    /// When a performance sells through a waiting room, only admitted fans may hold: checked
+    /// here, in the service, so no caller can skip it.
+    private let admission: any ShopperAdmission
 
-    public init(database: Database, outbox: Outbox, clock: any WallClock, logger: Logger) {
+    public init(
+        database: Database, outbox: Outbox, clock: any WallClock, logger: Logger, admission: any ShopperAdmission = OpenAdmission()
+    ) {
+        self.admission = admission
         self.database = database
         self.outbox = outbox
         self.clock = clock
@@ -50,7 +56,10 @@ public final class ReservationService: Sendable {
 
     // MARK: Holding
 
-    public func hold(performanceID: String, _ request: HoldRequest, fan: Principal) async throws -> Hold {
+    /// `accessToken` is the waiting room's admission (the `Queue-Access` header), when it has one.
+    public func hold(performanceID: String, _ request: HoldRequest, fan: Principal, accessToken: String? = nil) async throws -> Hold {
+        try await admission.requireAdmission(
+            performanceID: performanceID, fanID: fan.userID, accessToken: accessToken, sessionMustBeRunning: true)
         let holdID = ids.next()
         let now = clock.now()
         if database.dialect == .postgres {

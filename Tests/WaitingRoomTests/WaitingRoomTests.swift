@@ -305,9 +305,24 @@ struct Room {
                 #expect(try await hold(roomB, 0, token: token).status == 403)  // another performance
                 #expect(try await hold(roomA, 0, as: try await roomA.fan(2), token: token).status == 403)  // someone else's
                 #expect(try await hold(roomA, 0, token: String(token.dropLast(2)) + "xx").status == 403)  // forged
-                #expect(try await hold(roomA, 0, token: token).status == 201)
+                let admitted = try await hold(roomA, 0, token: token)
+                #expect(admitted.status == 201)
+                let heldID = try #require(admitted.json["id"] as? String)
                 clock.advance(by: 121)  // the session ends
                 #expect(try await hold(roomA, 1, token: token).status == 403)
+
+                // The services themselves ask: code that calls them directly cannot skip the queue.
+                let principal = Principal(userID: "fan-9", roles: [.fan])
+                let direct = await #expect(throws: Problem.self) {
+                    _ = try await platform.reservations.hold(performanceID: roomA.performanceID, .seats([roomA.sale.seatIDs[5]]), fan: principal)
+                }
+                #expect(direct?.status == 403)
+                let fanID = try #require(try await platform.identity.accessTokenVerifier.principal(fromAccessToken: fan).userID as String?)
+                let unpaid = await #expect(throws: Problem.self) {
+                    _ = try await platform.checkout.checkout(
+                        holdID: heldID, method: .wallet, idempotencyKey: "k-1", fan: Principal(userID: fanID, roles: [.fan]))
+                }
+                #expect(unpaid?.status == 403, "paying without the admission token is refused however it is called")
             }
         }
     }
