@@ -24,19 +24,13 @@ public struct Page<Item: Codable & Sendable>: Codable, Sendable {
 /// depend on its shape and the server can change it.
 public enum Cursor {
     public static func encode(_ position: some Encodable) -> String {
-        let data = (try? JSONEncoder().encode(position)) ?? Data()
-        return data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Secrets.base64URL((try? JSONEncoder().encode(position)) ?? Data())
     }
 
     /// Decodes a cursor made by `encode`. A cursor names a page this server handed out; one it
     /// never made names no page: a 404 problem, and the client starts again without it.
     public static func decode<Position: Decodable>(_ cursor: String, as type: Position.Type) throws -> Position {
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let position = try? JSONDecoder().decode(type, from: data) else {
+        guard let data = Secrets.data(base64URL: cursor), let position = try? JSONDecoder().decode(type, from: data) else {
             throw Problem(
                 type: Problem.typeURI("cursor-not-found"), title: "No such page.", status: 404,
                 detail: "The cursor is not one this server issued; list again without it.",

@@ -19,15 +19,15 @@ struct EmailVerificationToken {
 
     /// `EV1.<user>.<expiry seconds>.<base64url of the email>.<base64url HMAC>`.
     func signed(with key: SymmetricKey) -> String {
-        let body = "EV1.\(userID).\(Int(expiresAt.timeIntervalSince1970)).\(Self.base64URL(Data(email.lowercased().utf8)))"
-        return body + "." + Self.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)))
+        let body = "EV1.\(userID).\(Int(expiresAt.timeIntervalSince1970)).\(Secrets.base64URL(Data(email.lowercased().utf8)))"
+        return body + "." + Secrets.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)))
     }
 
     /// The token's content when its signature holds and it has not expired.
     static func verify(_ token: String, key: SymmetricKey, now: Date) -> EmailVerificationToken? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard token.count <= 1024, parts.count == 5, parts[0] == "EV1", let expiry = Int(parts[2]),
-              let mac = data(base64URL: String(parts[4])), let emailBytes = data(base64URL: String(parts[3]))
+              let mac = Secrets.data(base64URL: String(parts[4])), let emailBytes = Secrets.data(base64URL: String(parts[3]))
         else { return nil }
         let body = parts[0..<4].joined(separator: ".")
         guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(body.utf8), using: key) else { return nil }
@@ -36,16 +36,6 @@ struct EmailVerificationToken {
         return EmailVerificationToken(userID: String(parts[1]), email: String(decoding: emailBytes, as: UTF8.self), expiresAt: expiresAt)
     }
 
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func data(base64URL text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
-    }
 }
 
 extension IdentityService {

@@ -103,9 +103,7 @@ public final class ProofOfWorkCheck: HumanCheck {
     }
 
     private func signature(_ body: String) -> String {
-        Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Secrets.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)))
     }
 
     static func leadingZeroBits(_ digest: SHA256.Digest) -> Int {

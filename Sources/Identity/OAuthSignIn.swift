@@ -129,9 +129,7 @@ public final class OAuthSignIn: Sendable {
 
     /// PKCE S256: base64url(SHA-256(verifier)).
     static func challenge(for verifier: String) -> String {
-        Data(SHA256.hash(data: Data(verifier.utf8))).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Secrets.base64URL(Data(SHA256.hash(data: Data(verifier.utf8))))
     }
 
     /// Only paths on this site: an absolute URL here would make us an open redirector. Browsers

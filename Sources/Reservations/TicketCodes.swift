@@ -36,7 +36,6 @@ public struct TicketCodes: Sendable {
     private func mac(ticketID: String, version: Int) -> String {
         let tag = HMAC<SHA256>.authenticationCode(for: Data("\(ticketID).\(version)".utf8), using: key)
         // 128 bits is plenty against guessing and keeps the QR code small.
-        return Data(Array(tag).prefix(16)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return Secrets.base64URL(Array(tag).prefix(16))
     }
 }

@@ -33,8 +33,8 @@ final class QueueCredentials: Sendable {
     /// `QT1.<base64url of "performance fan sequence">.<HMAC>`: no JSON, so checking a ticket on
     /// every poll is a hash and a split. (IDs never contain the space, and "-" marks the pre-queue.)
     func ticket(_ ticket: QueueTicket) -> String {
-        let payload = Self.base64URL(Data("\(ticket.p) \(ticket.f) \(ticket.s.map(String.init) ?? "-")".utf8))
-        let signature = Self.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: ticketKey)))
+        let payload = Secrets.base64URL(Data("\(ticket.p) \(ticket.f) \(ticket.s.map(String.init) ?? "-")".utf8))
+        let signature = Secrets.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: ticketKey)))
         return "QT1.\(payload).\(signature)"
     }
 
@@ -119,10 +119,6 @@ final class QueueCredentials: Sendable {
         }
     }
 
-    private static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
 
 }
 
