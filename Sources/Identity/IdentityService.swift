@@ -231,11 +231,13 @@ public final class IdentityService: Sendable {
     /// What a cookie session is checked against on every request: the user's roles as they
     /// are now (a demoted admin is demoted at once) and the generation of their sessions.
     func sessionStanding(userID: String) async throws -> (user: User, generation: Int)? {
+        // One read per cookie request: the user and the generation together.
         try await database.read { sql in
-            guard let row = try await sql.raw("SELECT session_generation FROM users WHERE id = \(bind: userID)").first(),
-                  let user = try await Self.fetchUser(sql, id: userID)
+            guard let row = try await sql.raw("""
+                SELECT \(unsafeRaw: Self.userColumns), session_generation FROM users WHERE id = \(bind: userID)
+                """).first()
             else { return nil }
-            return (user, try row.decode(column: "session_generation", as: Int.self))
+            return (try Self.user(row), try row.decode(column: "session_generation", as: Int.self))
         }
     }
 
@@ -487,9 +489,7 @@ public final class IdentityService: Sendable {
     private func rotatedToken(from used: OpaqueToken, id: String) -> OpaqueToken {
         let mac = HMAC<SHA256>.authenticationCode(
             for: Data("refresh-rotation:\(used.value):\(id)".utf8), using: SymmetricKey(data: configuration.rotationSecret))
-        let secret = Data(mac).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        return OpaqueToken(id: id, secret: secret)
+        return OpaqueToken(id: id, secret: Secrets.base64URL(Data(mac)))
     }
 
     private func insertRefreshToken(
@@ -506,10 +506,13 @@ public final class IdentityService: Sendable {
     }
 
     static func fetchUser(_ sql: any SQLDatabase, id: String) async throws -> User? {
-        guard let row = try await sql.raw("SELECT id, email, name, roles, email_verified_at FROM users WHERE id = \(bind: id)").first() else {
-            return nil
-        }
-        return User(
+        try await sql.raw("SELECT \(unsafeRaw: userColumns) FROM users WHERE id = \(bind: id)").first().map(user)
+    }
+
+    static let userColumns = "id, email, name, roles, email_verified_at"
+
+    static func user(_ row: any SQLRow) throws -> User {
+        User(
             id: try row.decode(column: "id", as: String.self),
             email: try row.decode(column: "email", as: String.self),
             name: try row.decode(column: "name", as: String.self),
