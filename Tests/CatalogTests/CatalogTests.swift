@@ -351,6 +351,9 @@ struct CatalogAPI {
                     let organizer = try await OnSale.token(platform, userID: "organizer", roles: [.organizer])
                     let fan = try await OnSale.token(platform, userID: "fan-1")
                     #expect(try await sale.call(.post, "/v1/events/\(sale.eventID)/publish", fan: organizer).status == 200)
+                    // The answer came only once sales were open (the relay delivers event.published
+                    // after the commit, so without the wait they would not be yet).
+                    #expect(try await platform.reservations.salesOpen(performanceIDs: [sale.performanceID]))
                     // No pause: the very next requests see the sale open.
                     let map = try await sale.call(.get, "/v1/performances/\(sale.performanceID)/availability", fan: organizer)
                     #expect(map.status == 200, "\(map.rawBody)")

@@ -98,6 +98,37 @@ import Testing
     }
 
     @Test(arguments: DatabaseDialect.allCases)
+    func aLatePaymentNoticedByEveryoneAtOnceIsGivenBackOnceToTheUnit(dialect: DatabaseDialect) async throws {
+        let clock = ManualClock()
+        try await withPlatform(dialect, clock: clock) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let gateway = try await GatewaySale.make(client, platform)
+                let (_, paymentID) = try await gateway.start()
+                clock.advance(by: 22 * 60)
+                #expect(try await platform.reconciler.reconcilePass().paymentsGivenUp == 1)
+                _ = try gateway.sandbox.pay(paymentID: paymentID, outcome: .paid, sendWebhook: false)
+                clock.advance(by: 31)
+                // Webhooks, returning clients, the reconciler and the relay, all at the same moment.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<6 { group.addTask { _ = try await gateway.webhook(payment: paymentID) } }
+                    for _ in 0..<3 { group.addTask { _ = try await platform.payments.confirmGatewayPayment(id: paymentID, viewer: nil) } }
+                    for _ in 0..<3 { group.addTask { _ = try await platform.reconciler.reconcilePass() } }
+                    for _ in 0..<3 { group.addTask { try await platform.relay.deliverPending() } }
+                    try await group.waitForAll()
+                }
+                try await platform.relay.deliverPending()
+                _ = try await platform.reconciler.reconcilePass()
+                let atGateway = try await gateway.sandbox.payment(id: paymentID)
+                #expect(atGateway.paidAmount == 220_000 && atGateway.cancelledAmount == 220_000, "paid once, given back once, to the unit")
+                #expect(try await gateway.sale.sum("SELECT COUNT(*) AS n FROM refunds WHERE payment_id = \(bind: paymentID)") == 1)
+                #expect(try await gateway.sale.sum("SELECT CAST(SUM(amount) AS BIGINT) AS n FROM refunds WHERE status = 'completed'") == 220_000)
+                #expect(try await gateway.sale.sum("SELECT COUNT(*) AS n FROM outbox WHERE event_type = 'payment.refunded'") == 1)
+                #expect(try await gateway.sale.sum("SELECT COUNT(*) AS n FROM tickets") == 0)
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func aRefundWhoseRequestWasLostIsCarriedOutOnce(dialect: DatabaseDialect) async throws {
         let clock = ManualClock()
         try await withPlatform(dialect, clock: clock) { platform in
