@@ -62,8 +62,8 @@ public struct CheckoutReconciler: Sendable {
                 logger.warning("could not reconcile an order yet", metadata: ["order_id": .string(order.id), "error": .string(String(describing: error))])
             }
         }
-        for payment in try await payments.pendingGatewayPayments(startedBefore: now.addingTimeInterval(-settleAfter))
-        where payment.purpose == "topup" {
+        // Top-ups apart from orders: a backlog of one never starves the other.
+        for payment in try await payments.pendingGatewayPayments(purpose: "topup", startedBefore: now.addingTimeInterval(-settleAfter)) {
             do {
                 let confirmed = try await payments.confirmGatewayPayment(id: payment.id, viewer: nil)
                 if confirmed.status == "pending", payment.createdAt < now.addingTimeInterval(-giveUpAfter),

@@ -244,12 +244,14 @@ extension PaymentService {
 
     // MARK: Reconciling (see Checkout's reconciler)
 
-    /// Gateway payments still pending that were started before `cutoff`, oldest first.
-    public func pendingGatewayPayments(startedBefore cutoff: Date, limit: Int = 100) async throws -> [Payment] {
+    /// Gateway payments for `purpose` (order or topup) still pending that were started before
+    /// `cutoff`, oldest first.
+    public func pendingGatewayPayments(purpose: String, startedBefore cutoff: Date, limit: Int = 100) async throws -> [Payment] {
         try await database.read { sql in
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.paymentColumns) FROM payments
-                WHERE method = 'gateway' AND status = 'pending' AND created_at < \(bind: cutoff) ORDER BY created_at LIMIT \(bind: limit)
+                WHERE method = 'gateway' AND status = 'pending' AND purpose = \(bind: purpose) AND created_at < \(bind: cutoff)
+                ORDER BY created_at LIMIT \(bind: limit)
                 """).all().map(Self.payment)
         }
     }

@@ -129,6 +129,33 @@ import Testing
     }
 
     @Test(arguments: DatabaseDialect.allCases)
+    func aTopUpPaidWithoutAWordFromTheGatewayIsCreditedAndOneNobodyPaidIsGivenUp(dialect: DatabaseDialect) async throws {
+        let clock = ManualClock()
+        try await withPlatform(dialect, clock: clock) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let gateway = try await GatewaySale.make(client, platform)
+                func topUp(_ amount: Int) async throws -> String {
+                    let reply = try await gateway.sale.call(
+                        .post, "/v1/wallet/topups", fan: gateway.fan, body: ["amount": amount], headers: OnSale.idempotencyKey())
+                    return try #require((reply.json["paymentIntent"] as? [String: Any])?["paymentId"] as? String)
+                }
+                let paid = try await topUp(30_000)
+                let abandoned = try await topUp(40_000)
+                _ = try gateway.sandbox.pay(paymentID: paid, outcome: .paid, sendWebhook: false)
+                clock.advance(by: 31)
+                _ = try await platform.reconciler.reconcilePass()
+                let fan = try await OnSale.token(platform, userID: "fan-1")
+                #expect(try await gateway.sale.balance(fan) == 30_000)
+                #expect(try await platform.payments.payment(id: abandoned).status == "pending", "the fan may still pay")
+                clock.advance(by: 22 * 60)
+                #expect(try await platform.reconciler.reconcilePass().paymentsGivenUp == 1)
+                #expect(try await platform.payments.payment(id: abandoned).status == "failed")
+                #expect(try await gateway.sale.balance(try await OnSale.token(platform, userID: "fan-1")) == 30_000)
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func aRefundWhoseRequestWasLostIsCarriedOutOnce(dialect: DatabaseDialect) async throws {
         let clock = ManualClock()
         try await withPlatform(dialect, clock: clock) { platform in
