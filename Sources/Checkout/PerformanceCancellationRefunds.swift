@@ -42,12 +42,17 @@ public struct GatewayPaymentSaga: EventSubscriber {
         let reason: String?
     }
 
+    /// Only gateway payments of orders: wallet payments complete inside their checkout's own
+    /// transaction and top-ups are not orders, so the relay never hands those over. (A payload
+    /// that does not decode is accepted, to fail in `handle` where it is seen.)
+    public func accepts(_ event: EventEnvelope) -> Bool {
+        guard let settled = try? event.decodePayload(as: Settled.self) else { return true }
+        return settled.purpose == "order" && settled.orderId != nil && (event.type == "payment.failed" || settled.method == "gateway")
+    }
+
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
         let settled = try event.decodePayload(as: Settled.self)
-        guard settled.purpose == "order", let orderID = settled.orderId else { return }
-        let paid = event.type == "payment.completed"
-        // Wallet payments complete inside their checkout's own transaction.
-        if paid, settled.method != "gateway" { return }
-        try await checkout.settleGatewayPayment(orderID: orderID, paid: paid, reason: settled.reason, in: transaction)
+        guard accepts(event), let orderID = settled.orderId else { return }
+        try await checkout.settleGatewayPayment(orderID: orderID, paid: event.type == "payment.completed", reason: settled.reason, in: transaction)
     }
 }

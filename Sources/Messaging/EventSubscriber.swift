@@ -10,6 +10,10 @@ public protocol EventSubscriber: Sendable {
     var name: String { get }
     /// The event types it wants; every other event is skipped without a transaction.
     var eventTypes: Set<String> { get }
+    /// Whether it wants this event of one of its types: a subscriber that cares about some
+    /// events of a type (gateway payments, not wallet ones) says so here, and the others are
+    /// skipped without a transaction too. By default, every event of its types.
+    func accepts(_ event: EventEnvelope) -> Bool
     func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws
     /// Whether `handle(batch:in:)` folds many events into few statements. At an on-sale the
     /// relay hands over hundreds of events at a time; one statement per event would make the
@@ -22,6 +26,13 @@ public protocol EventSubscriber: Sendable {
 
 extension EventSubscriber {
     public var handlesBatches: Bool { false }
+
+    public func accepts(_ event: EventEnvelope) -> Bool { true }
+
+    /// The events of `events` this subscriber is to handle, in order.
+    public func wanted(_ events: [EventEnvelope]) -> [EventEnvelope] {
+        events.filter { eventTypes.contains($0.type) && accepts($0) }
+    }
 
     public func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
         for event in events { try await handle(event, in: transaction) }

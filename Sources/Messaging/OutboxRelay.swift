@@ -155,7 +155,7 @@ public final class OutboxRelay: Service {
         }
         var failed = Set<Int64>()
         for subscriber in subscribers {
-            let events = pending.map(\.event).filter { subscriber.eventTypes.contains($0.type) }
+            let events = subscriber.wanted(pending.map(\.event))
             for (culprit, failure) in try await delivery.deliverAroundFailures(events, to: subscriber) {
                 if failed.insert(culprit.position).inserted, let item = pending.first(where: { $0.event.position == culprit.position }) {
                     try await recordFailure(of: item, error: failure)

@@ -169,7 +169,7 @@ public final class RedisStreamConsumer: Service {
         }
         guard !entries.isEmpty else { return }
 
-        let events = entries.compactMap(\.event).filter { subscriber.eventTypes.contains($0.type) }
+        let events = subscriber.wanted(entries.compactMap(\.event))
         let failures = try await delivery.deliverAroundFailures(events, to: subscriber)
         let failedIDs = Set(failures.map(\.event.id))
         var stopped = Set<String>()
