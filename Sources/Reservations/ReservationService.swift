@@ -42,76 +42,47 @@ public final class ReservationService: Sendable {
         case generalAdmission(tier: String, quantity: Int)
     }
 
-    private struct SalePerformance {
-        let seating: String
-        let onSaleFrom: Date
-        let onSaleUntil: Date
-        let holdMinutes: Int
-        let maxPerOrder: Int
-        let maxPerFan: Int
-        let status: String
-        /// What the asking fan already holds or bought for this performance.
-        let heldByFan: Int
-    }
-
     // MARK: Holding
 
     /// `accessToken` is the waiting room's admission (the `Queue-Access` header), when it has one.
     public func hold(performanceID: String, _ request: HoldRequest, fan: Principal, accessToken: String? = nil) async throws -> Hold {
         try await admission.requireAdmission(
             performanceID: performanceID, fanID: fan.userID, accessToken: accessToken, sessionMustBeRunning: true)
+        if case .seats(let seatIDs) = request, Set(seatIDs).count != seatIDs.count {
+            throw Problem.validation([.init(field: "seatIds", message: "lists a seat twice")])
+        }
         let holdID = ids.next()
         let now = clock.now()
+        // PostgreSQL: one call applies the sale rules and holds, or says why not.
         if database.dialect == .postgres {
-            let hold: Hold?
             switch request {
             case .seats(let seatIDs):
-                hold = try await holdSeatsInOneCall(seatIDs, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now)
+                return try await holdSeatsInOneCall(seatIDs, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now)
             case .generalAdmission(let tier, let quantity):
-                hold = try await holdUnitsInOneCall(
+                return try await holdUnitsInOneCall(
                     tier: tier, quantity: quantity, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now)
             }
-            if let hold { return hold }
         }
-        // The general case, and the explanation whenever the one-call hold declined.
+        // SQLite: a transaction in its one writer, which serializes holds (and so each fan's count).
         return try await database.withTransaction { transaction in
-            if transaction.dialect == .postgres {
-                // One fan's holds for one performance queue here, so two tabs cannot both pass
-                // the per-fan count before either writes. (SQLite's single writer already does.)
-                _ = try await transaction.execute(HoldStatements.FanLock(lockClass: Self.fanLockClass, key: performanceID + "/" + fan.userID))
-            }
             let performance = try await self.salePerformance(performanceID, fanID: fan.userID, now: now, in: transaction)
-            guard performance.status == "on_sale" else {
-                throw Problem.conflict(detail: "This performance is not on sale.", slug: "not-on-sale")
-            }
-            guard now >= performance.onSaleFrom, now < performance.onSaleUntil else {
-                throw Problem(
-                    type: Problem.typeURI("outside-sale-window"), title: "Not on sale now.", status: 409,
-                    detail: now < performance.onSaleFrom
-                        ? "Sales open at \(performance.onSaleFrom.formatted(Date.ISO8601FormatStyle()))."
-                        : "Sales have closed.")
-            }
             let quantity: Int
             switch request {
             case .seats(let seatIDs): quantity = seatIDs.count
             case .generalAdmission(_, let count): quantity = count
             }
-            try Self.checkLimits(quantity: quantity, performance: performance)
-            let expiresAt = now.addingTimeInterval(Double(performance.holdMinutes) * 60)
+            let wantedSeats = if case .seats = request { true } else { false }
+            if let refusal = SaleRules.check(performance, wantedSeats: wantedSeats, quantity: quantity, now: now) { throw refusal.problem }
+            let holdMinutes = performance?.holdMinutes ?? 0
+            let expiresAt = now.addingTimeInterval(Double(holdMinutes) * 60)
             var seats: [Hold.Seat] = []
             var heldTier: String?
             switch request {
             case .seats(let seatIDs):
-                guard performance.seating == "reserved" else {
-                    throw Problem.validation([.init(field: "seatIds", message: "this performance is general admission; hold a tier and quantity")])
-                }
                 seats = try await self.holdSeats(
                     seatIDs, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now, expiresAt: expiresAt,
                     in: transaction)
             case .generalAdmission(let tier, let count):
-                guard performance.seating == "general" else {
-                    throw Problem.validation([.init(field: "tier", message: "this performance has reserved seats; hold seatIds")])
-                }
                 try await self.holdUnits(
                     tier: tier, quantity: count, holdID: holdID, performanceID: performanceID, fanID: fan.userID, now: now,
                     expiresAt: expiresAt, in: transaction)
@@ -120,58 +91,107 @@ public final class ReservationService: Sendable {
             // Answered from what the transaction wrote, without reading the hold back.
             return Hold(
                 id: holdID, performanceId: performanceID, fanId: fan.userID, seats: seats, tier: heldTier, quantity: quantity,
-                expiresAt: expiresAt, status: "active", remainingSeconds: performance.holdMinutes * 60)
+                expiresAt: expiresAt, status: "active", remainingSeconds: holdMinutes * 60)
         }
     }
 
-    /// PostgreSQL: a seat hold in one round trip (`reservations_hold_seats`) instead of five —
-    /// when it meets every rule and its seats are free, or when seats are plainly taken (409).
-    /// `nil` when anything else stands in the way; the function then changed nothing, and the
-    /// transaction in `hold` finds out what and says so.
+    /// How many times a one-call hold is tried when it finds lapsed holds in its way (each try
+    /// expires the ones it found first).
+    private static let lapsedRetries = 3
+
+    /// The answer when holds kept lapsing under a hold's feet (every try found more).
+    private static var stillChanging: Problem {
+        Problem.conflict(detail: "These seats are changing hands right now; try again.", slug: "seats-taken")
+    }
+
+    /// PostgreSQL: a seat hold in one round trip (`reservations_hold_seats`): held, or the
+    /// reason it is not — taken or unknown seats, or a sale rule (`SaleRuleRefusal`). When the
+    /// seats are in holds that ran out but are not expired yet, those are expired and it tries again.
     private func holdSeatsInOneCall(
         _ requested: [String], holdID: String, performanceID: String, fanID: String, now: Date
-    ) async throws -> Hold? {
-        let seatIDs = Array(Set(requested)).sorted()
-        guard !seatIDs.isEmpty, seatIDs.count == requested.count else { return nil }
-        // The function sets the event's expiresAt from the performance's hold minutes.
-        let event = try outbox.row(for: ReservationHeld(
-            holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: seatIDs, tier: nil, quantity: seatIDs.count,
-            expiresAt: now))
-        let rows = try await database.executeAlone(HoldStatements.HoldSeatsInOneCall(
-            holdID: holdID, performanceID: performanceID, fanID: fanID, seatIDs: seatIDs, now: now,
-            fanLockClass: Self.fanLockClass, event: event))
-        guard let first = rows.first else { return nil }
-        guard first.outcome == "held", let expiresAt = first.heldUntil else {
-            throw Self.seatsTaken(rows.map(\.seatID))
+    ) async throws -> Hold {
+        let seatIDs = requested.sorted()
+        for _ in 0..<Self.lapsedRetries {
+            // The function sets the event's expiresAt from the performance's hold minutes.
+            let event = try outbox.row(for: ReservationHeld(
+                holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: seatIDs, tier: nil, quantity: seatIDs.count,
+                expiresAt: now))
+            let rows = try await database.executeAlone(HoldStatements.HoldSeatsInOneCall(
+                holdID: holdID, performanceID: performanceID, fanID: fanID, seatIDs: seatIDs, now: now,
+                fanLockClass: Self.fanLockClass, event: event))
+            guard let first = rows.first else { throw UnexpectedHoldAnswer(detail: "no row") }
+            switch first.outcome {
+            case "held":
+                outbox.wakeRelay()
+                let seats = try rows.map { row in
+                    guard let seatID = row.seatID, let label = row.label, let tier = row.tier, row.heldUntil != nil else {
+                        throw UnexpectedHoldAnswer(detail: "a held seat without its label or tier")
+                    }
+                    return Hold.Seat(id: seatID, label: label, tier: tier)
+                }
+                let expiresAt = first.heldUntil ?? now
+                return Hold(
+                    id: holdID, performanceId: performanceID, fanId: fanID, seats: seats.sorted { $0.label < $1.label }, tier: nil,
+                    quantity: seatIDs.count, expiresAt: expiresAt, status: "active",
+                    remainingSeconds: Int(expiresAt.timeIntervalSince(now).rounded()))
+            case "taken":
+                throw Self.seatsTaken(rows.compactMap(\.seatID))
+            case "unknown":
+                throw Self.unknownSeats(Set(rows.compactMap(\.seatID)), requested: requested)
+            case "lapsed":
+                try await database.withTransaction { transaction in
+                    try await self.expireDueHolds(in: transaction, now: now, matching: Self.holdsOnSeats(seatIDs, of: performanceID))
+                }
+            default:
+                guard let refusal = SaleRuleRefusal(
+                    code: first.outcome, limit: first.limit, fanHas: first.fanHas, opensAt: first.opensAt, wantedSeats: true)
+                else { throw UnexpectedHoldAnswer(detail: "outcome \(first.outcome)") }
+                throw refusal.problem
+            }
         }
-        outbox.wakeRelay()
-        let seats = try rows.map { row in
-            guard let label = row.label, let tier = row.tier else { throw UnexpectedHoldAnswer(seatID: row.seatID) }
-            return Hold.Seat(id: row.seatID, label: label, tier: tier)
-        }
-        return Hold(
-            id: holdID, performanceId: performanceID, fanId: fanID, seats: seats.sorted { $0.label < $1.label }, tier: nil, quantity: seatIDs.count, expiresAt: expiresAt, status: "active",
-            remainingSeconds: Int(expiresAt.timeIntervalSince(now).rounded()))
+        throw Self.stillChanging
     }
 
-    /// PostgreSQL: a general-admission hold in one round trip (`reservations_hold_units`) — when
-    /// it meets every rule and the tier has the units, or when it plainly has not (409). `nil`
-    /// when anything else stands in the way, as for seats.
+    /// PostgreSQL: a general-admission hold in one round trip (`reservations_hold_units`): held,
+    /// sold out, an unknown tier or a sale rule's refusal; lapsed holds of the tier are expired
+    /// and it tries again, as for seats.
     private func holdUnitsInOneCall(
         tier: String, quantity: Int, holdID: String, performanceID: String, fanID: String, now: Date
-    ) async throws -> Hold? {
-        guard (1...Int(Int32.max)).contains(quantity) else { return nil }
-        let event = try outbox.row(for: ReservationHeld(
-            holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: [], tier: tier, quantity: quantity, expiresAt: now))
-        let rows = try await database.executeAlone(HoldStatements.HoldUnitsInOneCall(
-            holdID: holdID, performanceID: performanceID, fanID: fanID, tier: tier, quantity: quantity, now: now,
-            fanLockClass: Self.fanLockClass, event: event))
-        guard let row = rows.first else { return nil }
-        guard row.outcome == "held", let expiresAt = row.heldUntil else { throw Self.soldOut(tier: tier, left: row.unitsLeft) }
-        outbox.wakeRelay()
-        return Hold(
-            id: holdID, performanceId: performanceID, fanId: fanID, seats: [], tier: tier, quantity: quantity, expiresAt: expiresAt,
-            status: "active", remainingSeconds: Int(expiresAt.timeIntervalSince(now).rounded()))
+    ) async throws -> Hold {
+        let units = Int32(clamping: quantity)
+        for _ in 0..<Self.lapsedRetries {
+            let event = try outbox.row(for: ReservationHeld(
+                holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: [], tier: tier, quantity: quantity, expiresAt: now))
+            let rows = try await database.executeAlone(HoldStatements.HoldUnitsInOneCall(
+                holdID: holdID, performanceID: performanceID, fanID: fanID, tier: tier, quantity: units, now: now,
+                fanLockClass: Self.fanLockClass, event: event))
+            guard let row = rows.first else { throw UnexpectedHoldAnswer(detail: "no row") }
+            switch row.outcome {
+            case "held":
+                outbox.wakeRelay()
+                let expiresAt = row.heldUntil ?? now
+                return Hold(
+                    id: holdID, performanceId: performanceID, fanId: fanID, seats: [], tier: tier, quantity: quantity, expiresAt: expiresAt,
+                    status: "active", remainingSeconds: Int(expiresAt.timeIntervalSince(now).rounded()))
+            case "sold-out":
+                throw Self.soldOut(tier: tier, left: row.unitsLeft ?? 0)
+            case "unknown-tier":
+                throw Self.unknownTier(tier)
+            case "lapsed":
+                let key = TierCounts.Tier(performanceID: performanceID, tier: tier)
+                try await database.withTransaction { transaction in
+                    try await TierCounts.lock([key], in: transaction)
+                    try await self.expireDueHolds(
+                        in: transaction, now: now, matching: "performance_id = \(bind: performanceID) AND tier = \(bind: tier)")
+                }
+            default:
+                guard let refusal = SaleRuleRefusal(
+                    code: row.outcome, limit: row.limit, fanHas: row.fanHas, opensAt: row.opensAt, wantedSeats: false)
+                else { throw UnexpectedHoldAnswer(detail: "outcome \(row.outcome)") }
+                throw refusal.problem
+            }
+        }
+        throw Self.stillChanging
     }
 
     /// What could still be bought at this moment: seats neither sold nor in a running hold
@@ -198,60 +218,37 @@ public final class ReservationService: Sendable {
         }
     }
 
+    /// SQLite: claims the seats (after expiring lapsed holds on them), then writes the hold, its
+    /// items and `reservation.held`. Its one writer serializes holds; it has no data-modifying WITH.
     private func holdSeats(
         _ requested: [String], holdID: String, performanceID: String, fanID: String, now: Date, expiresAt: Date,
         in transaction: DatabaseTransaction
     ) async throws -> [Hold.Seat] {
-        let seatIDs = Array(Set(requested)).sorted()
-        guard seatIDs.count == requested.count else {
-            throw Problem.validation([.init(field: "seatIds", message: "lists a seat twice")])
-        }
         let claim = SeatClaim(
-            holdID: holdID, performanceID: performanceID, fanID: fanID, seatIDs: seatIDs, now: now, expiresAt: expiresAt)
-        let expireHoldsOnTheseSeats: SQLQueryString = """
-            id IN (SELECT hold_id FROM performance_seats WHERE performance_id = \(bind: performanceID) \
-            AND seat_id IN \(claim.inList) AND state = 'held')
-            """
-        var claimed: [Hold.Seat]
-        if transaction.dialect == .postgres {
-            if seatIDs.count > 1 {
-                // Lock the seats in one order, so two holds over the same seats queue instead of
-                // deadlocking. (One seat is one row and cannot deadlock.)
-                try await transaction.sql.raw("""
-                    SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: performanceID) AND seat_id IN \(claim.inList)
-                    ORDER BY seat_id FOR UPDATE
-                    """).run()
-            }
-            // The common case in one round trip: claim, hold, items and event in one statement.
-            // Expired holds are only looked for when the claim comes up short.
-            claimed = try await claimAndRecordInOneStatement(claim, in: transaction)
-            if claimed.count < seatIDs.count, try await expireDueHolds(in: transaction, now: now, matching: expireHoldsOnTheseSeats) > 0 {
-                try await transaction.sql.raw("""
-                    UPDATE performance_seats SET state = 'available', hold_id = NULL
-                    WHERE performance_id = \(bind: performanceID) AND seat_id IN \(claim.inList) AND hold_id = \(bind: holdID)
-                    """).run()
-                claimed = try await claimAndRecordInOneStatement(claim, in: transaction)
-            }
-        } else {
-            // SQLite's single writer serializes holds already; it has no data-modifying WITH.
-            try await expireDueHolds(in: transaction, now: now, matching: expireHoldsOnTheseSeats)
-            claimed = try await transaction.sql.raw("""
-                UPDATE performance_seats SET state = 'held', hold_id = \(bind: holdID)
-                WHERE performance_id = \(bind: performanceID) AND seat_id IN \(claim.inList) AND state = 'available'
-                RETURNING seat_id, label, tier
-                """).all().map(Self.seat)
-            if claimed.count == seatIDs.count {
-                try await insertHold(
-                    id: holdID, performanceID: performanceID, fanID: fanID, tier: nil, quantity: seatIDs.count, now: now,
-                    expiresAt: expiresAt, in: transaction)
-                try await transaction.sql.raw("INSERT INTO hold_items (hold_id, performance_id, seat_id, active) VALUES \(claim.itemRows)").run()
-                try await outbox.publish(claim.event, in: transaction)
-            }
-        }
-        guard claimed.count == seatIDs.count else {
+            holdID: holdID, performanceID: performanceID, fanID: fanID, seatIDs: requested.sorted(), now: now, expiresAt: expiresAt)
+        try await expireDueHolds(in: transaction, now: now, matching: Self.holdsOnSeats(claim.seatIDs, of: performanceID))
+        let claimed = try await transaction.sql.raw("""
+            UPDATE performance_seats SET state = 'held', hold_id = \(bind: holdID)
+            WHERE performance_id = \(bind: performanceID) AND seat_id IN \(claim.inList) AND state = 'available'
+            RETURNING seat_id, label, tier
+            """).all().map(Self.seat)
+        guard claimed.count == claim.seatIDs.count else {
             throw try await Self.claimFailure(claim, requested: requested, claimed: claimed, in: transaction)
         }
+        try await insertHold(
+            id: holdID, performanceID: performanceID, fanID: fanID, tier: nil, quantity: claim.seatIDs.count, now: now,
+            expiresAt: expiresAt, in: transaction)
+        try await transaction.sql.raw("INSERT INTO hold_items (hold_id, performance_id, seat_id, active) VALUES \(claim.itemRows)").run()
+        try await outbox.publish(claim.event, in: transaction)
         return claimed.sorted { $0.label < $1.label }
+    }
+
+    /// The running holds on these seats (to expire those that ran out).
+    private static func holdsOnSeats(_ seatIDs: [String], of performanceID: String) -> SQLQueryString {
+        """
+        id IN (SELECT hold_id FROM performance_seats WHERE performance_id = \(bind: performanceID) \
+        AND seat_id IN \(SQLQueryString.list(seatIDs)) AND state = 'held')
+        """
     }
 
     /// What one seat hold writes, in the shapes both dialects' statements need.
@@ -281,16 +278,6 @@ public final class ReservationService: Sendable {
         }
     }
 
-    /// PostgreSQL: claims the seats and, only when every one was free, writes the hold, its
-    /// items and `reservation.held` in the same (prepared) statement. Returns the seats claimed;
-    /// fewer than asked means nothing but those claims was written, and the caller rolls them back.
-    private func claimAndRecordInOneStatement(_ claim: SeatClaim, in transaction: DatabaseTransaction) async throws -> [Hold.Seat] {
-        try await transaction.execute(HoldStatements.ClaimSeats(
-            holdID: claim.holdID, performanceID: claim.performanceID, seatIDs: claim.seatIDs, fanID: claim.fanID,
-            expiresAt: claim.expiresAt, now: claim.now, event: try outbox.row(for: claim.event, in: transaction)
-        )).map { Hold.Seat(id: $0.0, label: $0.1, tier: $0.2) }
-    }
-
     private static func seat(_ row: any SQLRow) throws -> Hold.Seat {
         Hold.Seat(
             id: try row.decode(column: "seat_id", as: String.self), label: try row.decode(column: "label", as: String.self),
@@ -306,12 +293,18 @@ public final class ReservationService: Sendable {
             SELECT seat_id FROM performance_seats WHERE performance_id = \(bind: claim.performanceID) AND seat_id IN \(claim.inList)
             """).all().map { try $0.decode(column: "seat_id", as: String.self) }
         let unknown = Set(claim.seatIDs).subtracting(known)
-        guard unknown.isEmpty else {
-            return Problem.validation(requested.enumerated().filter { unknown.contains($0.element) }.map {
-                .init(field: "seatIds[\($0.offset)]", message: "is not a seat of this performance")
-            })
-        }
+        guard unknown.isEmpty else { return unknownSeats(unknown, requested: requested) }
         return seatsTaken(Set(claim.seatIDs).subtracting(claimed.map(\.id)).sorted())
+    }
+
+    private static func unknownSeats(_ unknown: Set<String>, requested: [String]) -> Problem {
+        Problem.validation(requested.enumerated().filter { unknown.contains($0.element) }.map {
+            .init(field: "seatIds[\($0.offset)]", message: "is not a seat of this performance")
+        })
+    }
+
+    private static func unknownTier(_ tier: String) -> Problem {
+        Problem.validation([.init(field: "tier", message: "'\(tier)' is not a tier of this performance")])
     }
 
     private static func soldOut(tier: String, left: Int) -> Problem {
@@ -326,18 +319,18 @@ public final class ReservationService: Sendable {
             detail: "\(taken.count) of the seats are held or sold; nothing was held.", extensions: ["takenSeatIds": .strings(taken)])
     }
 
+    /// SQLite: a general-admission hold inside the one writer.
     private func holdUnits(
         tier: String, quantity: Int, holdID: String, performanceID: String, fanID: String, now: Date, expiresAt: Date,
         in transaction: DatabaseTransaction
     ) async throws {
-        // The tier row is the lock every general-admission hold of the tier queues on, and its
-        // counts say what is taken once the tier's lapsed holds are expired (TierCounts).
-        let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
+        // SQLite (PostgreSQL holds units in one call): the tier's counts say what is taken once
+        // the tier's lapsed holds are expired (TierCounts); the one writer serializes holds.
         let counts: SQLQueryString = """
             SELECT quota, held + sold AS taken FROM ga_tiers WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier)
             """
-        guard try await transaction.sql.raw(counts + SQLQueryString(lock)).first() != nil else {
-            throw Problem.validation([.init(field: "tier", message: "'\(tier)' is not a tier of this performance")])
+        guard try await transaction.sql.raw(counts).first() != nil else {
+            throw Self.unknownTier(tier)
         }
         try await expireDueHolds(
             in: transaction, now: now, matching: "performance_id = \(bind: performanceID) AND tier = \(bind: tier)")
@@ -354,21 +347,6 @@ public final class ReservationService: Sendable {
                 holdId: holdID, performanceId: performanceID, fanId: fanID, seatIds: [], tier: tier, quantity: quantity,
                 expiresAt: expiresAt),
             in: transaction)
-    }
-
-    private static func checkLimits(quantity: Int, performance: SalePerformance) throws {
-        guard quantity >= 1 else { throw Problem.validation([.init(field: "quantity", message: "must be at least 1")]) }
-        guard quantity <= performance.maxPerOrder else {
-            throw Problem(
-                type: Problem.typeURI("order-limit"), title: "Too many tickets in one order.", status: 422,
-                detail: "At most \(performance.maxPerOrder) per order.", extensions: ["limit": .int(performance.maxPerOrder)])
-        }
-        guard performance.heldByFan + quantity <= performance.maxPerFan else {
-            throw Problem(
-                type: Problem.typeURI("fan-limit"), title: "Too many tickets for one fan.", status: 422,
-                detail: "At most \(performance.maxPerFan) per fan for this performance; you hold or bought \(performance.heldByFan).",
-                extensions: ["limit": .int(performance.maxPerFan)])
-        }
     }
 
     private func insertHold(
@@ -519,17 +497,11 @@ public final class ReservationService: Sendable {
         }
     }
 
-    /// The performance's sale settings and, in the same round trip, what the fan already has.
+    /// SQLite: the performance's sale settings and, in the same statement, what the fan already
+    /// has; nil when it is not on sale here.
     private func salePerformance(
         _ id: String, fanID: String, now: Date, in transaction: DatabaseTransaction
-    ) async throws -> SalePerformance {
-        if transaction.dialect == .postgres {
-            guard let row = try await transaction.execute(HoldStatements.SaleSettings(performanceID: id, fanID: fanID, now: now)).first
-            else { throw Problem.notFound(detail: "No such performance on sale.") }
-            return SalePerformance(
-                seating: row.0, onSaleFrom: row.1, onSaleUntil: row.2, holdMinutes: row.3, maxPerOrder: row.4, maxPerFan: row.5,
-                status: row.6, heldByFan: row.7)
-        }
+    ) async throws -> SalePerformance? {
         guard let row = try await transaction.sql.raw("""
             SELECT seating, on_sale_from, on_sale_until, hold_minutes, max_seats_per_order, max_seats_per_fan, status,
                    (SELECT COALESCE(SUM(quantity), 0) FROM holds
@@ -538,7 +510,7 @@ public final class ReservationService: Sendable {
                     WHERE performance_id = \(bind: id) AND purchaser_id = \(bind: fanID) AND status = 'valid') AS held_by_fan
             FROM sale_performances WHERE performance_id = \(bind: id)
             """).first()
-        else { throw Problem.notFound(detail: "No such performance on sale.") }
+        else { return nil }
         return SalePerformance(
             seating: try row.decode(column: "seating", as: String.self),
             onSaleFrom: try row.decode(column: "on_sale_from", as: Date.self),
@@ -551,8 +523,8 @@ public final class ReservationService: Sendable {
     }
 }
 
-/// `reservations_hold_seats` said a seat was held but not what it is: a bug, answered with 500.
+/// A hold function answered something it never should: a bug, answered with 500.
 struct UnexpectedHoldAnswer: Error, CustomStringConvertible {
-    let seatID: String
-    var description: String { "reservations_hold_seats returned held seat \(seatID) without its label or tier" }
+    let detail: String
+    var description: String { "the hold function answered \(detail)" }
 }

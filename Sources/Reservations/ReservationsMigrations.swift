@@ -215,6 +215,17 @@ extension ReservationService {
         Migration("0008_index_sale_performances_by_event", sql: [
             "CREATE INDEX sale_performances_event ON sale_performances (event_id)",
         ]),
+        Migration("0009_hold_functions_answer_why") { dialect in
+            dialect == .postgres
+                ? [
+                    "DROP FUNCTION reservations_hold_seats(TEXT, TEXT, TEXT, TEXT[], TIMESTAMPTZ, INTEGER, TEXT, TEXT, TEXT, TEXT, TIMESTAMPTZ)",
+                    "DROP FUNCTION reservations_hold_units(TEXT, TEXT, TEXT, TEXT, INTEGER, TIMESTAMPTZ, INTEGER, TEXT, TEXT, TEXT, TEXT, TIMESTAMPTZ)",
+                    "DROP FUNCTION reservations_hold_allowed(TEXT, TEXT, TEXT, INTEGER, TIMESTAMPTZ, INTEGER)",
+                    ReservationService.holdRulesFunction, ReservationService.holdSeatsAnsweringWhyFunction,
+                    ReservationService.holdUnitsAnsweringWhyFunction,
+                ]
+                : []
+        },
     ])
 }
 
@@ -381,6 +392,197 @@ extension ReservationService {
                      || jsonb_build_object('expiresAt', to_char(expiry AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))::text,
                     p_event_occurred_at, 0);
             RETURN QUERY SELECT 'held', expiry, tier_quota - taken - p_quantity;
+        END
+        $$
+        """
+
+    // MARK: Since 0009: every answer says why
+
+    /// `reservations_hold_rules`: takes the fan's lock for the performance and applies the sale
+    /// rules, in the order `SaleRules` applies them on SQLite: the performance exists and is on
+    /// sale, in its window, of this seating kind, the quantity within the per-order and per-fan
+    /// limits (the fan's count after the lock). One row: `allowed` with the hold minutes, or the
+    /// reason it is not (`SaleRuleRefusal`), with the limit, the fan's count or the opening time
+    /// the explanation needs.
+    static let holdRulesFunction = """
+        CREATE FUNCTION reservations_hold_rules(
+            p_performance_id TEXT, p_fan_id TEXT, p_seating TEXT, p_quantity INTEGER, p_now TIMESTAMPTZ,
+            p_fan_lock_class INTEGER)
+        RETURNS TABLE (rule_reason TEXT, rule_minutes INTEGER, rule_limit INTEGER, rule_fan_has INTEGER, rule_opens_at TIMESTAMPTZ)
+        LANGUAGE plpgsql SET enable_seqscan = off AS $$
+        DECLARE
+            sale sale_performances%ROWTYPE;
+            fan_has BIGINT;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(p_fan_lock_class, hashtext(p_performance_id || '/' || p_fan_id));
+            SELECT * INTO sale FROM sale_performances s WHERE s.performance_id = p_performance_id;
+            IF NOT FOUND THEN
+                RETURN QUERY SELECT 'not-found', NULL::INTEGER, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ; RETURN;
+            ELSIF sale.status <> 'on_sale' THEN
+                RETURN QUERY SELECT 'not-on-sale', NULL::INTEGER, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ; RETURN;
+            ELSIF p_now < sale.on_sale_from THEN
+                RETURN QUERY SELECT 'before-sale', NULL::INTEGER, NULL::INTEGER, NULL::INTEGER, sale.on_sale_from; RETURN;
+            ELSIF p_now >= sale.on_sale_until THEN
+                RETURN QUERY SELECT 'after-sale', NULL::INTEGER, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ; RETURN;
+            ELSIF sale.seating <> p_seating THEN
+                RETURN QUERY SELECT 'wrong-seating', NULL::INTEGER, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ; RETURN;
+            ELSIF p_quantity IS NULL OR p_quantity < 1 THEN
+                RETURN QUERY SELECT 'no-quantity', NULL::INTEGER, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ; RETURN;
+            ELSIF p_quantity > sale.max_seats_per_order THEN
+                RETURN QUERY SELECT 'order-limit', NULL::INTEGER, sale.max_seats_per_order, NULL::INTEGER, NULL::TIMESTAMPTZ; RETURN;
+            END IF;
+            SELECT (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h
+                    WHERE h.performance_id = p_performance_id AND h.fan_id = p_fan_id AND h.status = 'active'
+                      AND h.expires_at > p_now)
+                 + (SELECT COUNT(*) FROM tickets t
+                    WHERE t.performance_id = p_performance_id AND t.purchaser_id = p_fan_id AND t.status = 'valid')
+              INTO fan_has;
+            IF fan_has + p_quantity > sale.max_seats_per_fan THEN
+                RETURN QUERY SELECT 'fan-limit', NULL::INTEGER, sale.max_seats_per_fan, fan_has::INTEGER, NULL::TIMESTAMPTZ; RETURN;
+            END IF;
+            RETURN QUERY SELECT 'allowed', sale.hold_minutes, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ;
+        END
+        $$
+        """
+
+    /// `reservations_hold_seats` (since 0009): a whole seat hold, committing on its own. Rows:
+    /// `held`, one per seat; or `taken`, one per seat held or sold by others; or `unknown`, one
+    /// per seat the performance does not have; or one row with a sale rule's refusal (see
+    /// `reservations_hold_rules`); or one `lapsed` row — a seat is in a hold that has run out but
+    /// is not yet expired, which the caller expires before calling again. Anything but `held`
+    /// has changed nothing. Seats are locked in `p_seat_ids` order (the caller sorts them), so
+    /// holds cannot deadlock.
+    static let holdSeatsAnsweringWhyFunction = """
+        CREATE FUNCTION reservations_hold_seats(
+            p_hold_id TEXT, p_performance_id TEXT, p_fan_id TEXT, p_seat_ids TEXT[], p_now TIMESTAMPTZ,
+            p_fan_lock_class INTEGER, p_event_id TEXT, p_event_type TEXT, p_event_aggregate_type TEXT,
+            p_event_payload TEXT, p_event_occurred_at TIMESTAMPTZ)
+        RETURNS TABLE (outcome TEXT, held_until TIMESTAMPTZ, held_seat_id TEXT, held_label TEXT, held_tier TEXT,
+                       rule_limit INTEGER, rule_fan_has INTEGER, rule_opens_at TIMESTAMPTZ)
+        LANGUAGE plpgsql SET enable_seqscan = off AS $$
+        DECLARE
+            wanted INTEGER := cardinality(p_seat_ids);
+            rules RECORD;
+            expiry TIMESTAMPTZ;
+            claimed_ids TEXT[];
+            claimed_labels TEXT[];
+            claimed_tiers TEXT[];
+            unknown_ids TEXT[];
+        BEGIN
+            SELECT * INTO rules FROM reservations_hold_rules(p_performance_id, p_fan_id, 'reserved', wanted, p_now, p_fan_lock_class);
+            IF rules.rule_reason <> 'allowed' THEN
+                RETURN QUERY SELECT rules.rule_reason, NULL::TIMESTAMPTZ, NULL::TEXT, NULL::TEXT, NULL::TEXT,
+                    rules.rule_limit, rules.rule_fan_has, rules.rule_opens_at;
+                RETURN;
+            END IF;
+            IF wanted > 1 THEN
+                PERFORM 1 FROM performance_seats s
+                WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (p_seat_ids)
+                ORDER BY s.seat_id FOR UPDATE;
+            END IF;
+            WITH claimed AS (
+                UPDATE performance_seats s SET state = 'held', hold_id = p_hold_id
+                WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (p_seat_ids) AND s.state = 'available'
+                RETURNING s.seat_id, s.label, s.tier
+            )
+            SELECT array_agg(c.seat_id), array_agg(c.label), array_agg(c.tier)
+              INTO claimed_ids, claimed_labels, claimed_tiers FROM claimed c;
+            IF COALESCE(cardinality(claimed_ids), 0) < wanted THEN
+                UPDATE performance_seats s SET state = 'available', hold_id = NULL
+                WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (claimed_ids) AND s.hold_id = p_hold_id;
+                SELECT array_agg(u.id ORDER BY u.id) INTO unknown_ids FROM unnest(p_seat_ids) AS u (id)
+                 WHERE NOT EXISTS (SELECT 1 FROM performance_seats s WHERE s.performance_id = p_performance_id AND s.seat_id = u.id);
+                IF unknown_ids IS NOT NULL THEN
+                    RETURN QUERY SELECT 'unknown', NULL::TIMESTAMPTZ, u.id, NULL::TEXT, NULL::TEXT, NULL::INTEGER, NULL::INTEGER,
+                        NULL::TIMESTAMPTZ FROM unnest(unknown_ids) AS u (id);
+                    RETURN;
+                END IF;
+                IF EXISTS (
+                    SELECT 1 FROM performance_seats s JOIN holds h ON h.id = s.hold_id
+                    WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (p_seat_ids)
+                      AND h.status = 'active' AND h.expires_at <= p_now
+                ) THEN
+                    RETURN QUERY SELECT 'lapsed', NULL::TIMESTAMPTZ, NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::INTEGER, NULL::INTEGER,
+                        NULL::TIMESTAMPTZ;
+                    RETURN;
+                END IF;
+                RETURN QUERY SELECT 'taken', NULL::TIMESTAMPTZ, s.seat_id, NULL::TEXT, NULL::TEXT, NULL::INTEGER, NULL::INTEGER,
+                    NULL::TIMESTAMPTZ
+                    FROM performance_seats s
+                    WHERE s.performance_id = p_performance_id AND s.seat_id = ANY (p_seat_ids)
+                      AND NOT (s.seat_id = ANY (COALESCE(claimed_ids, '{}')))
+                    ORDER BY s.seat_id;
+                RETURN;
+            END IF;
+            expiry := p_now + make_interval(mins => rules.rule_minutes);
+            INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
+            VALUES (p_hold_id, p_performance_id, p_fan_id, NULL, wanted, 'active', expiry, p_now);
+            INSERT INTO hold_items (hold_id, performance_id, seat_id, active)
+            SELECT p_hold_id, p_performance_id, unnest(claimed_ids), TRUE;
+            INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts)
+            VALUES (p_event_id, p_event_type, p_event_aggregate_type, p_hold_id,
+                    (p_event_payload::jsonb
+                     || jsonb_build_object('expiresAt', to_char(expiry AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))::text,
+                    p_event_occurred_at, 0);
+            RETURN QUERY SELECT 'held', expiry, u.seat_id, u.label, u.tier, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ
+                FROM unnest(claimed_ids, claimed_labels, claimed_tiers) AS u (seat_id, label, tier);
+        END
+        $$
+        """
+
+    /// `reservations_hold_units` (since 0009): a whole general-admission hold, committing on its
+    /// own. One row: `held` or `sold-out`, with the units left; `unknown-tier`; a sale rule's
+    /// refusal; or `lapsed` — the tier has holds that ran out, which the caller expires before
+    /// calling again. The tier's row is the lock every hold of the tier queues on, for the length
+    /// of this call, and its counts decide (`TierCounts`).
+    static let holdUnitsAnsweringWhyFunction = """
+        CREATE FUNCTION reservations_hold_units(
+            p_hold_id TEXT, p_performance_id TEXT, p_fan_id TEXT, p_tier TEXT, p_quantity INTEGER, p_now TIMESTAMPTZ,
+            p_fan_lock_class INTEGER, p_event_id TEXT, p_event_type TEXT, p_event_aggregate_type TEXT,
+            p_event_payload TEXT, p_event_occurred_at TIMESTAMPTZ)
+        RETURNS TABLE (outcome TEXT, held_until TIMESTAMPTZ, units_left BIGINT,
+                       rule_limit INTEGER, rule_fan_has INTEGER, rule_opens_at TIMESTAMPTZ)
+        LANGUAGE plpgsql SET enable_seqscan = off AS $$
+        DECLARE
+            rules RECORD;
+            tier_quota INTEGER;
+            taken BIGINT;
+            expiry TIMESTAMPTZ;
+        BEGIN
+            SELECT * INTO rules FROM reservations_hold_rules(p_performance_id, p_fan_id, 'general', p_quantity, p_now, p_fan_lock_class);
+            IF rules.rule_reason <> 'allowed' THEN
+                RETURN QUERY SELECT rules.rule_reason, NULL::TIMESTAMPTZ, NULL::BIGINT, rules.rule_limit, rules.rule_fan_has,
+                    rules.rule_opens_at;
+                RETURN;
+            END IF;
+            SELECT g.quota, g.held + g.sold INTO tier_quota, taken FROM ga_tiers g
+            WHERE g.performance_id = p_performance_id AND g.tier = p_tier FOR UPDATE;
+            IF NOT FOUND THEN
+                RETURN QUERY SELECT 'unknown-tier', NULL::TIMESTAMPTZ, NULL::BIGINT, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ;
+                RETURN;
+            END IF;
+            IF EXISTS (
+                SELECT 1 FROM holds h
+                WHERE h.performance_id = p_performance_id AND h.tier = p_tier AND h.status = 'active' AND h.expires_at <= p_now
+            ) THEN
+                RETURN QUERY SELECT 'lapsed', NULL::TIMESTAMPTZ, NULL::BIGINT, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ;
+                RETURN;
+            END IF;
+            IF taken + p_quantity > tier_quota THEN
+                RETURN QUERY SELECT 'sold-out', NULL::TIMESTAMPTZ, GREATEST(0, tier_quota - taken), NULL::INTEGER, NULL::INTEGER,
+                    NULL::TIMESTAMPTZ;
+                RETURN;
+            END IF;
+            expiry := p_now + make_interval(mins => rules.rule_minutes);
+            INSERT INTO holds (id, performance_id, fan_id, tier, quantity, status, expires_at, created_at)
+            VALUES (p_hold_id, p_performance_id, p_fan_id, p_tier, p_quantity, 'active', expiry, p_now);
+            UPDATE ga_tiers g SET held = g.held + p_quantity WHERE g.performance_id = p_performance_id AND g.tier = p_tier;
+            INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, payload, occurred_at, attempts)
+            VALUES (p_event_id, p_event_type, p_event_aggregate_type, p_hold_id,
+                    (p_event_payload::jsonb
+                     || jsonb_build_object('expiresAt', to_char(expiry AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))::text,
+                    p_event_occurred_at, 0);
+            RETURN QUERY SELECT 'held', expiry, (tier_quota - taken - p_quantity)::BIGINT, NULL::INTEGER, NULL::INTEGER, NULL::TIMESTAMPTZ;
         END
         $$
         """

@@ -57,6 +57,7 @@ import Testing
         "reservations/0006_count_general_admission_units": "a9e362922df36242 a9e362922df36242",
         "reservations/0007_holds_in_one_call": "e3b0c44298fc1c14 aa7118d142fad6a7",
         "reservations/0008_index_sale_performances_by_event": "de50e72181a98b35 de50e72181a98b35",
+        "reservations/0009_hold_functions_answer_why": "e3b0c44298fc1c14 15665770af5b4a2b",
         "waiting_room/0001_create_queues": "5a6b2e2a565ab058 5a6b2e2a565ab058",
     ]
 }

@@ -391,9 +391,9 @@ import Testing
         }
     }
 
-    // The one-call hold is really taken on PostgreSQL, and what it declines it leaves untouched
-    // (the HTTP tests pass through the fallback transaction too, so they could not tell).
-    @Test func onPostgresTheHoldFunctionHoldsOrNamesTakenSeatsOrDeclinesChangingNothing() async throws {
+    // The hold function answers every hold on PostgreSQL: held, the taken or unknown seats, or
+    // the sale rule that refuses — and what it refuses it leaves untouched.
+    @Test func onPostgresTheHoldFunctionHoldsOrSaysWhyNotChangingNothing() async throws {
         try await withPlatform(.postgres) { platform in
             try await platform.buildApplication().test(.router) { client in
                 let sale = try await OnSale.make(client, platform, limits: ["maxSeatsPerOrder": 2])
@@ -402,7 +402,7 @@ import Testing
                 func call(_ holdID: String, _ seatIDs: [String]) async throws -> [String] {
                     try await platform.database.read { sql in
                         try await sql.raw("""
-                            SELECT outcome || ':' || held_seat_id AS answer FROM reservations_hold_seats(
+                            SELECT outcome || ':' || COALESCE(held_seat_id, '') AS answer FROM reservations_hold_seats(
                                 \(bind: holdID), \(bind: sale.performanceID), \(bind: "fan-" + holdID), \(bind: seatIDs), now(), 1,
                                 \(bind: "event-" + holdID), 'reservation.held', 'hold', '{}', now())
                             """).all().map { try $0.decode(column: "answer", as: String.self) }
@@ -420,8 +420,9 @@ import Testing
                 #expect(try await call("h1", [seats[0], seats[1]]).sorted() == ["held:\(seats[0])", "held:\(seats[1])"].sorted())
                 #expect(try await written() == [1, 1, 2])
                 #expect(try await call("h2", [seats[1], seats[2]]) == ["taken:\(seats[1])"])
-                #expect(try await call("h3", [seats[2], seats[3], seats[4]]).isEmpty, "over the order limit")
-                #expect(try await call("h4", ["no-such-seat"]).isEmpty, "an unknown seat")
+                #expect(try await call("h3", [seats[2], seats[3], seats[4]]) == ["order-limit:"])
+                #expect(try await call("h4", ["no-such-seat", seats[5]]) == ["unknown:no-such-seat"])
+                #expect(try await call("h5", []) == ["no-quantity:"])
                 #expect(try await written() == [1, 1, 2], "refusals wrote nothing")
             }
         }
