@@ -36,6 +36,15 @@ public struct Order: Codable, Sendable {
     public let createdAt: Date
 }
 
+extension Order {
+    /// This order with `payment` added to its payments (a wallet checkout writes the order first).
+    func paid(by payment: Payment) -> Order {
+        Order(
+            id: id, status: status, performanceId: performanceId, holdId: holdId, method: method, items: items, total: total,
+            refunded: refunded, payments: payments + [payment], refunds: refunds, history: history, createdAt: createdAt)
+    }
+}
+
 /// The answer to a wallet checkout.
 public struct CheckoutResult: Codable, Sendable {
     public let order: Order

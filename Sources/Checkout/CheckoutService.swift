@@ -54,33 +54,20 @@ public final class CheckoutService: Sendable {
         let method: String
     }
 
-    /// The performance of one of the fan's holds, or nil when the fan has no such hold (the
-    /// checkout then answers that itself).
-    private func performanceID(ofHold holdID: String, fan: Principal) async throws -> String? {
-        try await database.read { sql in
-            try await sql.raw("SELECT performance_id FROM holds WHERE id = \(bind: holdID) AND fan_id = \(bind: fan.userID)")
-                .first()?.decode(column: "performance_id", as: String.self)
-        }
-    }
-
     /// Pays for a hold; returns the HTTP status and JSON body, which a retry with the same
     /// `idempotencyKey` gets back byte for byte.
     /// `accessToken` is the waiting room's admission (`Queue-Access`), when the performance has one.
     public func checkout(
         holdID: String, method: Method, idempotencyKey: String, fan: Principal, accessToken: String? = nil
     ) async throws -> (status: Int, body: String) {
-        if let performanceID = try await performanceID(ofHold: holdID, fan: fan) {
-            // A valid token, not a running session: paying ends the session, and a retried
-            // checkout must still get its first answer.
-            try await admission.requireAdmission(
-                performanceID: performanceID, fanID: fan.userID, accessToken: accessToken, sessionMustBeRunning: false)
-        }
         let scope = "checkout/\(fan.userID)"
         let fingerprint = CheckoutFingerprint(holdId: holdID, method: method.rawValue)
         let result =
             switch method {
-            case .wallet: try await walletCheckout(holdID: holdID, scope: scope, key: idempotencyKey, fingerprint: fingerprint, fan: fan)
-            case .gateway: try await gatewayCheckout(holdID: holdID, scope: scope, key: idempotencyKey, fingerprint: fingerprint, fan: fan)
+            case .wallet:
+                try await walletCheckout(holdID: holdID, scope: scope, key: idempotencyKey, fingerprint: fingerprint, fan: fan, accessToken: accessToken)
+            case .gateway:
+                try await gatewayCheckout(holdID: holdID, scope: scope, key: idempotencyKey, fingerprint: fingerprint, fan: fan, accessToken: accessToken)
             }
         logger.info("checkout", metadata: [
             "hold_id": .string(holdID), "fan_id": .string(fan.userID), "method": .string(method.rawValue),
@@ -89,9 +76,10 @@ public final class CheckoutService: Sendable {
         return result
     }
 
-    /// One transaction: debit, tickets, order.
+    /// One transaction: the key claimed, the hold priced and locked, tickets, debit, order — and
+    /// the answer built from what it wrote (nothing is read back).
     private func walletCheckout(
-        holdID: String, scope: String, key: String, fingerprint: CheckoutFingerprint, fan: Principal
+        holdID: String, scope: String, key: String, fingerprint: CheckoutFingerprint, fan: Principal, accessToken: String?
     ) async throws -> (status: Int, body: String) {
         let now = clock.now()
         return try await database.withTransaction { transaction -> (status: Int, body: String) in
@@ -99,25 +87,33 @@ public final class CheckoutService: Sendable {
                 return (replay.status, replay.body)
             }
             let hold = try await self.tickets.pricedHold(id: holdID, fan: fan, in: transaction)
-            let orderID = try await self.openOrder(for: hold, method: .wallet, status: "paid", at: now, in: transaction)
-            _ = try await self.payments.payWithWallet(userID: fan.userID, amount: hold.total, orderID: orderID, in: transaction)
+            try await self.requireAdmission(to: hold, fan: fan, accessToken: accessToken)
+            let orderID = self.ids.next()
             let issued = try await self.tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
-            try await self.recordItems(orderID: orderID, tickets: issued, in: transaction)
-            try await self.recordHistory(
-                orderID: orderID, status: "paid", note: "Paid \(hold.total.amount) \(hold.total.currency.rawValue) from the wallet.", at: now,
-                in: transaction)
-            let order = try await self.loadOrder(id: orderID, in: transaction.sql)
+            // The order before the debit: a hold already being paid at the gateway is a 409, whatever the wallet holds.
+            let opened = try await self.openOrder(
+                id: orderID, for: hold, method: .wallet, status: "paid", tickets: issued, payments: [],
+                note: "Paid \(hold.total.amount) \(hold.total.currency.rawValue) from the wallet.", at: now, in: transaction)
+            let payment = try await self.payments.payWithWallet(userID: fan.userID, amount: hold.total, orderID: orderID, in: transaction)
+            let order = opened.paid(by: payment)
             let body = String(decoding: try JSONCoding.encoder.encode(CheckoutResult(order: order, tickets: issued)), as: UTF8.self)
             try await IdempotencyKeys.record(scope: scope, key: key, status: 201, body: body, in: transaction)
             return (201, body)
         }
     }
 
+    /// A valid Queue-Access token when the performance sells through a waiting room; not a
+    /// running session: paying ends the session, and a retried checkout must still get its first answer.
+    private func requireAdmission(to hold: PricedHold, fan: Principal, accessToken: String?) async throws {
+        try await admission.requireAdmission(
+            performanceID: hold.performanceID, fanID: fan.userID, accessToken: accessToken, sessionMustBeRunning: false)
+    }
+
     /// Registers the payment at the gateway (outside any transaction: it is a network call),
     /// then records the pending order and keeps the hold while the fan pays. The gateway's
     /// confirmation finishes the order (`settleGatewayPayment`).
     private func gatewayCheckout(
-        holdID: String, scope: String, key: String, fingerprint: CheckoutFingerprint, fan: Principal
+        holdID: String, scope: String, key: String, fingerprint: CheckoutFingerprint, fan: Principal, accessToken: String?
     ) async throws -> (status: Int, body: String) {
         if let replay = try await database.read({ sql in
             try await IdempotencyKeys.recorded(scope: scope, key: key, request: fingerprint, in: sql)
@@ -126,6 +122,7 @@ public final class CheckoutService: Sendable {
         }
         let quote = try await database.withTransaction { transaction in
             let hold = try await self.tickets.pricedHold(id: holdID, fan: fan, in: transaction)
+            try await self.requireAdmission(to: hold, fan: fan, accessToken: accessToken)
             try await self.requireNoLiveOrder(holdID: holdID, in: transaction)
             return hold
         }
@@ -142,17 +139,16 @@ public final class CheckoutService: Sendable {
             guard hold.total == quote.total else {
                 throw Problem.conflict(detail: "The price changed while the payment was being set up; try again.", slug: "price-changed")
             }
-            let orderID = try await self.openOrder(for: hold, method: .gateway, status: "pending_payment", at: now, in: transaction)
-            try await self.payments.recordPendingGatewayPayment(
+            let orderID = self.ids.next()
+            let payment = try await self.payments.recordPendingGatewayPayment(
                 id: paymentID, userID: fan.userID, orderID: orderID, purpose: "order", amount: hold.total, in: transaction)
             // Kept while the fan pays, but bounded: failed attempts cannot keep seats forever.
             let keepFor = self.gatewayHoldMinutes * 60
             try await self.tickets.keepHoldForPayment(
                 holdID: holdID, until: min(now.addingTimeInterval(keepFor), hold.createdAt.addingTimeInterval(2 * keepFor)), in: transaction)
-            try await self.recordHistory(
-                orderID: orderID, status: "pending_payment",
+            let order = try await self.openOrder(
+                id: orderID, for: hold, method: .gateway, status: "pending_payment", tickets: [], payments: [payment],
                 note: "Waiting for \(hold.total.amount) \(hold.total.currency.rawValue) at the payment gateway.", at: now, in: transaction)
-            let order = try await self.loadOrder(id: orderID, in: transaction.sql)
             let body = String(decoding: try JSONCoding.encoder.encode(GatewayCheckoutStarted(order: order, paymentIntent: intent)), as: UTF8.self)
             try await IdempotencyKeys.record(scope: scope, key: key, status: 202, body: body, in: transaction)
             return (202, body)
@@ -206,7 +202,7 @@ public final class CheckoutService: Sendable {
             return true
         }
         let issued = try await tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
-        try await recordItems(orderID: orderID, tickets: issued, in: transaction)
+        try await OrderStatements.insertItems(orderID: orderID, tickets: issued, in: transaction)
         try await setStatus("paid", orderID: orderID, at: now, in: transaction)
         try await recordHistory(
             orderID: orderID, status: "paid", note: "Paid \(hold.total.amount) \(hold.total.currency.rawValue) at the payment gateway.",
@@ -214,19 +210,32 @@ public final class CheckoutService: Sendable {
         return true
     }
 
-    /// Inserts the order row; a 409 when the hold already has a live order.
+    /// Writes the order with its items and its first history entry, and answers it as written;
+    /// a 409 when the hold already has a live order (nothing is then kept: the caller's
+    /// transaction rolls back). The hold is locked, so two checkouts of it cannot both get here.
     private func openOrder(
-        for hold: PricedHold, method: Method, status: String, at now: Date, in transaction: DatabaseTransaction
-    ) async throws -> String {
-        try await requireNoLiveOrder(holdID: hold.holdID, in: transaction)
-        let orderID = ids.next()
-        try await transaction.sql.raw("""
-            INSERT INTO orders (id, fan_id, hold_id, performance_id, method, status, total_amount, refunded_amount, currency,
-                                created_at, updated_at)
-            VALUES (\(bind: orderID), \(bind: hold.fanID), \(bind: hold.holdID), \(bind: hold.performanceID), \(bind: method.rawValue),
-                    \(bind: status), \(bind: hold.total.amount), 0, \(bind: hold.total.currency.rawValue), \(bind: now), \(bind: now))
-            """).run()
-        return orderID
+        id orderID: String, for hold: PricedHold, method: Method, status: String, tickets issued: [Ticket], payments: [Payment], note: String,
+        at now: Date, in transaction: DatabaseTransaction
+    ) async throws -> Order {
+        let draft = OrderStatements.Draft(
+            id: orderID, hold: hold, method: method.rawValue, status: status, tickets: issued, historyID: ids.next(), note: note, at: now)
+        if transaction.dialect == .postgres {
+            let opened = try await transaction.execute(OrderStatements.OpenOrder(draft: draft)).first
+            if opened != 1 {
+                try await requireNoLiveOrder(holdID: hold.holdID, in: transaction)
+                throw Problem.conflict(detail: "This hold is already being paid for.", slug: "order-exists")
+            }
+        } else {
+            try await requireNoLiveOrder(holdID: hold.holdID, in: transaction)
+            try await OrderStatements.open(draft, in: transaction)
+        }
+        let items = issued.map { ticket in
+            Order.Item(ticketId: ticket.id, seatId: ticket.seat?.id, label: ticket.seat?.label, tier: ticket.tier, price: ticket.price, status: "active")
+        }.sorted { ($0.label ?? "", $0.ticketId) < ($1.label ?? "", $1.ticketId) }
+        return Order(
+            id: orderID, status: status, performanceId: hold.performanceID, holdId: hold.holdID, method: method.rawValue, items: items,
+            total: hold.total, refunded: .zero(hold.total.currency), payments: payments, refunds: [],
+            history: [Order.HistoryEntry(status: status, note: note, at: now)], createdAt: now)
     }
 
     private func requireNoLiveOrder(holdID: String, in transaction: DatabaseTransaction) async throws {
@@ -238,20 +247,6 @@ public final class CheckoutService: Sendable {
                 detail: "Order \(try existing.decode(column: "id", as: String.self)) is \(try existing.decode(column: "status", as: String.self)).",
                 extensions: ["orderId": .string(try existing.decode(column: "id", as: String.self))])
         }
-    }
-
-    private func recordItems(orderID: String, tickets issued: [Ticket], in transaction: DatabaseTransaction) async throws {
-        var items: SQLQueryString = ""
-        for (index, ticket) in issued.enumerated() {
-            if index > 0 { items += ", " }
-            items += """
-                (\(bind: orderID), \(bind: ticket.id), \(bind: ticket.seat?.id), \(bind: ticket.seat?.label), \(bind: ticket.tier),
-                 \(bind: ticket.price.amount), \(bind: ticket.price.currency.rawValue), 'active')
-                """
-        }
-        try await transaction.sql.raw("""
-            INSERT INTO order_items (order_id, ticket_id, seat_id, seat_label, tier, price_amount, currency, status) VALUES \(items)
-            """).run()
     }
 
     private func setStatus(_ status: String, orderID: String, at now: Date, in transaction: DatabaseTransaction) async throws {

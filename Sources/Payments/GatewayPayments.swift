@@ -11,14 +11,19 @@ import SQLKit
 /// finds the payment no longer pending and changes nothing.
 extension PaymentService {
     /// Records a pending gateway payment inside the caller's transaction (a checkout's).
+    @discardableResult
     public func recordPendingGatewayPayment(
         id: String, userID: String, orderID: String?, purpose: String, amount: Money, in transaction: DatabaseTransaction
-    ) async throws {
+    ) async throws -> Payment {
+        let now = clock.now()
         try await transaction.sql.raw("""
             INSERT INTO payments (id, user_id, order_id, purpose, method, provider, amount, currency, refunded, status, created_at)
             VALUES (\(bind: id), \(bind: userID), \(bind: orderID), \(bind: purpose), 'gateway', \(bind: gateway.provider),
-                    \(bind: amount.amount), \(bind: amount.currency.rawValue), 0, 'pending', \(bind: clock.now()))
+                    \(bind: amount.amount), \(bind: amount.currency.rawValue), 0, 'pending', \(bind: now))
             """).run()
+        return Payment(
+            id: id, orderId: orderID, purpose: purpose, method: "gateway", amount: amount, refunded: .zero(amount.currency), status: "pending",
+            failure: nil, createdAt: now, paidAt: nil)
     }
 
     /// Registers a payment with the gateway; a 502 problem when the gateway cannot be reached.

@@ -139,17 +139,20 @@ public final class PaymentService: Sendable {
             WHERE user_id = \(bind: userID) AND balance >= \(bind: amount)
             RETURNING balance
             """).first()?.decode(column: "balance", as: Int64.self)
-        else {
-            let current = try await transaction.sql.raw("SELECT balance FROM wallets WHERE user_id = \(bind: userID)").first()?
-                .decode(column: "balance", as: Int64.self) ?? 0
-            throw Problem(
-                type: Problem.typeURI("insufficient-funds"), title: "Not enough points in the wallet.", status: 402,
-                detail: "This costs \(amount) but the wallet holds \(current); nothing was charged. Top up and try again.",
-                extensions: ["balance": .int(Int(current)), "required": .int(Int(amount))])
-        }
+        else { throw try await insufficientFunds(userID: userID, required: amount, in: transaction) }
         return try await appendEntry(
             userID: userID, amount: -amount, balanceAfter: balance, reason: reason, orderID: orderID, paymentID: paymentID, note: nil,
             at: now, in: transaction)
+    }
+
+    /// The 402 for a debit the wallet cannot cover, with what it holds.
+    private func insufficientFunds(userID: String, required amount: Int64, in transaction: DatabaseTransaction) async throws -> Problem {
+        let current = try await transaction.sql.raw("SELECT balance FROM wallets WHERE user_id = \(bind: userID)").first()?
+            .decode(column: "balance", as: Int64.self) ?? 0
+        return Problem(
+            type: Problem.typeURI("insufficient-funds"), title: "Not enough points in the wallet.", status: 402,
+            detail: "This costs \(amount) but the wallet holds \(current); nothing was charged. Top up and try again.",
+            extensions: ["balance": .int(Int(current)), "required": .int(Int(amount))])
     }
 
     private func appendEntry(
@@ -179,17 +182,24 @@ public final class PaymentService: Sendable {
         }
         let now = clock.now()
         let paymentID = ids.next()
-        if amount.amount > 0 {
-            _ = try await debit(userID: userID, amount: amount.amount, reason: "purchase", orderID: orderID, paymentID: paymentID, in: transaction)
+        let completed = PaymentCompleted(paymentId: paymentID, orderId: orderID, userId: userID, purpose: "order", method: "wallet", amount: amount)
+        if transaction.dialect == .postgres, amount.amount > 0 {
+            // The debit, its ledger entry, the payment and its event: one round trip.
+            let debited = try await transaction.execute(WalletStatements.PayFromWallet(
+                paymentID: paymentID, entryID: ids.next(), userID: userID, orderID: orderID, amount: amount.amount, now: now,
+                event: try outbox.row(for: completed, in: transaction)))
+            if debited.isEmpty { throw try await insufficientFunds(userID: userID, required: amount.amount, in: transaction) }
+        } else {
+            if amount.amount > 0 {
+                _ = try await debit(userID: userID, amount: amount.amount, reason: "purchase", orderID: orderID, paymentID: paymentID, in: transaction)
+            }
+            try await transaction.sql.raw("""
+                INSERT INTO payments (id, user_id, order_id, purpose, method, amount, currency, refunded, status, created_at, paid_at)
+                VALUES (\(bind: paymentID), \(bind: userID), \(bind: orderID), 'order', 'wallet', \(bind: amount.amount),
+                        \(bind: amount.currency.rawValue), 0, 'paid', \(bind: now), \(bind: now))
+                """).run()
+            try await outbox.publish(completed, in: transaction)
         }
-        try await transaction.sql.raw("""
-            INSERT INTO payments (id, user_id, order_id, purpose, method, amount, currency, refunded, status, created_at, paid_at)
-            VALUES (\(bind: paymentID), \(bind: userID), \(bind: orderID), 'order', 'wallet', \(bind: amount.amount),
-                    \(bind: amount.currency.rawValue), 0, 'paid', \(bind: now), \(bind: now))
-            """).run()
-        try await outbox.publish(
-            PaymentCompleted(paymentId: paymentID, orderId: orderID, userId: userID, purpose: "order", method: "wallet", amount: amount),
-            in: transaction)
         return Payment(
             id: paymentID, orderId: orderID, purpose: "order", method: "wallet", amount: amount, refunded: .zero(amount.currency),
             status: "paid", failure: nil, createdAt: now, paidAt: now)

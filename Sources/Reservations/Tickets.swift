@@ -123,14 +123,22 @@ public final class TicketService: Sendable {
     /// released or already paid hold is a 409: nothing may be charged for it.
     public func pricedHold(id: String, fan: Principal, in transaction: DatabaseTransaction) async throws -> PricedHold {
         let now = clock.now()
-        // Only the hold's row: locking the performance's row too would queue every checkout of it.
+        // One query: the hold, its sale, and each place with its price (a standing hold's units
+        // are its tier's price, `quantity` times). Only the hold's row is locked: locking the
+        // performance's row too would queue every checkout of it.
         let lock = transaction.dialect == .postgres ? " FOR UPDATE OF h" : ""
-        guard let hold = try await transaction.sql.raw("""
-            SELECT h.performance_id, h.fan_id, h.tier, h.quantity, h.status, h.expires_at, h.created_at, s.status AS sale_status
-            FROM holds h JOIN sale_performances s ON s.performance_id = h.performance_id
-            WHERE h.id = \(bind: id)\(unsafeRaw: lock)
-            """).first()
-        else { throw Problem.notFound(detail: "No such hold.") }
+        let rows = try await transaction.sql.raw("""
+            SELECT h.performance_id, h.fan_id, h.tier AS hold_tier, h.quantity, h.status, h.expires_at, h.created_at,
+                   s.status AS sale_status, ps.seat_id, ps.label, p.tier AS price_tier, p.amount, p.currency
+            FROM holds h
+            JOIN sale_performances s ON s.performance_id = h.performance_id
+            LEFT JOIN hold_items i ON i.hold_id = h.id
+            LEFT JOIN performance_seats ps ON ps.performance_id = i.performance_id AND ps.seat_id = i.seat_id
+            LEFT JOIN sale_prices p ON p.performance_id = h.performance_id AND p.tier = COALESCE(ps.tier, h.tier)
+            WHERE h.id = \(bind: id)
+            ORDER BY ps.label\(unsafeRaw: lock)
+            """).all()
+        guard let hold = rows.first else { throw Problem.notFound(detail: "No such hold.") }
         let fanID = try hold.decode(column: "fan_id", as: String.self)
         try fan.requireOwnership(of: fanID, resource: "hold")
         guard fanID == fan.userID else { throw Problem.notFound(detail: "No such hold.") }  // even admins pay only for their own
@@ -143,42 +151,29 @@ public final class TicketService: Sendable {
                 detail: state == "confirmed" ? "This hold is already paid for." : "This hold has \(state); nothing was charged. Hold the seats again.",
                 extensions: ["holdStatus": .string(state)])
         }
-        let performanceID = try hold.decode(column: "performance_id", as: String.self)
         guard try hold.decode(column: "sale_status", as: String.self) == "on_sale" else {
             throw Problem(
                 type: Problem.typeURI("performance-cancelled"), title: "This performance was cancelled.", status: 409,
                 detail: "Nothing was charged.")
         }
         var items: [PricedHold.Item] = []
-        if let tier = try hold.decode(column: "tier", as: String?.self) {
-            let price = try await self.price(performanceID: performanceID, tier: tier, in: transaction)
-            let quantity = try hold.decode(column: "quantity", as: Int.self)
-            items = Array(repeating: PricedHold.Item(seatID: nil, label: nil, tier: tier, price: price), count: quantity)
-        } else {
-            items = try await transaction.sql.raw("""
-                SELECT s.seat_id, s.label, s.tier, p.amount, p.currency FROM hold_items i
-                JOIN performance_seats s ON s.performance_id = i.performance_id AND s.seat_id = i.seat_id
-                JOIN sale_prices p ON p.performance_id = s.performance_id AND p.tier = s.tier
-                WHERE i.hold_id = \(bind: id) ORDER BY s.label
-                """).all().map { row in
-                    PricedHold.Item(
-                        seatID: try row.decode(column: "seat_id", as: String.self), label: try row.decode(column: "label", as: String.self),
-                        tier: try row.decode(column: "tier", as: String.self),
-                        price: try row.decodeMoney("amount", currency: "currency"))
-                }
+        for row in rows {
+            guard let tier = try row.decode(column: "price_tier", as: String?.self) else {
+                throw Problem.conflict(detail: "A place of this hold has no price.", slug: "hold-not-active")
+            }
+            let price = try row.decodeMoney("amount", currency: "currency")
+            if try row.decode(column: "hold_tier", as: String?.self) != nil {
+                let quantity = try row.decode(column: "quantity", as: Int.self)
+                items = Array(repeating: PricedHold.Item(seatID: nil, label: nil, tier: tier, price: price), count: quantity)
+                break
+            }
+            guard let seatID = try row.decode(column: "seat_id", as: String?.self) else { continue }
+            items.append(PricedHold.Item(seatID: seatID, label: try row.decode(column: "label", as: String.self), tier: tier, price: price))
         }
         guard !items.isEmpty else { throw Problem.conflict(detail: "This hold has no priced seats.", slug: "hold-not-active") }
         return try PricedHold(
-            holdID: id, performanceID: performanceID, fanID: fanID, items: items, expiresAt: expiresAt,
-            createdAt: try hold.decode(column: "created_at", as: Date.self))
-    }
-
-    private func price(performanceID: String, tier: String, in transaction: DatabaseTransaction) async throws -> Money {
-        guard let row = try await transaction.sql.raw("""
-            SELECT amount, currency FROM sale_prices WHERE performance_id = \(bind: performanceID) AND tier = \(bind: tier)
-            """).first()
-        else { throw Problem.conflict(detail: "The tier '\(tier)' has no price.", slug: "hold-not-active") }
-        return try row.decodeMoney("amount", currency: "currency")
+            holdID: id, performanceID: try hold.decode(column: "performance_id", as: String.self), fanID: fanID, items: items,
+            expiresAt: expiresAt, createdAt: try hold.decode(column: "created_at", as: Date.self))
     }
 
     /// Turns the hold into tickets: the hold is confirmed, its seats sold, one ticket per place
@@ -188,43 +183,70 @@ public final class TicketService: Sendable {
         // General admission: the tier's units move from held to sold (TierCounts: tier first).
         let unitTiers = hold.items.filter { $0.seatID == nil }.map { TierCounts.Tier(performanceID: hold.performanceID, tier: $0.tier) }
         try await TierCounts.lock(Set(unitTiers), in: transaction)
-        let confirmed = try await transaction.sql.raw("""
-            UPDATE holds SET status = 'confirmed', order_id = \(bind: orderID), ended_at = \(bind: now)
-            WHERE id = \(bind: hold.holdID) AND status = 'active' AND expires_at > \(bind: now)
-            RETURNING id
-            """).all()
-        guard confirmed.count == 1 else {
+        let seatIDs = hold.items.compactMap(\.seatID)
+        let tickets = hold.items.map { item in
+            let id = ids.next()
+            return Ticket(
+                id: id, code: codes.code(ticketID: id, version: 1), performanceId: hold.performanceID, orderId: orderID,
+                holderId: hold.fanID, seat: item.seatID.map { Ticket.Seat(id: $0, label: item.label ?? $0) }, tier: item.tier,
+                price: item.price, status: "valid", issuedAt: now, firstScannedAt: nil, firstGate: nil)
+        }
+        let event = ReservationConfirmed(
+            holdId: hold.holdID, orderId: orderID, performanceId: hold.performanceID, fanId: hold.fanID,
+            ticketIds: tickets.map(\.id), seatIds: seatIDs, tier: seatIDs.isEmpty ? hold.items.first?.tier : nil, quantity: tickets.count)
+        let (confirmed, sold): (Int, Int)
+        if transaction.dialect == .postgres {
+            // The hold confirmed, its seats sold by key, the tickets and the event: one round trip.
+            let row = try await transaction.execute(PurchaseStatements.ConfirmHold(
+                hold: hold, orderID: orderID, seatIDs: seatIDs, tickets: tickets, now: now, event: try outbox.row(for: event, in: transaction)))
+            (confirmed, sold) = (row.first?.confirmed ?? 0, row.first?.sold ?? 0)
+        } else {
+            (confirmed, sold) = try await confirmStatementByStatement(
+                hold: hold, orderID: orderID, seatIDs: seatIDs, tickets: tickets, event: event, now: now, in: transaction)
+        }
+        guard confirmed == 1 else {
             throw Problem(
                 type: Problem.typeURI("hold-not-active"), title: "This hold can no longer be paid for.", status: 409,
                 detail: "This hold expired while paying; nothing was charged.", extensions: ["holdStatus": .string("expired")])
         }
-        let seatIDs = hold.items.compactMap(\.seatID)
+        guard sold == seatIDs.count else {
+            throw Problem.conflict(detail: "The hold's seats changed while paying; nothing was charged.", slug: "hold-not-active")
+        }
+        try await TierCounts.add(TierCounts.units(unitTiers.map { ($0, 1) }), held: -1, sold: 1, in: transaction)
+        return tickets
+    }
+
+    /// `issueTickets` on SQLite: the same writes as PostgreSQL's one statement, one by one, each
+    /// only once the one before it succeeded. Returns how many holds were confirmed and seats sold.
+    private func confirmStatementByStatement(
+        hold: PricedHold, orderID: String, seatIDs: [String], tickets: [Ticket], event: ReservationConfirmed, now: Date,
+        in transaction: DatabaseTransaction
+    ) async throws -> (confirmed: Int, sold: Int) {
+        let confirmed = try await transaction.sql.raw("""
+            UPDATE holds SET status = 'confirmed', order_id = \(bind: orderID), ended_at = \(bind: now)
+            WHERE id = \(bind: hold.holdID) AND status = 'active' AND expires_at > \(bind: now)
+            RETURNING id
+            """).all().count
+        guard confirmed == 1 else { return (confirmed, 0) }
+        var sold = 0
         if !seatIDs.isEmpty {
             // By key: the seats are known, so no scan of the performance's seats (a stadium's
             // hundred thousand) in the purchase's transaction.
-            let sold = try await transaction.sql.raw("""
+            sold = try await transaction.sql.raw("""
                 UPDATE performance_seats SET state = 'sold'
                 WHERE performance_id = \(bind: hold.performanceID) AND seat_id IN \(SQLQueryString.list(seatIDs))
                   AND hold_id = \(bind: hold.holdID) AND state = 'held'
                 RETURNING seat_id
-                """).all()
-            guard sold.count == seatIDs.count else {
-                throw Problem.conflict(detail: "The hold's seats changed while paying; nothing was charged.", slug: "hold-not-active")
-            }
+                """).all().count
+            guard sold == seatIDs.count else { return (confirmed, sold) }
         }
-        var tickets: [Ticket] = []
         var rows: SQLQueryString = ""
-        for (index, item) in hold.items.enumerated() {
-            let id = ids.next()
-            tickets.append(Ticket(
-                id: id, code: codes.code(ticketID: id, version: 1), performanceId: hold.performanceID, orderId: orderID,
-                holderId: hold.fanID, seat: item.seatID.map { Ticket.Seat(id: $0, label: item.label ?? $0) }, tier: item.tier,
-                price: item.price, status: "valid", issuedAt: now, firstScannedAt: nil, firstGate: nil))
+        for (index, ticket) in tickets.enumerated() {
             if index > 0 { rows += ", " }
             rows += """
-                (\(bind: id), \(bind: hold.performanceID), \(bind: hold.holdID), \(bind: orderID), \(bind: hold.fanID), \(bind: hold.fanID),
-                 \(bind: item.seatID), \(bind: item.label), \(bind: item.tier), \(bind: item.price.amount), \(bind: item.price.currency.rawValue),
-                 'valid', 1, \(bind: now))
+                (\(bind: ticket.id), \(bind: hold.performanceID), \(bind: hold.holdID), \(bind: orderID), \(bind: hold.fanID), \(bind: hold.fanID),
+                 \(bind: ticket.seat?.id), \(bind: ticket.seat?.label), \(bind: ticket.tier), \(bind: ticket.price.amount),
+                 \(bind: ticket.price.currency.rawValue), 'valid', 1, \(bind: now))
                 """
         }
         try await transaction.sql.raw("""
@@ -232,14 +254,8 @@ public final class TicketService: Sendable {
                                  price_amount, price_currency, status, code_version, issued_at)
             VALUES \(rows)
             """).run()
-        try await TierCounts.add(TierCounts.units(unitTiers.map { ($0, 1) }), held: -1, sold: 1, in: transaction)
-        try await outbox.publish(
-            ReservationConfirmed(
-                holdId: hold.holdID, orderId: orderID, performanceId: hold.performanceID, fanId: hold.fanID,
-                ticketIds: tickets.map(\.id), seatIds: seatIDs, tier: seatIDs.isEmpty ? hold.items.first?.tier : nil,
-                quantity: tickets.count),
-            in: transaction)
-        return tickets
+        try await outbox.publish(event, in: transaction)
+        return (confirmed, sold)
     }
 
     /// Keeps an active hold until at least `until` while its payment is under way at a gateway.
