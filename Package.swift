@@ -42,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: Shared kernel and infrastructure (know nothing of any bounded context)
@@ -233,6 +234,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: Pages: server-rendered HTML over ports the composition root answers
+        .target(
+            name: "WebApp",
+            dependencies: [
+                "BoxofficeKit",
+                "HTTPKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Resources/templates"), .copy("Resources/static")],
+            swiftSettings: strictSettings
+        ),
         // MARK: Composition root: the only module that knows every other one
         .target(
             name: "BoxofficeServer",
@@ -250,6 +265,7 @@ let package = Package(
                 "HTTPKit",
                 "Mail",
                 "WaitingRoom",
+                "WebApp",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -19,6 +19,7 @@ import Reservations
 import ServiceLifecycle
 import UnixSignals
 import WaitingRoom
+import WebApp
 
 /// The composition root: the one place that knows every module and wires them together.
 ///
@@ -261,6 +262,9 @@ public final class BoxofficePlatform: Sendable {
         router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies))
         router.add(middleware: CORSMiddleware(policy: configuration.corsOrigins))
         router.add(middleware: AccessLogMiddleware(metrics: metrics))
+        let webApp = try WebApp(showcase: CatalogShowcase(catalog: catalog, availability: availability, clock: clock), clock: clock)
+        // Outside the problem middleware: a browser asking for an unknown page gets a page.
+        router.add(middleware: webApp.notFoundPages)
         router.add(middleware: ProblemMiddleware(routes: routes))
         router.add(middleware: DrainMiddleware(state: drain, exemptPaths: OperationsController.paths))
         router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
@@ -283,6 +287,8 @@ public final class BoxofficePlatform: Sendable {
         CheckoutController(service: checkout).addRoutes(to: registrar)
         WaitingRoomController(service: waitingRoom).addRoutes(to: registrar)
         additionalRoutes(registrar)
+        // Pages are not part of the JSON API (openapi.yaml), so they are mounted beside it.
+        webApp.addRoutes(to: router)
         return router
     }
 

@@ -1,0 +1,138 @@
+import BoxofficeKit
+import Foundation
+
+/// The page's language: Korean or English, from `?lang=`, then the `bo_lang` cookie the switch
+/// sets, then `Accept-Language`; Korean when nothing says otherwise.
+public enum PageLanguage: String, Sendable, CaseIterable {
+    case ko
+    case en
+
+    static let cookieName = "bo_lang"
+
+    static func choose(query: String?, cookie: String?, acceptLanguage: String?) -> PageLanguage {
+        if let query, let language = PageLanguage(rawValue: query) { return language }
+        if let cookie, let language = PageLanguage(rawValue: cookie) { return language }
+        // The first listed language we have, ignoring quality weights (browsers list by preference).
+        for part in (acceptLanguage ?? "").split(separator: ",") {
+            let tag = part.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            if tag.hasPrefix("ko") { return .ko }
+            if tag.hasPrefix("en") { return .en }
+        }
+        return .ko
+    }
+
+    var other: PageLanguage { self == .ko ? .en : .ko }
+
+    /// Venues are in Korea; their local time is what a ticket says.
+    static let venueTimeZone = TimeZone(identifier: "Asia/Seoul") ?? .gmt
+
+    /// 110,000원 / ₩110,000.
+    func money(_ money: Money) -> String {
+        let formatter = NumberFormatter()
+        formatter.numberStyle = .decimal
+        formatter.groupingSeparator = ","
+        formatter.usesGroupingSeparator = true
+        let digits = formatter.string(from: NSNumber(value: money.amount)) ?? String(money.amount)
+        guard money.currency == .krw else { return "\(digits) \(money.currency.rawValue)" }
+        return self == .ko ? "\(digits)원" : "₩\(digits)"
+    }
+
+    /// 2026년 12월 24일 (목) 19:00 / Thu, Dec 24, 2026, 19:00 — in the venue's time zone.
+    func dateTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.timeZone = Self.venueTimeZone
+        formatter.locale = Locale(identifier: self == .ko ? "ko_KR" : "en_US_POSIX")
+        formatter.dateFormat = self == .ko ? "yyyy년 M월 d일 (E) HH:mm" : "EEE, MMM d, yyyy, HH:mm"
+        return formatter.string(from: date)
+    }
+
+    /// The words of the pages.
+    func text(_ key: PageText) -> String {
+        switch self {
+        case .ko: key.korean
+        case .en: key.english
+        }
+    }
+}
+
+enum PageText: CaseIterable {
+    case siteName, tagline, search, searchPlaceholder, category, anyCategory, from, to, find, onSaleNow, opensAt, soldOut
+    case comingUp, noEvents, performances, priceAndLeft, left, notOnSaleYet, salesClosed, cancelled, venue, back
+    case notFoundTitle, notFoundBody, home, switchLanguage, concert, musical, theatre, sports, exhibition, other, language
+
+    var korean: String {
+        switch self {
+        case .siteName: "박스오피스"
+        case .tagline: "공정한 대기열, 한 번에 끝나는 예매"
+        case .search: "공연 찾기"
+        case .searchPlaceholder: "공연명, 아티스트"
+        case .category: "장르"
+        case .anyCategory: "전체"
+        case .from: "시작일"
+        case .to: "종료일"
+        case .find: "검색"
+        case .onSaleNow: "예매 중"
+        case .opensAt: "예매 오픈"
+        case .soldOut: "매진"
+        case .comingUp: "오픈 예정"
+        case .noEvents: "조건에 맞는 공연이 없습니다."
+        case .performances: "회차"
+        case .priceAndLeft: "등급별 가격과 남은 좌석"
+        case .left: "남음"
+        case .notOnSaleYet: "예매 오픈 전"
+        case .salesClosed: "예매 종료"
+        case .cancelled: "취소된 회차"
+        case .venue: "공연장"
+        case .back: "목록으로"
+        case .notFoundTitle: "페이지를 찾을 수 없습니다"
+        case .notFoundBody: "주소가 바뀌었거나 없는 페이지입니다."
+        case .home: "처음으로"
+        case .switchLanguage: "English"
+        case .concert: "콘서트"
+        case .musical: "뮤지컬"
+        case .theatre: "연극"
+        case .sports: "스포츠"
+        case .exhibition: "전시"
+        case .other: "기타"
+        case .language: "언어"
+        }
+    }
+
+    var english: String {
+        switch self {
+        case .siteName: "Boxoffice"
+        case .tagline: "A fair queue, then tickets in one go"
+        case .search: "Find a show"
+        case .searchPlaceholder: "Show or artist"
+        case .category: "Category"
+        case .anyCategory: "All"
+        case .from: "From"
+        case .to: "To"
+        case .find: "Search"
+        case .onSaleNow: "On sale"
+        case .opensAt: "On sale from"
+        case .soldOut: "Sold out"
+        case .comingUp: "Coming up"
+        case .noEvents: "No shows match."
+        case .performances: "Performances"
+        case .priceAndLeft: "Prices and seats left per tier"
+        case .left: "left"
+        case .notOnSaleYet: "Not on sale yet"
+        case .salesClosed: "Sales closed"
+        case .cancelled: "Cancelled"
+        case .venue: "Venue"
+        case .back: "All shows"
+        case .notFoundTitle: "Page not found"
+        case .notFoundBody: "The address changed, or there never was such a page."
+        case .home: "Home"
+        case .switchLanguage: "한국어"
+        case .concert: "Concert"
+        case .musical: "Musical"
+        case .theatre: "Theatre"
+        case .sports: "Sports"
+        case .exhibition: "Exhibition"
+        case .other: "Other"
+        case .language: "Language"
+        }
+    }
+}

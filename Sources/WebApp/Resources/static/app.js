@@ -1,0 +1,25 @@
+// Small progressive enhancements for every page; the pages work without it.
+(function () {
+  "use strict";
+  // Times are rendered in the venue's zone by the server; a <time> element also says how far
+  // away it is in the fan's own words, refreshed each minute.
+  var language = document.documentElement.lang || "ko";
+  var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(language, { numeric: "auto" }) : null;
+  function describe() {
+    if (!relative) return;
+    var now = Date.now();
+    document.querySelectorAll("time[data-relative]").forEach(function (node) {
+      var at = Date.parse(node.getAttribute("datetime"));
+      if (isNaN(at)) return;
+      var minutes = Math.round((at - now) / 60000);
+      var text = Math.abs(minutes) < 60 ? relative.format(minutes, "minute")
+        : Math.abs(minutes) < 48 * 60 ? relative.format(Math.round(minutes / 60), "hour")
+        : relative.format(Math.round(minutes / 1440), "day");
+      node.setAttribute("title", text);
+      var hint = node.nextElementSibling;
+      if (hint && hint.classList.contains("relative")) hint.textContent = "(" + text + ")";
+    });
+  }
+  describe();
+  setInterval(describe, 60000);
+})();

@@ -1,0 +1,225 @@
+import BoxofficeKit
+import Foundation
+import HTTPKit
+import HTTPTypes
+import Hummingbird
+import Logging
+import Mustache
+
+/// The pages fans open in a browser, rendered on the server from Mustache templates and
+/// served by the same binary: the event listing (`/`) and each event's page (`/events/{id}`),
+/// their CSS and JavaScript (`/static/…`), and a readable 404 for any other page address.
+/// Everything ships in the binary's resources: no CDN, no external fonts or scripts.
+public struct WebApp: Sendable {
+    private let showcase: any Showcase
+    private let templates: MustacheLibrary
+    private let assets: StaticAssets
+    private let clock: any WallClock
+
+    public init(showcase: any Showcase, clock: any WallClock) throws {
+        guard let resources = Bundle.module.resourceURL else { throw MissingResources() }
+        var templates = MustacheLibrary()
+        let directory = resources.appendingPathComponent("templates")
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.hasSuffix(".mustache") {
+            let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            try templates.register(text, named: String(name.dropLast(".mustache".count)))
+        }
+        self.templates = templates
+        self.assets = try StaticAssets(directory: resources.appendingPathComponent("static"))
+        self.showcase = showcase
+        self.clock = clock
+    }
+
+    struct MissingResources: Error, CustomStringConvertible {
+        var description: String { "the WebApp resources (templates, static files) are missing from the build" }
+    }
+
+    /// Paths that belong to the JSON API and operations: they keep problem+json for a 404.
+    static let apiPrefixes = ["/v1/", "/health", "/ready", "/metrics", "/openapi"]
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/") { request, _ in try await self.home(request) }
+        router.get("/events/:eventId") { request, context in
+            try await self.eventPage(request, id: try context.parameters.require("eventId"))
+        }
+        router.get("/static/:file") { _, context in
+            guard let asset = self.assets.asset(named: try context.parameters.require("file")) else {
+                throw HTTPError(.notFound)
+            }
+            return Response(
+                status: .ok,
+                headers: [.contentType: asset.contentType, .cacheControl: "public, max-age=31536000, immutable", .xContentTypeOptions: "nosniff"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+        }
+    }
+
+    /// Turns the JSON API's 404 into the friendly page for addresses a browser asked for.
+    public var notFoundPages: PageNotFoundMiddleware<AppRequestContext> { PageNotFoundMiddleware(app: self) }
+
+    // MARK: Pages
+
+    private func home(_ request: Request) async throws -> Response {
+        let language = Self.language(of: request)
+        let query = request.uri.queryParameters
+        let from = query["from"].flatMap { Self.day(String($0)) }
+        let to = query["to"].flatMap { Self.day(String($0)) }.map { $0.addingTimeInterval(86_400) }
+        let text = query["q"].map(String.init)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let category = query["category"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        let events = try await showcase.events(matching: EventSearch(
+            text: text?.isEmpty == false ? text : nil, category: category, from: from, to: to))
+        let now = clock.now()
+        let cards: [[String: Any]] = events.map { card in
+            var row: [String: Any] = [
+                "id": card.id, "title": card.title, "artist": card.artist, "category": Self.category(card.category, language),
+                "venue": card.venueName, "soldOut": card.soldOut, "onSaleNow": card.onSaleNow && !card.soldOut,
+                "soldOutLabel": language.text(.soldOut), "onSaleLabel": language.text(.onSaleNow), "opensAtLabel": language.text(.opensAt),
+            ]
+            if let startsAt = card.firstStartsAt { row["startsAt"] = language.dateTime(startsAt); row["startsAtISO"] = Self.iso(startsAt) }
+            if let opensAt = card.opensAt, opensAt > now, !card.onSaleNow {
+                row["opensAt"] = language.dateTime(opensAt)
+                row["opensAtISO"] = Self.iso(opensAt)
+            }
+            return row
+        }
+        let categories: [[String: Any]] = [("", PageText.anyCategory)] .map { value, label in
+            ["value": value, "label": language.text(label), "selected": category == nil]
+        } + Self.categories.map { value, label in
+            ["value": value, "label": language.text(label), "selected": category == value]
+        }
+        let body: [String: Any] = [
+            "heading": language.text(.search), "tagline": language.text(.tagline), "searchLabel": language.text(.search),
+            "searchPlaceholder": language.text(.searchPlaceholder), "categoryLabel": language.text(.category), "categories": categories,
+            "fromLabel": language.text(.from), "toLabel": language.text(.to), "find": language.text(.find),
+            "q": text ?? "", "from": query["from"].map(String.init) ?? "", "to": query["to"].map(String.init) ?? "",
+            "events": cards, "hasEvents": !cards.isEmpty, "noEvents": language.text(.noEvents),
+        ]
+        return try page("home", body, title: language.text(.search), language: language, request: request)
+    }
+
+    private func eventPage(_ request: Request, id: String) async throws -> Response {
+        let language = Self.language(of: request)
+        guard let event = try await showcase.event(id: id) else { return try notFound(request) }
+        let now = clock.now()
+        let showings: [[String: Any]] = event.showings.map { showing in
+            let onSale = !showing.cancelled && showing.onSaleFrom <= now && now < showing.onSaleUntil
+            let soldOut = !showing.tiers.isEmpty && showing.tiers.allSatisfy { $0.left == 0 }
+            var row: [String: Any] = [
+                "id": showing.id, "startsAt": language.dateTime(showing.startsAt), "startsAtISO": Self.iso(showing.startsAt),
+                "cancelled": showing.cancelled, "onSaleNow": onSale && !soldOut, "soldOut": !showing.cancelled && soldOut,
+                "closed": !showing.cancelled && now >= showing.onSaleUntil,
+                "cancelledLabel": language.text(.cancelled), "onSaleLabel": language.text(.onSaleNow), "soldOutLabel": language.text(.soldOut),
+                "opensAtLabel": language.text(.opensAt), "closedLabel": language.text(.salesClosed), "priceAndLeft": language.text(.priceAndLeft),
+                "tiers": showing.tiers.map { tier -> [String: Any] in
+                    ["name": tier.name, "price": language.money(tier.price), "hasLeft": tier.left != nil, "left": tier.left ?? 0,
+                     "leftLabel": language.text(.left)]
+                },
+            ]
+            if !showing.cancelled, now < showing.onSaleFrom {
+                row["opensAt"] = language.dateTime(showing.onSaleFrom)
+                row["opensAtISO"] = Self.iso(showing.onSaleFrom)
+            }
+            return row
+        }
+        let body: [String: Any] = [
+            "back": language.text(.back), "title": event.card.title, "artist": event.card.artist,
+            "category": Self.category(event.card.category, language), "venueLabel": language.text(.venue), "venue": event.card.venueName,
+            "venueAddress": event.venueAddress, "description": event.description, "hasDescription": !event.description.isEmpty,
+            "performancesLabel": language.text(.performances), "showings": showings,
+        ]
+        return try page("event", body, title: event.card.title, language: language, request: request)
+    }
+
+    func notFound(_ request: Request) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = [
+            "heading": language.text(.notFoundTitle), "body": language.text(.notFoundBody), "home": language.text(.home),
+        ]
+        return try page("not-found", body, title: language.text(.notFoundTitle), language: language, request: request, status: .notFound)
+    }
+
+    // MARK: Rendering
+
+    /// A whole page: the body template inside the layout, with the headers every page sends.
+    private func page(
+        _ template: String, _ body: [String: Any], title: String, language: PageLanguage, request: Request,
+        status: HTTPResponse.Status = .ok
+    ) throws -> Response {
+        guard let inner = templates.render(body, withTemplate: template) else { throw MissingTemplate(name: template) }
+        // The same page in the other language, with the same search.
+        var switchLink = URLComponents()
+        switchLink.path = request.uri.path
+        switchLink.queryItems = request.uri.queryParameters.filter { $0.key != "lang" }
+            .map { URLQueryItem(name: String($0.key), value: String($0.value)) }
+            .sorted { $0.name < $1.name } + [URLQueryItem(name: "lang", value: language.other.rawValue)]
+        let layout: [String: Any] = [
+            "language": language.rawValue, "otherLanguage": language.other.rawValue, "title": title,
+            "siteName": language.text(.siteName), "tagline": language.text(.tagline), "skip": language == .ko ? "본문 바로가기" : "Skip to content",
+            "switchLanguage": language.text(.switchLanguage), "switchHref": switchLink.string ?? "/?lang=\(language.other.rawValue)",
+            "css": assets.path("app.css"), "js": assets.path("app.js"), "body": inner,
+        ]
+        guard let html = templates.render(layout, withTemplate: "layout") else { throw MissingTemplate(name: "layout") }
+        var headers = Self.pageHeaders
+        // The switch remembers the choice for the next pages.
+        if let chosen = request.uri.queryParameters["lang"], PageLanguage(rawValue: String(chosen)) != nil {
+            headers[.setCookie] = "\(PageLanguage.cookieName)=\(chosen); Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly"
+        }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    struct MissingTemplate: Error, CustomStringConvertible {
+        let name: String
+        var description: String { "the page template \(name) is missing or did not render" }
+    }
+
+    /// No inline script or style anywhere, so the policy needs no 'unsafe-inline'; no framing.
+    static let pageHeaders: HTTPFields = [
+        .contentType: "text/html; charset=utf-8",
+        .contentSecurityPolicy:
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        HTTPField.Name("X-Frame-Options")!: "DENY",
+        .xContentTypeOptions: "nosniff",
+        HTTPField.Name("Referrer-Policy")!: "same-origin",
+        .cacheControl: "no-cache",
+        .vary: "Accept-Language, Cookie",
+    ]
+
+    static func language(of request: Request) -> PageLanguage {
+        let cookie = request.cookies[PageLanguage.cookieName]?.value
+        return PageLanguage.choose(
+            query: request.uri.queryParameters["lang"].map(String.init), cookie: cookie, acceptLanguage: request.headers[.acceptLanguage])
+    }
+
+    static let categories: [(String, PageText)] = [
+        ("concert", .concert), ("musical", .musical), ("theatre", .theatre), ("sports", .sports), ("exhibition", .exhibition),
+    ]
+
+    static func category(_ value: String, _ language: PageLanguage) -> String {
+        categories.first { $0.0 == value }.map { language.text($0.1) } ?? value
+    }
+
+    private static func iso(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle()) }
+
+    /// A `yyyy-MM-dd` from a date input, as the start of that day in the venues' time zone.
+    private static func day(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = PageLanguage.venueTimeZone
+        formatter.dateFormat = "yyyy-MM-dd"
+        return formatter.date(from: text)
+    }
+}
+
+/// Answers a browser's request for an unknown page with the friendly 404 page; the JSON API's
+/// paths, and clients that do not ask for HTML, keep their problem+json.
+public struct PageNotFoundMiddleware<Context: RequestContext>: RouterMiddleware {
+    let app: WebApp
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response = try await next(request, context)
+        guard response.status == .notFound, request.method == .get || request.method == .head,
+              request.headers[.accept]?.contains("text/html") == true,
+              !WebApp.apiPrefixes.contains(where: { request.uri.path.hasPrefix($0) })
+        else { return response }
+        return try app.notFound(request)
+    }
+}

@@ -1,0 +1,100 @@
+import BoxofficeKit
+import BoxofficeServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import TestSupport
+import Testing
+
+/// The fan pages through the real router: what they show, in which language, with which
+/// headers, and that what people typed is never rendered as markup.
+@Suite struct WebAppTests {
+    private func page(
+        _ client: some TestClientProtocol, _ path: String, headers: HTTPFields = [:]
+    ) async throws -> (status: Int, headers: HTTPFields, body: String) {
+        try await client.execute(uri: path, method: .get, headers: headers) { response in
+            (Int(response.status.code), response.headers, String(buffer: response.body))
+        }
+    }
+
+    @Test func theListingAndTheEventPageShowPublishedEventsEscapedInTheFansLanguage() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform, rows: 2)
+                let organizer = try await OnSale.token(platform, userID: "organizer", roles: [.organizer])
+                // What an organizer typed, markup included, comes out as text.
+                _ = try await sale.call(.patch, "/v1/events/\(sale.eventID)", fan: organizer, body: [
+                    "title": "<script>alert(1)</script> Tour", "description": "Line one\n<img src=x onerror=alert(2)>",
+                ])
+
+                let korean = try await page(client, "/", headers: [.acceptLanguage: "ko-KR,ko;q=0.9,en;q=0.8"])
+                #expect(korean.status == 200)
+                #expect(korean.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(korean.body.contains("<html lang=\"ko\">"))
+                #expect(korean.body.contains("&lt;script&gt;alert(1)&lt;/script&gt; Tour"))
+                #expect(!korean.body.contains("<script>alert(1)"))
+                #expect(korean.body.contains("예매 중"), "the performance is on sale")
+                #expect(korean.body.contains("href=\"/events/\(sale.eventID)\""))
+
+                let english = try await page(client, "/events/\(sale.eventID)", headers: [.acceptLanguage: "en-US,en;q=0.9"])
+                #expect(english.status == 200)
+                #expect(english.body.contains("<html lang=\"en\">"))
+                #expect(english.body.contains("&lt;img src=x onerror=alert(2)&gt;"))
+                #expect(english.body.contains("₩110,000"))
+                #expect(english.body.contains("20 left"), "two rows of ten seats, none sold")
+                #expect(english.body.contains("On sale"))
+
+                // The switch: ?lang= wins over Accept-Language and is remembered in a cookie.
+                let switched = try await page(client, "/events/\(sale.eventID)?lang=ko", headers: [.acceptLanguage: "en-US"])
+                #expect(switched.body.contains("110,000원"))
+                #expect(switched.headers[.setCookie]?.hasPrefix("bo_lang=ko;") == true)
+                let remembered = try await page(client, "/", headers: [.acceptLanguage: "en-US", .cookie: "bo_lang=ko"])
+                #expect(remembered.body.contains("<html lang=\"ko\">"))
+
+                // Searching: a text that matches nothing says so.
+                let none = try await page(client, "/?q=nothing-like-this&lang=en")
+                #expect(none.body.contains("No shows match."))
+                #expect(!none.body.contains("/events/\(sale.eventID)"))
+            }
+        }
+    }
+
+    @Test func pagesSendAStrictContentSecurityPolicyAndAssetsAreHashedAndKeptForAYear() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let home = try await page(client, "/")
+                let policy = try #require(home.headers[.contentSecurityPolicy])
+                #expect(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"))
+                #expect(!policy.contains("unsafe-inline"))
+                #expect(home.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+                #expect(!home.body.contains("<script>"), "no inline script: the policy forbids it")
+                #expect(!home.body.contains("style="), "no inline style either")
+
+                let stylesheet = try #require(home.body.firstMatch(of: /href="(\/static\/app\.[0-9a-f]{10}\.css)"/)?.1)
+                let css = try await page(client, String(stylesheet))
+                #expect(css.status == 200)
+                #expect(css.headers[.contentType] == "text/css; charset=utf-8")
+                #expect(css.headers[.cacheControl] == "public, max-age=31536000, immutable")
+                #expect(try await page(client, "/static/app.0000000000.css").status == 404)
+            }
+        }
+    }
+
+    @Test func anUnknownPageIsAFriendlyPageAndTheAPIKeepsProblemJSON() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let browser = try await page(client, "/no/such/page", headers: [.accept: "text/html,*/*", .acceptLanguage: "en"])
+                #expect(browser.status == 404)
+                #expect(browser.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(browser.body.contains("Page not found"))
+                let api = try await page(client, "/v1/no-such-thing", headers: [.accept: "text/html,*/*"])
+                #expect(api.status == 404)
+                #expect(api.headers[.contentType] == "application/problem+json")
+                let script = try await page(client, "/no/such/page")
+                #expect(script.headers[.contentType] == "application/problem+json", "a client that does not ask for HTML")
+                #expect(try await page(client, "/events/no-such-event", headers: [.accept: "text/html"]).status == 404)
+            }
+        }
+    }
+}
