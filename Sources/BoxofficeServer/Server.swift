@@ -10,13 +10,29 @@ import UnixSignals
 /// What the `boxoffice` commands do, apart from parsing their arguments.
 public enum Server {
     /// Opens the database, applies pending migrations and serves until SIGTERM/SIGINT.
-    public static func serve(_ configuration: ServerConfiguration, logger: Logger) async throws {
+    /// `demo`: fill an empty embedded database with the demo data first (`DemoData`) and say
+    /// how to sign in.
+    public static func serve(_ configuration: ServerConfiguration, logger: Logger, demo: Bool = false) async throws {
+        if demo, case .postgres = configuration.database {
+            throw ConfigurationError(origin: "--demo", problem: "the demo fills the embedded database; leave --database-url unset")
+        }
         try await withDatabase(configuration, logger: logger) { database in
             let applied = try await Migrator(database: database, groups: BoxofficePlatform.migrationGroups).migrate()
             if !applied.isEmpty {
                 logger.notice("migrated", metadata: ["applied": .array(applied.map { .string($0) })])
             }
             let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: logger)
+            if demo {
+                let filled = try await DemoData.fillIfEmpty(platform)
+                let address = "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(configuration.port)/"
+                var lines = [filled ? "Demo data added." : "The database already has events; the demo data was not added again."]
+                lines.append("Open \(address) — demo accounts:")
+                for account in DemoData.accounts {
+                    lines.append("  \(account.role.padding(toLength: 10, withPad: " ", startingAt: 0)) \(account.email)  password: \(account.password)")
+                }
+                // Written at once (print would wait in a buffer when the output is a file).
+                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            }
             let application = try platform.buildApplication()
             if let redis = platform.redis {
                 // Fail at start-up, not at the first fan's request, when Redis is unreachable.

@@ -109,7 +109,8 @@ public struct WebApp: Sendable {
                 "closed": !showing.cancelled && now >= showing.onSaleUntil,
                 "cancelledLabel": language.text(.cancelled), "onSaleLabel": language.text(.onSaleNow), "soldOutLabel": language.text(.soldOut),
                 "opensAtLabel": language.text(.opensAt), "closedLabel": language.text(.salesClosed), "priceAndLeft": language.text(.priceAndLeft),
-                "tiers": showing.tiers.map { tier -> [String: Any] in
+                // Dearest first, as box offices list them.
+                "tiers": showing.tiers.sorted { ($0.price.amount, $1.name) > ($1.price.amount, $0.name) }.map { tier -> [String: Any] in
                     ["name": tier.name, "price": language.money(tier.price), "hasLeft": tier.left != nil, "left": tier.left ?? 0,
                      "leftLabel": language.text(.left)]
                 },

@@ -207,6 +207,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("metrics-token"), help: ArgumentHelp(Setting.metricsToken.helpText))
     var metricsToken: String?
 
+    @Flag(help: "Fill an empty embedded database with demo accounts, a venue and events (one opening soon behind a waiting room), print how to sign in, then serve.")
+    var demo = false
+
     func run() async throws {
         var flags = common.flags
         flags[.host] = host
@@ -229,7 +232,7 @@ struct Serve: AsyncParsableCommand {
             let configuration = try ServerConfiguration.resolve(flags: flags)
             try configuration.checkSafeToServe()
             let logger = bootstrapLogging(configuration)
-            try await Server.serve(configuration, logger: logger)
+            try await Server.serve(configuration, logger: logger, demo: demo)
         }
     }
 }
