@@ -59,6 +59,7 @@ enum PageText: CaseIterable {
     case siteName, tagline, search, searchPlaceholder, category, anyCategory, from, to, find, onSaleNow, opensAt, soldOut
     case comingUp, noEvents, performances, priceAndLeft, left, notOnSaleYet, salesClosed, cancelled, venue, back
     case notFoundTitle, notFoundBody, home, switchLanguage, concert, musical, theatre, sports, exhibition, other, language
+    case signIn, signUp, signOut, email, password, rememberMe, orWith, noAccount, haveAccount, name, passwordHint, checking, checked
 
     var korean: String {
         switch self {
@@ -95,6 +96,19 @@ enum PageText: CaseIterable {
         case .exhibition: "전시"
         case .other: "기타"
         case .language: "언어"
+        case .signIn: "로그인"
+        case .signUp: "회원가입"
+        case .signOut: "로그아웃"
+        case .email: "이메일"
+        case .password: "비밀번호"
+        case .rememberMe: "로그인 상태 유지"
+        case .orWith: "다른 계정으로 로그인"
+        case .noAccount: "처음이신가요?"
+        case .haveAccount: "이미 계정이 있으신가요?"
+        case .name: "이름"
+        case .passwordHint: "10자 이상, 이메일과 다르게 정해 주세요."
+        case .checking: "자동 가입 방지 확인 중…"
+        case .checked: "확인 완료"
         }
     }
 
@@ -133,6 +147,19 @@ enum PageText: CaseIterable {
         case .exhibition: "Exhibition"
         case .other: "Other"
         case .language: "Language"
+        case .signIn: "Sign in"
+        case .signUp: "Sign up"
+        case .signOut: "Sign out"
+        case .email: "Email"
+        case .password: "Password"
+        case .rememberMe: "Keep me signed in"
+        case .orWith: "Or sign in with"
+        case .noAccount: "New here?"
+        case .haveAccount: "Already have an account?"
+        case .name: "Name"
+        case .passwordHint: "At least 10 characters, not your email address."
+        case .checking: "Checking you are not a bot…"
+        case .checked: "Checked"
         }
     }
 }

@@ -42,6 +42,8 @@ public struct WebApp: Sendable {
         router.get("/events/:eventId") { request, context in
             try await self.eventPage(request, id: try context.parameters.require("eventId"))
         }
+        router.get("/signin") { request, _ in try self.accountPage(request, signUp: false) }
+        router.get("/signup") { request, _ in try self.accountPage(request, signUp: true) }
         router.get("/static/:file") { _, context in
             guard let asset = self.assets.asset(named: try context.parameters.require("file")) else {
                 throw HTTPError(.notFound)
@@ -130,6 +132,32 @@ public struct WebApp: Sendable {
         return try page("event", body, title: event.card.title, language: language, request: request)
     }
 
+    /// Sign-in or sign-up: the form posts to the JSON API from `auth.js`; `next` is where to go
+    /// afterwards (a path on this site only).
+    private func accountPage(_ request: Request, signUp: Bool) throws -> Response {
+        let language = Self.language(of: request)
+        let next = Self.safeNext(request.uri.queryParameters["next"].map(String.init))
+        let nextQuery = next == "/" ? "" : "?next=" + (next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        let body: [String: Any] = [
+            "heading": language.text(signUp ? .signUp : .signIn), "submit": language.text(signUp ? .signUp : .signIn),
+            "emailLabel": language.text(.email), "passwordLabel": language.text(.password), "rememberLabel": language.text(.rememberMe),
+            "orWith": language.text(.orWith), "noAccount": language.text(.noAccount), "signupLink": language.text(.signUp),
+            "haveAccount": language.text(.haveAccount), "signinLink": language.text(.signIn), "nameLabel": language.text(.name),
+            "passwordHint": language.text(.passwordHint), "checking": language.text(.checking), "checked": language.text(.checked),
+            "next": next, "nextQuery": nextQuery,
+        ]
+        return try page(
+            signUp ? "signup" : "signin", body, title: language.text(signUp ? .signUp : .signIn), language: language, request: request,
+            script: "auth.js")
+    }
+
+    /// A path on this site to return to, never another site (`//host`, `/\host`) or a scheme.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), !next.contains("\r"), !next.contains("\n")
+        else { return "/" }
+        return next
+    }
+
     func notFound(_ request: Request) throws -> Response {
         let language = Self.language(of: request)
         let body: [String: Any] = [
@@ -143,7 +171,7 @@ public struct WebApp: Sendable {
     /// A whole page: the body template inside the layout, with the headers every page sends.
     private func page(
         _ template: String, _ body: [String: Any], title: String, language: PageLanguage, request: Request,
-        status: HTTPResponse.Status = .ok
+        status: HTTPResponse.Status = .ok, script: String? = nil
     ) throws -> Response {
         guard let inner = templates.render(body, withTemplate: template) else { throw MissingTemplate(name: template) }
         // The same page in the other language, with the same search.
@@ -157,8 +185,14 @@ public struct WebApp: Sendable {
             "siteName": language.text(.siteName), "tagline": language.text(.tagline), "skip": language == .ko ? "본문 바로가기" : "Skip to content",
             "switchLanguage": language.text(.switchLanguage), "switchHref": switchLink.string ?? "/?lang=\(language.other.rawValue)",
             "css": assets.path("app.css"), "js": assets.path("app.js"), "body": inner,
+            "signIn": language.text(.signIn), "signOut": language.text(.signOut),
         ]
-        guard let html = templates.render(layout, withTemplate: "layout") else { throw MissingTemplate(name: "layout") }
+        var layoutWithScript = layout
+        if let script {
+            layoutWithScript["pageScript"] = assets.path(script)
+            layoutWithScript["powWorker"] = assets.path("pow-worker.js")
+        }
+        guard let html = templates.render(layoutWithScript, withTemplate: "layout") else { throw MissingTemplate(name: "layout") }
         var headers = Self.pageHeaders
         // The switch remembers the choice for the next pages.
         if let chosen = request.uri.queryParameters["lang"], PageLanguage(rawValue: String(chosen)) != nil {

@@ -97,4 +97,23 @@ import Testing
             }
         }
     }
+
+    @Test func theSignInPageReturnsOnlyToAPathOnThisSite() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let local = try await page(client, "/signin?next=%2Fevents%2Fabc&lang=en")
+                #expect(local.status == 200)
+                #expect(local.body.contains("data-next=\"/events/abc\""))
+                #expect(local.body.contains("/static/auth."), "the page's script, by its hashed name")
+                for elsewhere in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+                    let encoded = elsewhere.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                    let answer = try await page(client, "/signin?next=\(encoded)")
+                    #expect(answer.body.contains("data-next=\"/\""), "\(elsewhere) is not followed")
+                }
+                let signup = try await page(client, "/signup?lang=ko")
+                #expect(signup.body.contains("회원가입"))
+                #expect(signup.body.contains("data-pow-worker=\"/static/pow-worker."))
+            }
+        }
+    }
 }

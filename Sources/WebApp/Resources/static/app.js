@@ -23,3 +23,29 @@
   describe();
   setInterval(describe, 60000);
 })();
+// Who is signed in (the session cookie is HttpOnly; /v1/me answers for it), with sign-out.
+(function () {
+  "use strict";
+  var account = document.getElementById("account");
+  if (!account) return;
+  fetch("/v1/me", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    .then(function (response) { return response.ok ? response.json() : null; })
+    .then(function (me) {
+      if (!me) return;
+      var user = me.user || me;
+      account.textContent = "";
+      var name = document.createElement("span");
+      name.textContent = user.name || user.email;
+      name.setAttribute("data-user", user.email || "");
+      var out = document.createElement("button");
+      out.type = "button";
+      out.textContent = account.getAttribute("data-signout");
+      out.addEventListener("click", function () {
+        var csrf = (document.cookie.match(/(?:^|; )bo_csrf=([^;]*)/) || [])[1] || "";
+        fetch("/v1/auth/browser-session", { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": decodeURIComponent(csrf) } })
+          .then(function () { window.location.assign("/"); });
+      });
+      account.appendChild(name);
+      account.appendChild(out);
+    }).catch(function () {});
+})();

@@ -1,0 +1,150 @@
+"""Journeys through the pages in headless Chromium (scripts/browser-tests starts the server with
+the demo data). Each step asserts what the page shows, and where it matters what the API then
+holds. Usage: journeys.py BASE_URL ARTIFACTS_DIR"""
+import json
+import sys
+import time
+import unittest
+import urllib.request
+import uuid
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import WebDriverWait
+
+BASE, ARTIFACTS = sys.argv[1], sys.argv[2]
+FAN = {"email": "fan@demo.boxoffice.local", "password": "demo fan 2026"}
+
+
+def browser(width=360, height=800, language="ko"):
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},{height}",
+                     f"--lang={language}", "--hide-scrollbars"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    if width < 500:
+        # A desktop window cannot be that narrow; a phone's viewport is emulated instead.
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2}})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def api(method, path, body=None, token=None):
+    request = urllib.request.Request(BASE + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def first_event_id(title_prefix):
+    _, listing = api("GET", "/v1/events")
+    return next(event["id"] for event in listing["items"] if event["title"].startswith(title_prefix))
+
+
+class Journeys(unittest.TestCase):
+    def wait(self, driver, condition, seconds=20):
+        return WebDriverWait(driver, seconds).until(condition)
+
+    def test_a_fan_signs_up_solving_the_check_in_the_page_then_signs_out_and_in_again(self):
+        driver = browser()
+        try:
+            email = f"new-fan-{uuid.uuid4().hex[:8]}@example.com"
+            driver.get(BASE + "/signup")
+            form = driver.find_element(By.ID, "signup")
+            form.find_element(By.NAME, "name").send_keys("김민지")
+            form.find_element(By.NAME, "email").send_keys(email)
+            form.find_element(By.NAME, "password").send_keys("correct horse battery")
+            form.find_element(By.TAG_NAME, "button").click()
+            # The check is solved in a worker, the account made, the session cookie set: home, signed in.
+            self.wait(driver, lambda d: d.current_url.rstrip("/") == BASE)
+            self.wait(driver, seen.text_to_be_present_in_element((By.ID, "account"), "김민지"))
+            status, session = api("POST", "/v1/auth/signin", {"email": email, "password": "correct horse battery"})
+            self.assertEqual(status, 200, "the account the page made signs in through the API")
+            self.assertEqual(session["user"]["name"], "김민지")
+            driver.save_screenshot(f"{ARTIFACTS}/signed-in-360.png")
+
+            driver.find_element(By.CSS_SELECTOR, "#account button").click()
+            self.wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#account a").text != "")
+            driver.get(BASE + "/signin")
+            form = driver.find_element(By.ID, "signin")
+            form.find_element(By.NAME, "email").send_keys(email)
+            form.find_element(By.NAME, "password").send_keys("correct horse battery")
+            form.find_element(By.TAG_NAME, "button").click()
+            self.wait(driver, seen.text_to_be_present_in_element((By.ID, "account"), "김민지"))
+        finally:
+            driver.quit()
+
+    def test_a_wrong_password_and_bad_fields_read_as_messages_not_json(self):
+        driver = browser(language="en")
+        try:
+            driver.get(BASE + "/signin")
+            form = driver.find_element(By.ID, "signin")
+            form.find_element(By.NAME, "email").send_keys(FAN["email"])
+            form.find_element(By.NAME, "password").send_keys("not the password")
+            form.find_element(By.TAG_NAME, "button").click()
+            banner = self.wait(driver, seen.visibility_of_element_located((By.CSS_SELECTOR, "#signin .form-error")))
+            self.assertTrue(banner.text.strip())
+            self.assertNotIn("{", banner.text, "a message, never a JSON dump")
+            self.assertIn("/signin", driver.current_url)
+
+            driver.get(BASE + "/signup")
+            form = driver.find_element(By.ID, "signup")
+            form.find_element(By.NAME, "name").send_keys("Someone")
+            form.find_element(By.NAME, "email").send_keys("not-an-email")
+            form.find_element(By.NAME, "password").send_keys("short")
+            form.find_element(By.TAG_NAME, "button").click()
+            note = self.wait(driver, seen.visibility_of_element_located((By.CSS_SELECTOR, "#signup .field-error")))
+            self.assertTrue(note.text.strip())
+            self.assertEqual(form.find_element(By.NAME, "email").get_attribute("aria-invalid"), "true")
+        finally:
+            driver.quit()
+
+    def test_the_pages_fit_a_phone_and_a_desktop_in_korean_and_english(self):
+        event = first_event_id("Aurora")
+        for width, height in ((360, 800), (1280, 900)):
+            for language in ("ko", "en"):
+                driver = browser(width, height, language)
+                try:
+                    for name, path in (("home", "/"), ("event", f"/events/{event}"), ("signin", "/signin"), ("not-found", "/no/such/page")):
+                        driver.get(BASE + path)
+                        self.assertEqual(driver.find_element(By.TAG_NAME, "html").get_attribute("lang"), language)
+                        self.assertEqual(driver.execute_script("return window.innerWidth"), width, "the viewport is the width asked for")
+                        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+                        self.assertLessEqual(overflow, 0, f"{path} scrolls sideways at {width} px ({language})")
+                        driver.save_screenshot(f"{ARTIFACTS}/{name}-{language}-{width}.png")
+                    driver.get(BASE + f"/events/{event}")
+                    body = driver.find_element(By.TAG_NAME, "main").text
+                    if language == "ko":
+                        self.assertIn("143,000원", body)
+                        self.assertIn("남음", body)
+                    else:
+                        self.assertIn("₩143,000", body)
+                        self.assertIn("left", body)
+                    driver.get(BASE + "/no/such/page")
+                    self.assertIn("페이지를 찾을 수 없습니다" if language == "ko" else "Page not found", driver.page_source)
+                finally:
+                    driver.quit()
+
+    def test_the_language_switch_is_remembered(self):
+        driver = browser(language="ko")
+        try:
+            driver.get(BASE + "/")
+            driver.find_element(By.CSS_SELECTOR, "a.lang").click()
+            self.wait(driver, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+            driver.get(BASE + "/signin")
+            self.assertEqual(driver.find_element(By.TAG_NAME, "html").get_attribute("lang"), "en")
+        finally:
+            driver.quit()
+
+
+if __name__ == "__main__":
+    started = time.time()
+    result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
+    print(f"browser journeys: {result.testsRun} run, {len(result.failures) + len(result.errors)} failed, {time.time() - started:.1f} s")
+    sys.exit(0 if result.wasSuccessful() else 1)
