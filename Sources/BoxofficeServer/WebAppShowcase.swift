@@ -54,12 +54,41 @@ struct CatalogShowcase: Showcase {
                 onSaleUntil: performance.onSaleUntil, cancelled: performance.status == "cancelled",
                 tiers: performance.tiers.map { tier in
                     EventPage.Tier(name: tier.tier, price: tier.price, left: left?.first { $0.tier == tier.tier }?.available)
-                })
+                },
+                seated: performance.seating == .reserved)
         }
         let soldOut = !showings.isEmpty && showings.allSatisfy { $0.cancelled || $0.tiers.allSatisfy { $0.left == 0 } }
         return EventPage(
             card: card(for: event, venueName: venue?.name ?? "", hasSeatsLeft: !soldOut, now: clock.now()),
             description: event.description, venueAddress: venue?.address ?? "", showings: showings)
+    }
+
+    func performance(id: String) async throws -> PerformancePage? {
+        guard let event = try await eventFor(performanceID: id), let performance = event.performances?.first(where: { $0.id == id })
+        else { return nil }
+        let venue = try? await catalog.venue(id: event.venueId)
+        let left = try? await availability.availability(performanceID: id).tiers
+        return PerformancePage(
+            eventID: event.id, eventTitle: event.title, venueName: venue?.name ?? "",
+            showing: EventPage.Showing(
+                id: id, startsAt: performance.startsAt, onSaleFrom: performance.onSaleFrom, onSaleUntil: performance.onSaleUntil,
+                cancelled: performance.status == "cancelled",
+                tiers: performance.tiers.map { tier in
+                    EventPage.Tier(name: tier.tier, price: tier.price, left: left?.first { $0.tier == tier.tier }?.available)
+                }),
+            maxSeatsPerOrder: performance.maxSeatsPerOrder, generalAdmission: performance.seating == .general)
+    }
+
+    /// The published event a performance belongs to, with its performances.
+    private func eventFor(performanceID: String) async throws -> Event? {
+        let performance: Performance
+        do {
+            performance = try await catalog.performance(id: performanceID, viewer: nil)
+        } catch let problem as Problem where problem.status == 404 {
+            return nil
+        }
+        guard let event = try? await catalog.event(id: performance.eventId, viewer: nil), event.status != .draft else { return nil }
+        return event
     }
 
     private func card(for event: Event, venueName: String, hasSeatsLeft: Bool, now: Date) -> EventCard {

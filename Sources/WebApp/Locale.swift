@@ -60,6 +60,9 @@ enum PageText: CaseIterable {
     case comingUp, noEvents, performances, priceAndLeft, left, notOnSaleYet, salesClosed, cancelled, venue, back
     case notFoundTitle, notFoundBody, home, switchLanguage, concert, musical, theatre, sports, exhibition, other, language
     case signIn, signUp, signOut, email, password, rememberMe, orWith, noAccount, haveAccount, name, passwordHint, checking, checked
+    case pickSeats, seatsSelected, noSeatsSelected, perOrderLimit, seatTaken, seatsHeld, holdExpired, ticketsPaid, signInToBuy
+    case seatAvailable, seatUnavailable, section, row, seat, queueFirst, somethingWrong, legend, zoomIn, zoomOut, keyboardHint
+    case seatMap, loadingMap, holdSeats, holdEndsIn, payFromWallet, releaseSeats
 
     var korean: String {
         switch self {
@@ -109,6 +112,32 @@ enum PageText: CaseIterable {
         case .passwordHint: "10자 이상, 이메일과 다르게 정해 주세요."
         case .checking: "자동 가입 방지 확인 중…"
         case .checked: "확인 완료"
+        case .pickSeats: "좌석 선택"
+        case .seatsSelected: "선택한 좌석:"
+        case .noSeatsSelected: "지도에서 좌석을 골라 주세요."
+        case .perOrderLimit: "한 번에 {max}석까지 고를 수 있습니다."
+        case .seatTaken: "방금 다른 분이 선택한 좌석입니다. 다른 좌석을 골라 주세요."
+        case .seatsHeld: "좌석을 잡아 두었습니다:"
+        case .holdExpired: "선점 시간이 끝나 좌석이 풀렸습니다. 다시 골라 주세요."
+        case .ticketsPaid: "결제 완료! 티켓 {count}장:"
+        case .signInToBuy: "예매하려면 로그인해 주세요."
+        case .seatAvailable: "선택 가능"
+        case .seatUnavailable: "선택 불가"
+        case .section: "구역"
+        case .row: "열"
+        case .seat: "번"
+        case .queueFirst: "이 회차는 대기열을 거쳐 예매합니다."
+        case .somethingWrong: "잠시 후 다시 시도해 주세요."
+        case .legend: "등급과 가격"
+        case .zoomIn: "확대"
+        case .zoomOut: "축소"
+        case .keyboardHint: "방향키로 이동, Enter로 선택"
+        case .seatMap: "좌석 배치도"
+        case .loadingMap: "좌석 배치도를 불러오는 중…"
+        case .holdSeats: "좌석 잡기"
+        case .holdEndsIn: "남은 시간"
+        case .payFromWallet: "포인트로 결제"
+        case .releaseSeats: "좌석 놓기"
         }
     }
 
@@ -160,6 +189,32 @@ enum PageText: CaseIterable {
         case .passwordHint: "At least 10 characters, not your email address."
         case .checking: "Checking you are not a bot…"
         case .checked: "Checked"
+        case .pickSeats: "Choose seats"
+        case .seatsSelected: "Selected:"
+        case .noSeatsSelected: "Pick seats on the map."
+        case .perOrderLimit: "You can pick up to {max} seats at a time."
+        case .seatTaken: "Someone took that seat a moment ago; pick another."
+        case .seatsHeld: "Held for you:"
+        case .holdExpired: "Your hold ran out and the seats were released; pick again."
+        case .ticketsPaid: "Paid! {count} tickets:"
+        case .signInToBuy: "Sign in to buy."
+        case .seatAvailable: "available"
+        case .seatUnavailable: "unavailable"
+        case .section: "Section"
+        case .row: "row"
+        case .seat: "seat"
+        case .queueFirst: "This performance sells through a waiting room."
+        case .somethingWrong: "Try again in a moment."
+        case .legend: "Tiers and prices"
+        case .zoomIn: "Zoom in"
+        case .zoomOut: "Zoom out"
+        case .keyboardHint: "Arrow keys move, Enter picks"
+        case .seatMap: "Seat map"
+        case .loadingMap: "Loading the seat map…"
+        case .holdSeats: "Hold these seats"
+        case .holdEndsIn: "Time left"
+        case .payFromWallet: "Pay with points"
+        case .releaseSeats: "Let them go"
         }
     }
 }

@@ -8,6 +8,28 @@ public protocol Showcase: Sendable {
     func events(matching search: EventSearch) async throws -> [EventCard]
     /// A published event with its performances, or nil when there is none to show.
     func event(id: String) async throws -> EventPage?
+    /// One performance of a published event, for its seat map page; nil when there is none to show.
+    func performance(id: String) async throws -> PerformancePage?
+}
+
+/// A performance's seat map page: what it is and its rules; the seats come from the JSON API.
+public struct PerformancePage: Sendable {
+    public let eventID: String
+    public let eventTitle: String
+    public let venueName: String
+    public let showing: EventPage.Showing
+    public let maxSeatsPerOrder: Int
+    /// Standing tiers are bought by quantity, not from the map.
+    public let generalAdmission: Bool
+
+    public init(eventID: String, eventTitle: String, venueName: String, showing: EventPage.Showing, maxSeatsPerOrder: Int, generalAdmission: Bool) {
+        self.eventID = eventID
+        self.eventTitle = eventTitle
+        self.venueName = venueName
+        self.showing = showing
+        self.maxSeatsPerOrder = maxSeatsPerOrder
+        self.generalAdmission = generalAdmission
+    }
 }
 
 public struct EventSearch: Sendable, Equatable {
@@ -77,8 +99,11 @@ public struct EventPage: Sendable {
         public let onSaleUntil: Date
         public let cancelled: Bool
         public let tiers: [Tier]
+        /// Seats picked on a map (reserved seating), not a count per standing tier.
+        public let seated: Bool
 
-        public init(id: String, startsAt: Date, onSaleFrom: Date, onSaleUntil: Date, cancelled: Bool, tiers: [Tier]) {
+        public init(id: String, startsAt: Date, onSaleFrom: Date, onSaleUntil: Date, cancelled: Bool, tiers: [Tier], seated: Bool = true) {
+            self.seated = seated
             self.id = id
             self.startsAt = startsAt
             self.onSaleFrom = onSaleFrom

@@ -42,6 +42,9 @@ public struct WebApp: Sendable {
         router.get("/events/:eventId") { request, context in
             try await self.eventPage(request, id: try context.parameters.require("eventId"))
         }
+        router.get("/performances/:performanceId") { request, context in
+            try await self.performancePage(request, id: try context.parameters.require("performanceId"))
+        }
         router.get("/signin") { request, _ in try self.accountPage(request, signUp: false) }
         router.get("/signup") { request, _ in try self.accountPage(request, signUp: true) }
         router.get("/static/:file") { _, context in
@@ -108,6 +111,7 @@ public struct WebApp: Sendable {
             var row: [String: Any] = [
                 "id": showing.id, "startsAt": language.dateTime(showing.startsAt), "startsAtISO": Self.iso(showing.startsAt),
                 "cancelled": showing.cancelled, "onSaleNow": onSale && !soldOut, "soldOut": !showing.cancelled && soldOut,
+                "pickSeats": language.text(.pickSeats), "canPick": onSale && !soldOut && showing.seated,
                 "closed": !showing.cancelled && now >= showing.onSaleUntil,
                 "cancelledLabel": language.text(.cancelled), "onSaleLabel": language.text(.onSaleNow), "soldOutLabel": language.text(.soldOut),
                 "opensAtLabel": language.text(.opensAt), "closedLabel": language.text(.salesClosed), "priceAndLeft": language.text(.priceAndLeft),
@@ -130,6 +134,34 @@ public struct WebApp: Sendable {
             "performancesLabel": language.text(.performances), "showings": showings,
         ]
         return try page("event", body, title: event.card.title, language: language, request: request)
+    }
+
+    /// A performance's seat map: drawn and kept live by `seatmap.js` from the availability API;
+    /// holding and paying go through the API too.
+    private func performancePage(_ request: Request, id: String) async throws -> Response {
+        let language = Self.language(of: request)
+        guard let performance = try await showcase.performance(id: id), !performance.generalAdmission else { return try notFound(request) }
+        let tiers = performance.showing.tiers.sorted { ($0.price.amount, $1.name) > ($1.price.amount, $0.name) }
+        let body: [String: Any] = [
+            "id": id, "eventId": performance.eventID, "eventTitle": performance.eventTitle, "venue": performance.venueName,
+            "startsAt": language.dateTime(performance.showing.startsAt), "startsAtISO": Self.iso(performance.showing.startsAt),
+            "max": performance.maxSeatsPerOrder, "language": language.rawValue,
+            "selfPath": ("/performances/" + id).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/",
+            "tiers": tiers.enumerated().map { index, tier -> [String: Any] in
+                ["index": index % 5, "name": tier.name, "price": language.money(tier.price), "amount": tier.price.amount,
+                 "hasLeft": tier.left != nil, "left": tier.left ?? 0, "leftLabel": language.text(.left)]
+            },
+            "tSelected": language.text(.seatsSelected), "tNone": language.text(.noSeatsSelected), "tMax": language.text(.perOrderLimit),
+            "tTaken": language.text(.seatTaken), "tHeld": language.text(.seatsHeld), "tExpired": language.text(.holdExpired),
+            "tPaid": language.text(.ticketsPaid), "tSignin": language.text(.signInToBuy), "tAvailable": language.text(.seatAvailable),
+            "tUnavailable": language.text(.seatUnavailable), "tSection": language.text(.section), "tRow": language.text(.row),
+            "tSeat": language.text(.seat), "tQueue": language.text(.queueFirst), "tError": language.text(.somethingWrong),
+            "legendLabel": language.text(.legend), "zoomIn": language.text(.zoomIn), "zoomOut": language.text(.zoomOut),
+            "keyboardHint": language.text(.keyboardHint), "mapLabel": language.text(.seatMap), "loading": language.text(.loadingMap),
+            "holdLabel": language.text(.holdSeats), "holdEndsIn": language.text(.holdEndsIn), "payLabel": language.text(.payFromWallet),
+            "releaseLabel": language.text(.releaseSeats),
+        ]
+        return try page("performance", body, title: performance.eventTitle, language: language, request: request, script: "seatmap.js")
     }
 
     /// Sign-in or sign-up: the form posts to the JSON API from `auth.js`; `next` is where to go

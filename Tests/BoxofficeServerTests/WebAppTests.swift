@@ -116,4 +116,26 @@ import Testing
             }
         }
     }
+
+    @Test func anOnSalePerformanceLinksToItsSeatMapPageAndStandingOnesDoNot() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let seated = try await OnSale.make(client, platform, rows: 2)
+                let event = try await page(client, "/events/\(seated.eventID)?lang=en")
+                #expect(event.body.contains("href=\"/performances/\(seated.performanceID)\""))
+                let map = try await page(client, "/performances/\(seated.performanceID)?lang=en")
+                #expect(map.status == 200)
+                #expect(map.body.contains("data-performance=\"\(seated.performanceID)\""))
+                #expect(map.body.contains("data-max=\""))
+                #expect(map.body.contains("/static/seatmap."))
+                #expect(map.body.contains("₩110,000"))
+
+                let standing = try await OnSale.make(client, platform, quota: 50)
+                let standingEvent = try await page(client, "/events/\(standing.eventID)?lang=en")
+                #expect(!standingEvent.body.contains("/performances/\(standing.performanceID)\""), "no map for a standing tier")
+                #expect(try await page(client, "/performances/\(standing.performanceID)", headers: [.accept: "text/html"]).status == 404)
+                #expect(try await page(client, "/performances/no-such", headers: [.accept: "text/html"]).status == 404)
+            }
+        }
+    }
 }

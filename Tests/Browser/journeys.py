@@ -131,6 +131,61 @@ class Journeys(unittest.TestCase):
                 finally:
                     driver.quit()
 
+    def test_a_fan_picks_two_seats_on_the_map_holds_and_pays_while_another_fan_sees_them_go(self):
+        event = first_event_id("Aurora")
+        _, page = api("GET", f"/v1/events/{event}")
+        performance = page["performances"][0]["id"]
+        onlooker = browser(1280, 900, "en")
+        fan = browser(360, 800, "ko")
+        try:
+            # Someone else is looking at the same map, without signing in.
+            onlooker.get(f"{BASE}/performances/{performance}")
+            self.wait(onlooker, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
+
+            fan.get(f"{BASE}/signin?next=/performances/{performance}")
+            form = fan.find_element(By.ID, "signin")
+            form.find_element(By.NAME, "email").send_keys(FAN["email"])
+            form.find_element(By.NAME, "password").send_keys(FAN["password"])
+            form.find_element(By.TAG_NAME, "button").click()
+            self.wait(fan, lambda d: "/performances/" in d.current_url)
+            self.wait(fan, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
+            # Two free seats: one by pointer, the next along the row by keyboard.
+            free = [node for node in fan.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]") if "taken" not in node.get_attribute("class")]
+            first = free[0]
+            fan.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", first)
+            fan.execute_script("arguments[0].setAttribute('tabindex', '0'); arguments[0].focus()", first)
+            from selenium.webdriver.common.keys import Keys
+            fan.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+            second = fan.switch_to.active_element
+            second.send_keys(Keys.ENTER)
+            chosen = [first.get_attribute("data-seat"), second.get_attribute("data-seat")]
+            self.assertNotEqual(chosen[0], chosen[1])
+            self.assertIn("선택한 좌석", fan.find_element(By.ID, "selection").text)
+            self.assertIn("구역", second.get_attribute("aria-label"), "each seat says where it is")
+            fan.find_element(By.ID, "hold").click()
+            self.wait(fan, seen.visibility_of_element_located((By.ID, "holdpanel")))
+            self.assertRegex(fan.find_element(By.ID, "countdown").text, r"^[0-9]+:[0-5][0-9]$")
+            fan.save_screenshot(f"{ARTIFACTS}/seatmap-held-ko-360.png")
+            fan.find_element(By.ID, "pay").click()
+            done = self.wait(fan, seen.visibility_of_element_located((By.ID, "donepanel")))
+            self.assertIn("티켓 2장", done.text)
+            fan.save_screenshot(f"{ARTIFACTS}/seatmap-paid-ko-360.png")
+
+            # The onlooker's map shows both seats gone, without reloading.
+            self.wait(onlooker, lambda d: all("taken" in d.find_element(By.CSS_SELECTOR, f"[data-seat='{seat}']").get_attribute("class")
+                                              for seat in chosen), seconds=10)
+            onlooker.save_screenshot(f"{ARTIFACTS}/seatmap-onlooker-en-1280.png")
+            # And the API holds two valid tickets for those seats, paid from the wallet.
+            _, session = api("POST", "/v1/auth/signin", FAN)
+            _, tickets = api("GET", "/v1/tickets", token=session["accessToken"])
+            seats = sorted(ticket["seat"]["id"] for ticket in tickets["items"] if ticket["performanceId"] == performance)
+            self.assertEqual(seats, sorted(chosen))
+            _, wallet = api("GET", "/v1/wallet", token=session["accessToken"])
+            self.assertLess(wallet["balance"]["amount"], 1_000_000)
+        finally:
+            fan.quit()
+            onlooker.quit()
+
     def test_the_language_switch_is_remembered(self):
         driver = browser(language="ko")
         try:
