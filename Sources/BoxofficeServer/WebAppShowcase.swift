@@ -79,6 +79,22 @@ struct CatalogShowcase: Showcase {
             maxSeatsPerOrder: performance.maxSeatsPerOrder, generalAdmission: performance.seating == .general)
     }
 
+    func upcomingPerformances() async throws -> [UpcomingPerformance] {
+        var query = CatalogService.ListQuery()
+        query.limit = 50
+        // A door opens before the show and stays open a while after it starts.
+        let since = clock.now().addingTimeInterval(-6 * 3600)
+        query.from = since
+        var upcoming: [UpcomingPerformance] = []
+        for listed in try await catalog.listEvents(query).items {
+            let event = try await catalog.event(id: listed.id, viewer: nil)
+            for performance in event.performances ?? [] where performance.status != "cancelled" && performance.startsAt >= since {
+                upcoming.append(UpcomingPerformance(id: performance.id, eventTitle: event.title, startsAt: performance.startsAt))
+            }
+        }
+        return upcoming.sorted { $0.startsAt < $1.startsAt }
+    }
+
     /// The published event a performance belongs to, with its performances.
     private func eventFor(performanceID: String) async throws -> Event? {
         let performance: Performance

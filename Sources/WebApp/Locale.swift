@@ -63,6 +63,7 @@ enum PageText: CaseIterable {
     case pickSeats, seatsSelected, noSeatsSelected, perOrderLimit, seatTaken, seatsHeld, holdExpired, ticketsPaid, signInToBuy
     case seatAvailable, seatUnavailable, section, row, seat, queueFirst, somethingWrong, legend, zoomIn, zoomOut, keyboardHint
     case seatMap, loadingMap, holdSeats, holdEndsIn, payFromWallet, releaseSeats
+    case signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
 
     var korean: String {
         switch self {
@@ -138,6 +139,19 @@ enum PageText: CaseIterable {
         case .holdEndsIn: "남은 시간"
         case .payFromWallet: "포인트로 결제"
         case .releaseSeats: "좌석 놓기"
+        case .signInFirst: "먼저 로그인해 주세요."
+        case .door: "입장 확인"
+        case .gate: "게이트"
+        case .gatePlaceholder: "예: A"
+        case .ticketCode: "티켓 코드"
+        case .checkTicket: "확인"
+        case .useCamera: "카메라로 읽기"
+        case .valid: "입장 가능"
+        case .alreadyUsed: "이미 사용됨"
+        case .invalid: "무효 티켓"
+        case .firstUsedAt: "처음 사용:"
+        case .staffOnly: "이 공연의 입장 확인 권한이 없습니다."
+        case .noCamera: "카메라를 쓸 수 없습니다. 코드를 입력해 주세요."
         }
     }
 
@@ -215,6 +229,19 @@ enum PageText: CaseIterable {
         case .holdEndsIn: "Time left"
         case .payFromWallet: "Pay with points"
         case .releaseSeats: "Let them go"
+        case .signInFirst: "Sign in first."
+        case .door: "Door check"
+        case .gate: "Gate"
+        case .gatePlaceholder: "e.g. A"
+        case .ticketCode: "Ticket code"
+        case .checkTicket: "Check"
+        case .useCamera: "Read with the camera"
+        case .valid: "VALID"
+        case .alreadyUsed: "ALREADY USED"
+        case .invalid: "INVALID"
+        case .firstUsedAt: "First used"
+        case .staffOnly: "You are not door staff for this performance."
+        case .noCamera: "The camera is not available; type the code."
         }
     }
 }

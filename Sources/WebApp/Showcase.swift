@@ -10,6 +10,20 @@ public protocol Showcase: Sendable {
     func event(id: String) async throws -> EventPage?
     /// One performance of a published event, for its seat map page; nil when there is none to show.
     func performance(id: String) async throws -> PerformancePage?
+    /// Performances that have not ended yet, soonest first, for the door's choice.
+    func upcomingPerformances() async throws -> [UpcomingPerformance]
+}
+
+public struct UpcomingPerformance: Sendable {
+    public let id: String
+    public let eventTitle: String
+    public let startsAt: Date
+
+    public init(id: String, eventTitle: String, startsAt: Date) {
+        self.id = id
+        self.eventTitle = eventTitle
+        self.startsAt = startsAt
+    }
 }
 
 /// A performance's seat map page: what it is and its rules; the seats come from the JSON API.

@@ -45,6 +45,7 @@ public struct WebApp: Sendable {
         router.get("/performances/:performanceId") { request, context in
             try await self.performancePage(request, id: try context.parameters.require("performanceId"))
         }
+        router.get("/scan") { request, _ in try await self.scanPage(request) }
         router.get("/signin") { request, _ in try self.accountPage(request, signUp: false) }
         router.get("/signup") { request, _ in try self.accountPage(request, signUp: true) }
         router.get("/static/:file") { _, context in
@@ -162,6 +163,23 @@ public struct WebApp: Sendable {
             "releaseLabel": language.text(.releaseSeats),
         ]
         return try page("performance", body, title: performance.eventTitle, language: language, request: request, script: "seatmap.js")
+    }
+
+    /// The door: staff check tickets by code (typed, or read by the camera) with `scan.js`.
+    private func scanPage(_ request: Request) async throws -> Response {
+        let language = Self.language(of: request)
+        let performances = try await showcase.upcomingPerformances().map { performance -> [String: Any] in
+            ["id": performance.id, "label": "\(performance.eventTitle) · \(language.dateTime(performance.startsAt))"]
+        }
+        let body: [String: Any] = [
+            "heading": language.text(.door), "performanceLabel": language.text(.performances), "performances": performances,
+            "gateLabel": language.text(.gate), "gatePlaceholder": language.text(.gatePlaceholder), "codeLabel": language.text(.ticketCode),
+            "check": language.text(.checkTicket), "cameraLabel": language.text(.useCamera), "language": language.rawValue,
+            "tValid": language.text(.valid), "tUsed": language.text(.alreadyUsed), "tInvalid": language.text(.invalid),
+            "tAt": language.text(.firstUsedAt), "tGate": language.text(.gate), "tSignin": language.text(.signInFirst),
+            "tForbidden": language.text(.staffOnly), "tError": language.text(.somethingWrong), "tNoCamera": language.text(.noCamera),
+        ]
+        return try page("scan", body, title: language.text(.door), language: language, request: request, script: "scan.js")
     }
 
     /// Sign-in or sign-up: the form posts to the JSON API from `auth.js`; `next` is where to go

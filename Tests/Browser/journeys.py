@@ -48,7 +48,7 @@ def first_event_id(title_prefix):
 
 
 class Journeys(unittest.TestCase):
-    def wait(self, driver, condition, seconds=20):
+    def wait(self, driver, condition, seconds=30):
         return WebDriverWait(driver, seconds).until(condition)
 
     def test_a_fan_signs_up_solving_the_check_in_the_page_then_signs_out_and_in_again(self):
@@ -111,7 +111,7 @@ class Journeys(unittest.TestCase):
             for language in ("ko", "en"):
                 driver = browser(width, height, language)
                 try:
-                    for name, path in (("home", "/"), ("event", f"/events/{event}"), ("signin", "/signin"), ("not-found", "/no/such/page")):
+                    for name, path in (("home", "/"), ("event", f"/events/{event}"), ("signin", "/signin"), ("scan", "/scan"), ("not-found", "/no/such/page")):
                         driver.get(BASE + path)
                         self.assertEqual(driver.find_element(By.TAG_NAME, "html").get_attribute("lang"), language)
                         self.assertEqual(driver.execute_script("return window.innerWidth"), width, "the viewport is the width asked for")
@@ -185,6 +185,62 @@ class Journeys(unittest.TestCase):
         finally:
             fan.quit()
             onlooker.quit()
+
+    def test_door_staff_scan_a_ticket_by_code_valid_then_already_used_with_the_first_gate(self):
+        # A ticket of the demo fan's, bought through the API for the second Aurora night.
+        _, page = api("GET", f"/v1/events/{first_event_id('Aurora')}")
+        performance = page["performances"][1]["id"]
+        _, session = api("POST", "/v1/auth/signin", FAN)
+        token = session["accessToken"]
+        _, seatmap = api("GET", f"/v1/performances/{performance}/availability")
+        seat = next(s["id"] for s in seatmap["seats"] if s["state"] == "available")
+        status, hold = api("POST", f"/v1/performances/{performance}/holds", {"seatIds": [seat]}, token)
+        self.assertEqual(status, 201, hold)
+        request = urllib.request.Request(BASE + "/v1/checkout", method="POST", data=json.dumps({"holdId": hold["id"], "method": "wallet"}).encode(),
+                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
+        with urllib.request.urlopen(request) as response:
+            code = json.loads(response.read())["tickets"][0]["code"]
+
+        driver = browser(360, 800, "en")
+        try:
+            driver.get(BASE + "/signin?next=/scan")
+            form = driver.find_element(By.ID, "signin")
+            form.find_element(By.NAME, "email").send_keys("staff@demo.boxoffice.local")
+            form.find_element(By.NAME, "password").send_keys("demo staff 2026")
+            form.find_element(By.TAG_NAME, "button").click()
+            self.wait(driver, lambda d: d.current_url.endswith("/scan"))
+            scan = driver.find_element(By.ID, "scanform")
+            from selenium.webdriver.support.ui import Select
+            Select(scan.find_element(By.NAME, "performance")).select_by_value(performance)
+            scan.find_element(By.NAME, "gate").send_keys("A")
+            scan.find_element(By.NAME, "code").send_keys(code)
+            scan.find_element(By.TAG_NAME, "button").click()
+            verdict = self.wait(driver, seen.visibility_of_element_located((By.ID, "verdict")))
+            self.wait(driver, lambda d: "valid" in d.find_element(By.ID, "verdict").get_attribute("class"))
+            self.assertEqual(verdict.find_element(By.CLASS_NAME, "word").text, "VALID")
+            driver.save_screenshot(f"{ARTIFACTS}/scan-valid-en-360.png")
+
+            gate = scan.find_element(By.NAME, "gate")
+            gate.clear()
+            gate.send_keys("B")
+            scan.find_element(By.NAME, "code").send_keys(code)
+            scan.find_element(By.TAG_NAME, "button").click()
+            self.wait(driver, lambda d: "used" in d.find_element(By.ID, "verdict").get_attribute("class"))
+            self.assertEqual(verdict.find_element(By.CLASS_NAME, "word").text, "ALREADY USED")
+            self.assertIn("Gate A", verdict.find_element(By.CLASS_NAME, "detail").text)
+            driver.save_screenshot(f"{ARTIFACTS}/scan-used-en-360.png")
+
+            scan.find_element(By.NAME, "code").send_keys(code[:-3] + "AAA")
+            scan.find_element(By.TAG_NAME, "button").click()
+            self.wait(driver, lambda d: "invalid" in d.find_element(By.ID, "verdict").get_attribute("class"))
+            # The gate is remembered on the device.
+            driver.get(BASE + "/scan")
+            self.assertEqual(driver.find_element(By.NAME, "gate").get_attribute("value"), "B")
+        finally:
+            driver.quit()
+        _, tickets = api("GET", "/v1/tickets", token=token)
+        scanned = next(ticket for ticket in tickets["items"] if ticket["code"] == code)
+        self.assertEqual(scanned["firstGate"], "A")
 
     def test_the_language_switch_is_remembered(self):
         driver = browser(language="ko")
