@@ -63,7 +63,7 @@ enum PageText: CaseIterable {
     case pickSeats, seatsSelected, noSeatsSelected, perOrderLimit, seatTaken, seatsHeld, holdExpired, ticketsPaid, signInToBuy
     case seatAvailable, seatUnavailable, section, row, seat, queueFirst, somethingWrong, legend, zoomIn, zoomOut, keyboardHint
     case seatMap, loadingMap, holdSeats, holdEndsIn, payFromWallet, releaseSeats
-    case signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
+    case myTickets, loadingTickets, noTickets, offlineTickets, signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
 
     var korean: String {
         switch self {
@@ -139,6 +139,10 @@ enum PageText: CaseIterable {
         case .holdEndsIn: "남은 시간"
         case .payFromWallet: "포인트로 결제"
         case .releaseSeats: "좌석 놓기"
+        case .myTickets: "내 티켓"
+        case .loadingTickets: "티켓을 불러오는 중…"
+        case .noTickets: "아직 티켓이 없습니다."
+        case .offlineTickets: "오프라인입니다. 마지막으로 받은 티켓을 보여 드립니다."
         case .signInFirst: "먼저 로그인해 주세요."
         case .door: "입장 확인"
         case .gate: "게이트"
@@ -229,6 +233,10 @@ enum PageText: CaseIterable {
         case .holdEndsIn: "Time left"
         case .payFromWallet: "Pay with points"
         case .releaseSeats: "Let them go"
+        case .myTickets: "My tickets"
+        case .loadingTickets: "Loading your tickets…"
+        case .noTickets: "No tickets yet."
+        case .offlineTickets: "You are offline; these are the tickets last loaded."
         case .signInFirst: "Sign in first."
         case .door: "Door check"
         case .gate: "Gate"

@@ -33,6 +33,12 @@ struct StaticAssets: Sendable {
 
     func asset(named hashedName: String) -> Asset? { byHashedName[hashedName] }
 
+    /// A file's text by its plain name (the service worker is served from the site's root).
+    func source(of name: String) -> String? {
+        guard let hashed = paths[name]?.dropFirst("/static/".count), let asset = byHashedName[String(hashed)] else { return nil }
+        return String(decoding: asset.bytes, as: UTF8.self)
+    }
+
     func path(_ name: String) -> String { paths[name] ?? "/static/\(name)" }
 
     private static func contentType(_ ext: String) -> String {

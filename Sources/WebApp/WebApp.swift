@@ -46,6 +46,16 @@ public struct WebApp: Sendable {
             try await self.performancePage(request, id: try context.parameters.require("performanceId"))
         }
         router.get("/scan") { request, _ in try await self.scanPage(request) }
+        router.get("/tickets") { request, _ in try self.ticketsPage(request) }
+        // At the root so it may control /tickets; it is told the assets' hashed names to keep.
+        router.get("/tickets-sw.js") { _, _ in
+            guard let worker = self.assets.source(of: "tickets-sw.js") else { throw HTTPError(.notFound) }
+            let names = ["app.css", "app.js", "qr.js", "tickets.js"].map { "\"\(self.assets.path($0))\"" }.joined(separator: ", ")
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache", .xContentTypeOptions: "nosniff"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: "self.BOXOFFICE_ASSETS = [\(names)];\n" + worker)))
+        }
         router.get("/signin") { request, _ in try self.accountPage(request, signUp: false) }
         router.get("/signup") { request, _ in try self.accountPage(request, signUp: true) }
         router.get("/static/:file") { _, context in
@@ -162,7 +172,19 @@ public struct WebApp: Sendable {
             "holdLabel": language.text(.holdSeats), "holdEndsIn": language.text(.holdEndsIn), "payLabel": language.text(.payFromWallet),
             "releaseLabel": language.text(.releaseSeats),
         ]
-        return try page("performance", body, title: performance.eventTitle, language: language, request: request, script: "seatmap.js")
+        return try page("performance", body, title: performance.eventTitle, language: language, request: request, scripts: ["seatmap.js"])
+    }
+
+    /// My tickets, each with a QR code of its signed code drawn in the page; kept for offline use.
+    private func ticketsPage(_ request: Request) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = [
+            "heading": language.text(.myTickets), "language": language.rawValue, "loading": language.text(.loadingTickets),
+            "tNone": language.text(.noTickets), "tOffline": language.text(.offlineTickets), "tValid": language.text(.valid),
+            "tUsed": language.text(.alreadyUsed), "tCancelled": language.text(.cancelled), "tSignin": language.text(.signInFirst),
+            "tSeat": language.text(.seat),
+        ]
+        return try page("tickets", body, title: language.text(.myTickets), language: language, request: request, scripts: ["qr.js", "tickets.js"])
     }
 
     /// The door: staff check tickets by code (typed, or read by the camera) with `scan.js`.
@@ -179,7 +201,7 @@ public struct WebApp: Sendable {
             "tAt": language.text(.firstUsedAt), "tGate": language.text(.gate), "tSignin": language.text(.signInFirst),
             "tForbidden": language.text(.staffOnly), "tError": language.text(.somethingWrong), "tNoCamera": language.text(.noCamera),
         ]
-        return try page("scan", body, title: language.text(.door), language: language, request: request, script: "scan.js")
+        return try page("scan", body, title: language.text(.door), language: language, request: request, scripts: ["scan.js"])
     }
 
     /// Sign-in or sign-up: the form posts to the JSON API from `auth.js`; `next` is where to go
@@ -198,7 +220,7 @@ public struct WebApp: Sendable {
         ]
         return try page(
             signUp ? "signup" : "signin", body, title: language.text(signUp ? .signUp : .signIn), language: language, request: request,
-            script: "auth.js")
+            scripts: ["auth.js"])
     }
 
     /// A path on this site to return to, never another site (`//host`, `/\host`) or a scheme.
@@ -221,7 +243,7 @@ public struct WebApp: Sendable {
     /// A whole page: the body template inside the layout, with the headers every page sends.
     private func page(
         _ template: String, _ body: [String: Any], title: String, language: PageLanguage, request: Request,
-        status: HTTPResponse.Status = .ok, script: String? = nil
+        status: HTTPResponse.Status = .ok, scripts: [String] = []
     ) throws -> Response {
         guard let inner = templates.render(body, withTemplate: template) else { throw MissingTemplate(name: template) }
         // The same page in the other language, with the same search.
@@ -235,13 +257,10 @@ public struct WebApp: Sendable {
             "siteName": language.text(.siteName), "tagline": language.text(.tagline), "skip": language == .ko ? "본문 바로가기" : "Skip to content",
             "switchLanguage": language.text(.switchLanguage), "switchHref": switchLink.string ?? "/?lang=\(language.other.rawValue)",
             "css": assets.path("app.css"), "js": assets.path("app.js"), "body": inner,
-            "signIn": language.text(.signIn), "signOut": language.text(.signOut),
+            "signIn": language.text(.signIn), "signOut": language.text(.signOut), "myTickets": language.text(.myTickets),
         ]
         var layoutWithScript = layout
-        if let script {
-            layoutWithScript["pageScript"] = assets.path(script)
-            layoutWithScript["powWorker"] = assets.path("pow-worker.js")
-        }
+        layoutWithScript["pageScripts"] = scripts.map { ["src": assets.path($0), "powWorker": assets.path("pow-worker.js")] }
         guard let html = templates.render(layoutWithScript, withTemplate: "layout") else { throw MissingTemplate(name: "layout") }
         var headers = Self.pageHeaders
         // The switch remembers the choice for the next pages.

@@ -2,6 +2,7 @@
 the demo data). Each step asserts what the page shows, and where it matters what the API then
 holds. Usage: journeys.py BASE_URL ARTIFACTS_DIR"""
 import json
+import subprocess
 import sys
 import time
 import unittest
@@ -63,20 +64,21 @@ class Journeys(unittest.TestCase):
             form.find_element(By.TAG_NAME, "button").click()
             # The check is solved in a worker, the account made, the session cookie set: home, signed in.
             self.wait(driver, lambda d: d.current_url.rstrip("/") == BASE)
-            self.wait(driver, seen.text_to_be_present_in_element((By.ID, "account"), "김민지"))
+            self.wait(driver, lambda d: "김민지" in d.execute_script("return document.getElementById('account').textContent"))
             status, session = api("POST", "/v1/auth/signin", {"email": email, "password": "correct horse battery"})
             self.assertEqual(status, 200, "the account the page made signs in through the API")
             self.assertEqual(session["user"]["name"], "김민지")
             driver.save_screenshot(f"{ARTIFACTS}/signed-in-360.png")
 
             driver.find_element(By.CSS_SELECTOR, "#account button").click()
-            self.wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#account a").text != "")
+            self.wait(driver, lambda d: d.execute_script(
+                "return location.pathname === '/' && !document.querySelector('#account button') && !!document.querySelector('#account a[href=\"/signin\"]')"))
             driver.get(BASE + "/signin")
             form = driver.find_element(By.ID, "signin")
             form.find_element(By.NAME, "email").send_keys(email)
             form.find_element(By.NAME, "password").send_keys("correct horse battery")
             form.find_element(By.TAG_NAME, "button").click()
-            self.wait(driver, seen.text_to_be_present_in_element((By.ID, "account"), "김민지"))
+            self.wait(driver, lambda d: "김민지" in d.execute_script("return document.getElementById('account').textContent"))
         finally:
             driver.quit()
 
@@ -178,10 +180,40 @@ class Journeys(unittest.TestCase):
             # And the API holds two valid tickets for those seats, paid from the wallet.
             _, session = api("POST", "/v1/auth/signin", FAN)
             _, tickets = api("GET", "/v1/tickets", token=session["accessToken"])
-            seats = sorted(ticket["seat"]["id"] for ticket in tickets["items"] if ticket["performanceId"] == performance)
-            self.assertEqual(seats, sorted(chosen))
+            seats = {ticket["seat"]["id"] for ticket in tickets["items"] if ticket["performanceId"] == performance and ticket["status"] == "valid"}
+            self.assertTrue(set(chosen) <= seats, f"{chosen} are among the fan's tickets {seats}")
             _, wallet = api("GET", "/v1/wallet", token=session["accessToken"])
             self.assertLess(wallet["balance"]["amount"], 1_000_000)
+
+            # My tickets: each with a QR code that reads back as its signed code…
+            fan.get(BASE + "/tickets")
+            self.wait(fan, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".ticket .qr svg")) >= 2)
+            codes = {ticket["seat"]["id"]: ticket["code"] for ticket in tickets["items"] if ticket["performanceId"] == performance}
+            for item in fan.find_elements(By.CSS_SELECTOR, ".ticket"):
+                code = item.find_element(By.TAG_NAME, "code").text
+                if code not in codes.values():
+                    continue
+                picture = f"{ARTIFACTS}/qr-{len(code)}-{code[-6:]}.png"
+                item.find_element(By.CSS_SELECTOR, ".qr").screenshot(picture)
+                read = subprocess.run(["zbarimg", "-q", "--raw", picture], capture_output=True, text=True)
+                self.assertEqual(read.stdout.strip(), code, "the QR code drawn in the page reads as the ticket's code")
+            fan.save_screenshot(f"{ARTIFACTS}/tickets-ko-360.png")
+            # …and the page still opens with no network (the service worker kept it).
+            self.wait(fan, lambda d: d.execute_script("return !!(navigator.serviceWorker && navigator.serviceWorker.controller)") or
+                      (d.refresh() or False), seconds=15)
+            # Loaded once more under the worker, so it has seen (and kept) the answers.
+            fan.refresh()
+            self.wait(fan, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".ticket .qr svg")) >= 2)
+            def kept(d):
+                return d.execute_async_script("""
+                    var done = arguments[arguments.length - 1];
+                    Promise.all(["/tickets", "/v1/tickets?limit=100"].map(function (path) { return caches.match(path); }))
+                      .then(function (found) { done(found.every(function (response) { return !!response; })); });""")
+            self.wait(fan, kept, seconds=10)
+            fan.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+            fan.get(BASE + "/tickets")
+            self.wait(fan, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".ticket .qr svg")) >= 2)
+            fan.save_screenshot(f"{ARTIFACTS}/tickets-offline-ko-360.png")
         finally:
             fan.quit()
             onlooker.quit()
@@ -208,8 +240,7 @@ class Journeys(unittest.TestCase):
             form.find_element(By.NAME, "email").send_keys("staff@demo.boxoffice.local")
             form.find_element(By.NAME, "password").send_keys("demo staff 2026")
             form.find_element(By.TAG_NAME, "button").click()
-            self.wait(driver, lambda d: d.current_url.endswith("/scan"))
-            scan = driver.find_element(By.ID, "scanform")
+            scan = self.wait(driver, seen.presence_of_element_located((By.ID, "scanform")))
             from selenium.webdriver.support.ui import Select
             Select(scan.find_element(By.NAME, "performance")).select_by_value(performance)
             scan.find_element(By.NAME, "gate").send_keys("A")

@@ -45,6 +45,10 @@
         fetch("/v1/auth/browser-session", { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": decodeURIComponent(csrf) } })
           .then(function () { window.location.assign("/"); });
       });
+      var tickets = document.createElement("a");
+      tickets.href = "/tickets";
+      tickets.textContent = account.getAttribute("data-tickets");
+      account.appendChild(tickets);
       account.appendChild(name);
       account.appendChild(out);
     }).catch(function () {});
