@@ -63,7 +63,7 @@ enum PageText: CaseIterable {
     case pickSeats, seatsSelected, noSeatsSelected, perOrderLimit, seatTaken, seatsHeld, holdExpired, ticketsPaid, signInToBuy
     case seatAvailable, seatUnavailable, section, row, seat, queueFirst, somethingWrong, legend, zoomIn, zoomOut, keyboardHint
     case seatMap, loadingMap, holdSeats, holdEndsIn, payFromWallet, releaseSeats
-    case myTickets, loadingTickets, noTickets, offlineTickets, signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
+    case waitingRoom, queueWaiting, queueAdmitted, queueExpired, queueClosed, minutesLeft, almostThere, joiningQueue, position, ahead, waitLeft, keepPageOpen, myTickets, loadingTickets, noTickets, offlineTickets, signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
 
     var korean: String {
         switch self {
@@ -139,6 +139,18 @@ enum PageText: CaseIterable {
         case .holdEndsIn: "남은 시간"
         case .payFromWallet: "포인트로 결제"
         case .releaseSeats: "좌석 놓기"
+        case .waitingRoom: "대기열"
+        case .queueWaiting: "순서를 기다리는 중입니다. 이 페이지를 닫아도 자리는 유지됩니다."
+        case .queueAdmitted: "차례가 되었습니다! 좌석 선택으로 이동합니다."
+        case .queueExpired: "입장 시간이 지났습니다. 다시 줄을 서 주세요."
+        case .queueClosed: "대기열이 닫혔습니다."
+        case .minutesLeft: "약 {n}분"
+        case .almostThere: "곧 입장"
+        case .joiningQueue: "대기열에 들어가는 중…"
+        case .position: "내 순번"
+        case .ahead: "앞사람"
+        case .waitLeft: "예상 대기"
+        case .keepPageOpen: "새로고침하거나 다른 탭에서 열어도 같은 자리입니다."
         case .myTickets: "내 티켓"
         case .loadingTickets: "티켓을 불러오는 중…"
         case .noTickets: "아직 티켓이 없습니다."
@@ -233,6 +245,18 @@ enum PageText: CaseIterable {
         case .holdEndsIn: "Time left"
         case .payFromWallet: "Pay with points"
         case .releaseSeats: "Let them go"
+        case .waitingRoom: "Waiting room"
+        case .queueWaiting: "Waiting for your turn. Your place is kept if you close this page."
+        case .queueAdmitted: "It's your turn! Taking you to the seats."
+        case .queueExpired: "Your turn has passed; join the queue again."
+        case .queueClosed: "The queue is closed."
+        case .minutesLeft: "about {n} min"
+        case .almostThere: "any moment"
+        case .joiningQueue: "Joining the queue…"
+        case .position: "Your place"
+        case .ahead: "Ahead of you"
+        case .waitLeft: "Expected wait"
+        case .keepPageOpen: "Reloading or opening another tab keeps the same place."
         case .myTickets: "My tickets"
         case .loadingTickets: "Loading your tickets…"
         case .noTickets: "No tickets yet."

@@ -45,6 +45,9 @@ public struct WebApp: Sendable {
         router.get("/performances/:performanceId") { request, context in
             try await self.performancePage(request, id: try context.parameters.require("performanceId"))
         }
+        router.get("/performances/:performanceId/queue") { request, context in
+            try await self.queuePage(request, id: try context.parameters.require("performanceId"))
+        }
         router.get("/scan") { request, _ in try await self.scanPage(request) }
         router.get("/tickets") { request, _ in try self.ticketsPage(request) }
         // At the root so it may control /tickets; it is told the assets' hashed names to keep.
@@ -173,6 +176,23 @@ public struct WebApp: Sendable {
             "releaseLabel": language.text(.releaseSeats),
         ]
         return try page("performance", body, title: performance.eventTitle, language: language, request: request, scripts: ["seatmap.js"])
+    }
+
+    /// A performance's waiting room (`queue.js`): join, live position, on to the seat map when admitted.
+    private func queuePage(_ request: Request, id: String) async throws -> Response {
+        let language = Self.language(of: request)
+        guard let performance = try await showcase.performance(id: id) else { return try notFound(request) }
+        let body: [String: Any] = [
+            "id": id, "eventId": performance.eventID, "eventTitle": performance.eventTitle, "venue": performance.venueName,
+            "startsAt": language.dateTime(performance.showing.startsAt), "startsAtISO": Self.iso(performance.showing.startsAt),
+            "heading": language.text(.waitingRoom), "language": language.rawValue,
+            "selfPath": ("/performances/" + id + "/queue").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/",
+            "tWaiting": language.text(.queueWaiting), "tAdmitted": language.text(.queueAdmitted), "tExpired": language.text(.queueExpired),
+            "tClosed": language.text(.queueClosed), "tMinutes": language.text(.minutesLeft), "tSoon": language.text(.almostThere),
+            "tError": language.text(.somethingWrong), "tJoining": language.text(.joiningQueue), "positionLabel": language.text(.position),
+            "aheadLabel": language.text(.ahead), "etaLabel": language.text(.waitLeft), "keepOpen": language.text(.keepPageOpen),
+        ]
+        return try page("queue", body, title: language.text(.waitingRoom), language: language, request: request, scripts: ["queue.js"])
     }
 
     /// My tickets, each with a QR code of its signed code drawn in the page; kept for offline use.

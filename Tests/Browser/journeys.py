@@ -273,6 +273,50 @@ class Journeys(unittest.TestCase):
         scanned = next(ticket for ticket in tickets["items"] if ticket["code"] == code)
         self.assertEqual(scanned["firstGate"], "A")
 
+    def test_a_fan_is_sent_through_the_waiting_room_admitted_and_buys_a_seat(self):
+        # The demo organizer puts a new performance of the Aurora tour on sale behind a queue open now.
+        event = first_event_id("Aurora")
+        _, organizer = api("POST", "/v1/auth/signin", {"email": "organizer@demo.boxoffice.local", "password": "demo organizer 2026"})
+        token = organizer["accessToken"]
+        now = time.time()
+        iso = lambda seconds: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds))
+        status, performance = api("POST", f"/v1/events/{event}/performances", {
+            "startsAt": iso(40 * 86400), "onSaleFrom": iso(-60), "onSaleUntil": iso(39 * 86400),
+            "prices": [{"tier": t, "price": {"amount": a, "currency": "KRW"}} for t, a in (("VIP", 165000), ("R", 143000), ("S", 110000))],
+            "maxSeatsPerOrder": 4}, token)
+        self.assertEqual(status, 201, performance)
+        status, queue = api("PUT", f"/v1/performances/{performance['id']}/queue", {
+            "enabled": True, "opensAt": iso(-30), "prequeueMinutes": 0, "admitPerMinute": 600, "maxActiveShoppers": 50}, token)
+        self.assertLess(status, 300, queue)
+        driver = browser(360, 800, "en")
+        try:
+            driver.get(f"{BASE}/signin?next=/performances/{performance['id']}")
+            form = driver.find_element(By.ID, "signin")
+            form.find_element(By.NAME, "email").send_keys(FAN["email"])
+            form.find_element(By.NAME, "password").send_keys(FAN["password"])
+            form.find_element(By.TAG_NAME, "button").click()
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
+            free = [node for node in driver.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]") if "taken" not in node.get_attribute("class")]
+            driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", free[0])
+            driver.find_element(By.ID, "hold").click()
+            # No admission yet: the page sends the fan to the waiting room, which joins, waits and sends them back.
+            self.wait(driver, lambda d: d.current_url.endswith("/queue"))
+            driver.save_screenshot(f"{ARTIFACTS}/queue-en-360.png")
+            self.wait(driver, lambda d: d.current_url.endswith(f"/performances/{performance['id']}"), seconds=40)
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
+            free = [node for node in driver.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]") if "taken" not in node.get_attribute("class")]
+            driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", free[0])
+            driver.find_element(By.ID, "hold").click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "holdpanel")))
+            driver.find_element(By.ID, "pay").click()
+            done = self.wait(driver, seen.visibility_of_element_located((By.ID, "donepanel")))
+            self.assertIn("1", done.text)
+        finally:
+            driver.quit()
+        _, session = api("POST", "/v1/auth/signin", FAN)
+        _, tickets = api("GET", "/v1/tickets?limit=100", token=session["accessToken"])
+        self.assertEqual(len([t for t in tickets["items"] if t["performanceId"] == performance["id"]]), 1)
+
     def test_the_language_switch_is_remembered(self):
         driver = browser(language="ko")
         try:

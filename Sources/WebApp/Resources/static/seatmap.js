@@ -20,6 +20,11 @@
   function csrf() { return decodeURIComponent((document.cookie.match(/(?:^|; )bo_csrf=([^;]*)/) || [])[1] || ""); }
   async function call(method, path, body, extra) {
     var headers = Object.assign({ "Accept": "application/json", "X-CSRF-Token": csrf() }, extra || {});
+    // The waiting room's admission, when this performance sells through one (queue.js keeps it).
+    try {
+      var admission = JSON.parse(localStorage.getItem("boxoffice.queue." + performance) || "{}").accessToken;
+      if (admission) headers["Queue-Access"] = admission;
+    } catch (ignored) {}
     if (body) headers["Content-Type"] = "application/json";
     var response = await fetch(path, { method: method, credentials: "same-origin", headers: headers, body: body ? JSON.stringify(body) : undefined });
     var data = {};
@@ -183,6 +188,10 @@
     var answer = await call("POST", "/v1/performances/" + encodeURIComponent(performance) + "/holds", { seatIds: selected.slice() });
     if (!answer.ok) {
       if (answer.status === 401) { window.location.assign(root.getAttribute("data-signin")); return; }
+      if (answer.status === 403 && /queue-access/.test(answer.data.type || "")) {
+        window.location.assign("/performances/" + encodeURIComponent(performance) + "/queue");
+        return;
+      }
       if (answer.data.takenSeatIds) {
         answer.data.takenSeatIds.forEach(function (id) { if (seats[id]) { seats[id].state = "held"; } });
         selected = selected.filter(function (id) { return answer.data.takenSeatIds.indexOf(id) < 0; });
