@@ -63,7 +63,7 @@ enum PageText: CaseIterable {
     case pickSeats, seatsSelected, noSeatsSelected, perOrderLimit, seatTaken, seatsHeld, holdExpired, ticketsPaid, signInToBuy
     case seatAvailable, seatUnavailable, section, row, seat, queueFirst, somethingWrong, legend, zoomIn, zoomOut, keyboardHint
     case seatMap, loadingMap, holdSeats, holdEndsIn, payFromWallet, releaseSeats
-    case waitingRoom, queueWaiting, queueAdmitted, queueExpired, queueClosed, minutesLeft, almostThere, joiningQueue, position, ahead, waitLeft, keepPageOpen, myTickets, loadingTickets, noTickets, offlineTickets, signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
+    case wallet, balance, ledger, loadingHistory, noEntries, topUp, grant, purchase, refund, waitingRoom, queueWaiting, queueAdmitted, queueExpired, queueClosed, minutesLeft, almostThere, joiningQueue, position, ahead, waitLeft, keepPageOpen, myTickets, loadingTickets, noTickets, offlineTickets, signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
 
     var korean: String {
         switch self {
@@ -139,6 +139,15 @@ enum PageText: CaseIterable {
         case .holdEndsIn: "남은 시간"
         case .payFromWallet: "포인트로 결제"
         case .releaseSeats: "좌석 놓기"
+        case .wallet: "포인트 지갑"
+        case .balance: "잔액"
+        case .ledger: "이용 내역"
+        case .loadingHistory: "내역을 불러오는 중…"
+        case .noEntries: "아직 내역이 없습니다."
+        case .topUp: "충전"
+        case .grant: "지급"
+        case .purchase: "구매"
+        case .refund: "환불"
         case .waitingRoom: "대기열"
         case .queueWaiting: "순서를 기다리는 중입니다. 이 페이지를 닫아도 자리는 유지됩니다."
         case .queueAdmitted: "차례가 되었습니다! 좌석 선택으로 이동합니다."
@@ -245,6 +254,15 @@ enum PageText: CaseIterable {
         case .holdEndsIn: "Time left"
         case .payFromWallet: "Pay with points"
         case .releaseSeats: "Let them go"
+        case .wallet: "Wallet"
+        case .balance: "Balance"
+        case .ledger: "History"
+        case .loadingHistory: "Loading the history…"
+        case .noEntries: "Nothing yet."
+        case .topUp: "Top-up"
+        case .grant: "Grant"
+        case .purchase: "Purchase"
+        case .refund: "Refund"
         case .waitingRoom: "Waiting room"
         case .queueWaiting: "Waiting for your turn. Your place is kept if you close this page."
         case .queueAdmitted: "It's your turn! Taking you to the seats."

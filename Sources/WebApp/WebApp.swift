@@ -50,6 +50,7 @@ public struct WebApp: Sendable {
         }
         router.get("/scan") { request, _ in try await self.scanPage(request) }
         router.get("/tickets") { request, _ in try self.ticketsPage(request) }
+        router.get("/wallet") { request, _ in try self.walletPage(request) }
         // At the root so it may control /tickets; it is told the assets' hashed names to keep.
         router.get("/tickets-sw.js") { _, _ in
             guard let worker = self.assets.source(of: "tickets-sw.js") else { throw HTTPError(.notFound) }
@@ -195,6 +196,18 @@ public struct WebApp: Sendable {
         return try page("queue", body, title: language.text(.waitingRoom), language: language, request: request, scripts: ["queue.js"])
     }
 
+    /// The wallet's balance and ledger (`wallet.js`).
+    private func walletPage(_ request: Request) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = [
+            "heading": language.text(.wallet), "language": language.rawValue, "balanceLabel": language.text(.balance),
+            "ledgerLabel": language.text(.ledger), "loading": language.text(.loadingHistory),
+            "tNone": language.text(.noEntries), "tTopup": language.text(.topUp), "tGrant": language.text(.grant),
+            "tPurchase": language.text(.purchase), "tRefund": language.text(.refund),
+        ]
+        return try page("wallet", body, title: language.text(.wallet), language: language, request: request, scripts: ["wallet.js"])
+    }
+
     /// My tickets, each with a QR code of its signed code drawn in the page; kept for offline use.
     private func ticketsPage(_ request: Request) throws -> Response {
         let language = Self.language(of: request)
@@ -277,7 +290,7 @@ public struct WebApp: Sendable {
             "siteName": language.text(.siteName), "tagline": language.text(.tagline), "skip": language == .ko ? "본문 바로가기" : "Skip to content",
             "switchLanguage": language.text(.switchLanguage), "switchHref": switchLink.string ?? "/?lang=\(language.other.rawValue)",
             "css": assets.path("app.css"), "js": assets.path("app.js"), "body": inner,
-            "signIn": language.text(.signIn), "signOut": language.text(.signOut), "myTickets": language.text(.myTickets),
+            "signIn": language.text(.signIn), "signOut": language.text(.signOut), "myTickets": language.text(.myTickets), "wallet": language.text(.wallet),
         ]
         var layoutWithScript = layout
         layoutWithScript["pageScripts"] = scripts.map { ["src": assets.path($0), "powWorker": assets.path("pow-worker.js")] }

@@ -169,7 +169,11 @@ class Journeys(unittest.TestCase):
             self.assertRegex(fan.find_element(By.ID, "countdown").text, r"^[0-9]+:[0-5][0-9]$")
             fan.save_screenshot(f"{ARTIFACTS}/seatmap-held-ko-360.png")
             fan.find_element(By.ID, "pay").click()
-            done = self.wait(fan, seen.visibility_of_element_located((By.ID, "donepanel")))
+            try:
+                done = self.wait(fan, seen.visibility_of_element_located((By.ID, "donepanel")))
+            except Exception:
+                fan.save_screenshot(f"{ARTIFACTS}/seatmap-pay-failed.png")
+                raise AssertionError("paying did not finish; the page says: " + fan.find_element(By.ID, "buy").text)
             self.assertIn("티켓 2장", done.text)
             fan.save_screenshot(f"{ARTIFACTS}/seatmap-paid-ko-360.png")
 
@@ -185,11 +189,19 @@ class Journeys(unittest.TestCase):
             _, wallet = api("GET", "/v1/wallet", token=session["accessToken"])
             self.assertLess(wallet["balance"]["amount"], 1_000_000)
 
+            # The wallet page: the balance the API has, and the purchase in the history.
+            fan.get(BASE + "/wallet")
+            self.wait(fan, lambda d: d.find_element(By.ID, "balance").text != "–")
+            self.assertEqual(fan.find_element(By.ID, "balance").text, f"{wallet['balance']['amount']:,}원")
+            self.wait(fan, lambda d: "구매" in d.find_element(By.ID, "ledger").text)
+
             # My tickets: each with a QR code that reads back as its signed code…
             fan.get(BASE + "/tickets")
             self.wait(fan, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".ticket .qr svg")) >= 2)
             codes = {ticket["seat"]["id"]: ticket["code"] for ticket in tickets["items"] if ticket["performanceId"] == performance}
             for item in fan.find_elements(By.CSS_SELECTOR, ".ticket"):
+                self.assertNotIn(item.find_element(By.TAG_NAME, "h2").text, codes.keys(), "each ticket names its show")
+                self.assertTrue(item.find_element(By.TAG_NAME, "h2").text.startswith("Aurora"), item.text)
                 code = item.find_element(By.TAG_NAME, "code").text
                 if code not in codes.values():
                     continue

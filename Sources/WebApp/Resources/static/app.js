@@ -48,7 +48,11 @@
       var tickets = document.createElement("a");
       tickets.href = "/tickets";
       tickets.textContent = account.getAttribute("data-tickets");
+      var wallet = document.createElement("a");
+      wallet.href = "/wallet";
+      wallet.textContent = account.getAttribute("data-wallet");
       account.appendChild(tickets);
+      account.appendChild(wallet);
       account.appendChild(name);
       account.appendChild(out);
     }).catch(function () {});

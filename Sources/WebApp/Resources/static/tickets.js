@@ -13,8 +13,15 @@
     return isNaN(date) ? "" : date.toLocaleString(language === "ko" ? "ko-KR" : "en-GB",
       { timeZone: "Asia/Seoul", year: "numeric", month: "short", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
   }
-  async function json(path) {
-    var response = await fetch(path, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+  // Public lookups go without the session cookie, so they do not count against the fan's own
+  // request rate; a 429 is waited out once.
+  async function json(path, anonymous) {
+    var options = { credentials: anonymous ? "omit" : "same-origin", headers: { "Accept": "application/json" } };
+    var response = await fetch(path, options);
+    if (response.status === 429) {
+      await new Promise(function (resolve) { setTimeout(resolve, 1000 * (parseInt(response.headers.get("Retry-After"), 10) || 1)); });
+      response = await fetch(path, options);
+    }
     if (response.status === 401) { window.location.assign(root.getAttribute("data-signin")); throw new Error("signed out"); }
     if (!response.ok) throw new Error("status " + response.status);
     return { data: await response.json(), offline: response.headers.get("X-Served-From") === "offline-copy" };
@@ -26,8 +33,8 @@
     var shows = {};
     await Promise.all(Array.from(new Set(tickets.map(function (ticket) { return ticket.performanceId; }))).map(async function (id) {
       try {
-        var performance = (await json("/v1/performances/" + encodeURIComponent(id))).data;
-        var event = (await json("/v1/events/" + encodeURIComponent(performance.eventId))).data;
+        var performance = (await json("/v1/performances/" + encodeURIComponent(id), true)).data;
+        var event = (await json("/v1/events/" + encodeURIComponent(performance.eventId), true)).data;
         shows[id] = { title: event.title, startsAt: performance.startsAt };
       } catch (ignored) { shows[id] = { title: "", startsAt: "" }; }
     }));
