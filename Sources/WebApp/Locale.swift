@@ -57,8 +57,8 @@ public enum PageLanguage: String, Sendable, CaseIterable {
 
 enum PageText: CaseIterable {
     case siteName, tagline, search, searchPlaceholder, category, anyCategory, from, to, find, onSaleNow, opensAt, soldOut
-    case comingUp, noEvents, performances, priceAndLeft, left, notOnSaleYet, salesClosed, cancelled, venue, back
-    case notFoundTitle, notFoundBody, home, switchLanguage, concert, musical, theatre, sports, exhibition, other, language
+    case noEvents, performances, priceAndLeft, left, salesClosed, cancelled, venue, back
+    case notFoundTitle, notFoundBody, home, switchLanguage, concert, musical, theatre, sports, exhibition
     case signIn, signUp, signOut, email, password, rememberMe, orWith, noAccount, haveAccount, name, passwordHint, checking, checked
     case pickSeats, seatsSelected, noSeatsSelected, perOrderLimit, seatTaken, seatsHeld, holdExpired, ticketsPaid, signInToBuy
     case seatAvailable, seatUnavailable, section, row, seat, queueFirst, somethingWrong, legend, zoomIn, zoomOut, keyboardHint
@@ -79,12 +79,10 @@ enum PageText: CaseIterable {
         case .onSaleNow: "예매 중"
         case .opensAt: "예매 오픈"
         case .soldOut: "매진"
-        case .comingUp: "오픈 예정"
         case .noEvents: "조건에 맞는 공연이 없습니다."
         case .performances: "회차"
         case .priceAndLeft: "등급별 가격과 남은 좌석"
         case .left: "남음"
-        case .notOnSaleYet: "예매 오픈 전"
         case .salesClosed: "예매 종료"
         case .cancelled: "취소된 회차"
         case .venue: "공연장"
@@ -98,8 +96,6 @@ enum PageText: CaseIterable {
         case .theatre: "연극"
         case .sports: "스포츠"
         case .exhibition: "전시"
-        case .other: "기타"
-        case .language: "언어"
         case .signIn: "로그인"
         case .signUp: "회원가입"
         case .signOut: "로그아웃"
@@ -194,12 +190,10 @@ enum PageText: CaseIterable {
         case .onSaleNow: "On sale"
         case .opensAt: "On sale from"
         case .soldOut: "Sold out"
-        case .comingUp: "Coming up"
         case .noEvents: "No shows match."
         case .performances: "Performances"
         case .priceAndLeft: "Prices and seats left per tier"
         case .left: "left"
-        case .notOnSaleYet: "Not on sale yet"
         case .salesClosed: "Sales closed"
         case .cancelled: "Cancelled"
         case .venue: "Venue"
@@ -213,8 +207,6 @@ enum PageText: CaseIterable {
         case .theatre: "Theatre"
         case .sports: "Sports"
         case .exhibition: "Exhibition"
-        case .other: "Other"
-        case .language: "Language"
         case .signIn: "Sign in"
         case .signUp: "Sign up"
         case .signOut: "Sign out"

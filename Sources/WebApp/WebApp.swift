@@ -215,7 +215,6 @@ public struct WebApp: Sendable {
             "heading": language.text(.myTickets), "language": language.rawValue, "loading": language.text(.loadingTickets),
             "tNone": language.text(.noTickets), "tOffline": language.text(.offlineTickets), "tValid": language.text(.valid),
             "tUsed": language.text(.alreadyUsed), "tCancelled": language.text(.cancelled), "tSignin": language.text(.signInFirst),
-            "tSeat": language.text(.seat),
         ]
         return try page("tickets", body, title: language.text(.myTickets), language: language, request: request, scripts: ["qr.js", "tickets.js"])
     }

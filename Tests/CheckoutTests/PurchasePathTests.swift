@@ -92,6 +92,15 @@ import Testing
                 let soldOnTheMap = try await sale.sum(
                     "SELECT COUNT(*) AS n FROM availability_seats WHERE performance_id = \(performance) AND state = 'sold'")
                 #expect(soldOnTheMap == 12 * 2)
+                // Money, to the unit: what was granted less what the wallets hold is what paid
+                // orders kept (their totals less refunds), and each payment's ledger matches it.
+                let granted = try await sale.sum("SELECT CAST(SUM(amount) AS BIGINT) AS n FROM wallet_ledger WHERE reason = 'grant'")
+                let held = try await sale.sum("SELECT CAST(SUM(balance) AS BIGINT) AS n FROM wallets")
+                let ordersKept = try await sale.sum("SELECT CAST(SUM(total_amount - refunded_amount) AS BIGINT) AS n FROM orders")
+                let paid = try await sale.sum("SELECT CAST(SUM(amount - refunded) AS BIGINT) AS n FROM payments WHERE method = 'wallet'")
+                #expect(granted - held == ordersKept)
+                #expect(paid == ordersKept)
+                #expect(ordersKept == 12 * 2 * 110_000, "twelve fans kept two seats; the six who cancelled got everything back (no fee)")
             }
         }
     }
