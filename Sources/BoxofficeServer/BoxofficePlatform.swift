@@ -284,7 +284,10 @@ public final class BoxofficePlatform: Sendable {
         ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
         TicketController(service: tickets).addRoutes(to: registrar)
         PaymentsController(service: payments, sandbox: sandboxGateway).addRoutes(to: registrar)
-        CheckoutController(service: checkout).addRoutes(to: registrar)
+        CheckoutController(
+            service: checkout,
+            sales: SalesDesk(database: database, organizers: CatalogOrganizers(catalog: catalog), fans: IdentityFans(identity: identity))
+        ).addRoutes(to: registrar)
         WaitingRoomController(service: waitingRoom).addRoutes(to: registrar)
         additionalRoutes(registrar)
         // Pages are not part of the JSON API (openapi.yaml), so they are mounted beside it.

@@ -26,7 +26,20 @@ struct IdentityRecipients: RecipientDirectory {
     }
 }
 
-/// Answers the waiting room's "who organizes this performance?" from the catalog.
+/// Answers sales' and mail's "how do we reach this fan?" from identity.
+struct IdentityFans: FanDirectory {
+    let identity: IdentityService
+
+    func contacts(of userIDs: [String]) async throws -> [String: FanContact] {
+        try await identity.contacts(of: userIDs)
+    }
+
+    func userID(forEmail email: String) async throws -> String? {
+        try await identity.userID(forEmail: email)
+    }
+}
+
+/// Answers the waiting room's and sales' "who organizes this performance?" from the catalog.
 struct CatalogOrganizers: PerformanceOrganizers {
     let catalog: CatalogService
     /// Reads drafts too: an organizer sets a queue up before publishing.

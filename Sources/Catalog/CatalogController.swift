@@ -20,8 +20,20 @@ public struct CatalogController: Sendable {
         let seats: [SeatInput]
     }
 
-    struct SeatCount: Encodable {
+    /// The answer to a seat map upload; a dry run also gives back the seats as read, so the
+    /// organizer sees the drawn map before anything is saved.
+    struct SeatMapAnswer: Encodable {
         let seatCount: Int
+        let saved: Bool
+        let seats: [SeatInput]?
+    }
+
+    struct SeatList: Encodable {
+        let seats: [Seat]
+    }
+
+    struct Items<Item: Encodable>: Encodable {
+        let items: [Item]
     }
 
     struct StaffList: Encodable {
@@ -42,9 +54,22 @@ public struct CatalogController: Sendable {
             try await service.removeStaff(try context.parameters.require("userId"), by: context.principal)
             return HTTPResponse.Status.noContent
         }
+        // The organizer's desk: their own venues and events, drafts included.
+        let desk = routes.group("/v1/organizers/me", context: AuthenticatedContext.self)
+            .add(middleware: RequireRoleMiddleware(anyOf: .organizer, .admin))
+        desk.get("/venues") { _, context in
+            try Response.json(Items(items: try await service.organizerVenues(of: context.principal)))
+        }
+        desk.get("/events") { _, context in
+            try Response.json(Items(items: try await service.organizerEvents(of: context.principal)))
+        }
         // Reading the catalog is public; drafts are shown to their organizer only.
         routes.get("/v1/venues/:venueId") { _, context in
             try Response.json(try await service.venue(id: try context.parameters.require("venueId")))
+        }
+        routes.get("/v1/venues/:venueId/seatmap") { _, context in
+            let venue = try await service.venue(id: try context.parameters.require("venueId"))
+            return try Response.json(SeatList(seats: try await service.seatMap(venueID: venue.id)))
         }
         routes.get("/v1/events") { request, _ in
             try Response.json(try await service.listEvents(try Self.listQuery(request.uri.queryParameters)))
@@ -72,9 +97,16 @@ public struct CatalogController: Sendable {
             } else {
                 seats = try SeatMapParser.validate(try await request.decodeJSON(as: SeatMapJSON.self, context: context).seats)
             }
-            let count = try await service.replaceSeatMap(
-                venueID: try context.parameters.require("venueId"), seats: seats, by: context.principal)
-            return try Response.json(SeatCount(seatCount: count))
+            let venueID = try context.parameters.require("venueId")
+            guard let dryRun = Bool(String(request.uri.queryParameters["dryRun"] ?? "false")) else {
+                throw Problem.badRequest(detail: "dryRun must be true or false.", field: "dryRun")
+            }
+            if dryRun {
+                try context.principal.requireOwnership(of: try await service.venue(id: venueID).organizerId, resource: "venue")
+                return try Response.json(SeatMapAnswer(seatCount: seats.count, saved: false, seats: seats))
+            }
+            let count = try await service.replaceSeatMap(venueID: venueID, seats: seats, by: context.principal)
+            return try Response.json(SeatMapAnswer(seatCount: count, saved: true, seats: nil))
         }
         organizer.post("/events") { request, context in
             let draft = try await request.decodeJSON(as: CatalogService.EventDraft.self, context: context)

@@ -289,6 +289,34 @@ public final class CatalogService: Sendable {
         return event
     }
 
+    /// An organizer's own events, drafts included, newest first, each with its performances:
+    /// what the organizer's desk lists.
+    public func organizerEvents(of organizer: Principal) async throws -> [Event] {
+        try organizer.require(anyOf: .organizer, .admin)
+        return try await database.read { sql in
+            let rows = try await sql.raw("""
+                SELECT id, organizer_id, venue_id, title, description, artist, category, image_urls, status, first_starts_at
+                FROM events WHERE organizer_id = \(bind: organizer.userID) ORDER BY created_at DESC, id LIMIT 200
+                """).all()
+            var events = try rows.map(Self.decodeEvent)
+            for index in events.indices {
+                events[index].performances = try await Self.fetchPerformances(sql, eventID: events[index].id)
+            }
+            return events
+        }
+    }
+
+    /// An organizer's own venues, newest first.
+    public func organizerVenues(of organizer: Principal) async throws -> [Venue] {
+        try organizer.require(anyOf: .organizer, .admin)
+        return try await database.read { sql in
+            try await sql.raw("""
+                SELECT id, organizer_id, name, address, seat_count FROM venues
+                WHERE organizer_id = \(bind: organizer.userID) ORDER BY created_at DESC, id LIMIT 200
+                """).all().map(Self.decodeVenue)
+        }
+    }
+
     private func ownedEvent(id: String, by organizer: Principal) async throws -> Event {
         let event = try await loadEvent(id: id, viewer: organizer)
         try organizer.requireOwnership(of: event.organizerId, resource: "event")
@@ -591,10 +619,11 @@ public final class CatalogService: Sendable {
     // MARK: Rows
 
     static func fetchVenue(_ sql: any SQLDatabase, id: String) async throws -> Venue? {
-        guard let row = try await sql.raw("SELECT id, organizer_id, name, address, seat_count FROM venues WHERE id = \(bind: id)").first() else {
-            return nil
-        }
-        return Venue(
+        try await sql.raw("SELECT id, organizer_id, name, address, seat_count FROM venues WHERE id = \(bind: id)").first().map(decodeVenue)
+    }
+
+    static func decodeVenue(_ row: any SQLRow) throws -> Venue {
+        Venue(
             id: try row.decode(column: "id", as: String.self), organizerId: try row.decode(column: "organizer_id", as: String.self),
             name: try row.decode(column: "name", as: String.self), address: try row.decode(column: "address", as: String.self),
             seatCount: try row.decode(column: "seat_count", as: Int.self))

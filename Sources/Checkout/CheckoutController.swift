@@ -5,9 +5,11 @@ import Hummingbird
 /// `/v1/checkout` and `/v1/orders`.
 public struct CheckoutController: Sendable {
     let service: CheckoutService
+    let sales: SalesDesk
 
-    public init(service: CheckoutService) {
+    public init(service: CheckoutService, sales: SalesDesk) {
         self.service = service
+        self.sales = sales
     }
 
     struct CheckoutRequest: Decodable {
@@ -33,7 +35,35 @@ public struct CheckoutController: Sendable {
             try Response.json(try await service.orders(fan: context.principal, page: try request.pageRequest()))
         }
         signedIn.get("/orders/:orderId") { _, context in
-            try Response.json(try await service.order(id: try context.parameters.require("orderId"), viewer: context.principal))
+            let viewer = context.principal
+            return try Response.json(try await service.order(id: try context.parameters.require("orderId"), viewer: viewer) {
+                try await sales.mayView(performanceID: $0, viewer: viewer)
+            })
+        }
+        // The organizer's view of a performance's sales.
+        let desk = signedIn.group("/performances/:performanceId").add(middleware: RequireRoleMiddleware(anyOf: .organizer, .admin))
+        desk.get("/sales") { _, context in
+            try Response.json(
+                try await sales.summary(performanceID: try context.parameters.require("performanceId"), viewer: context.principal))
+        }
+        desk.get("/orders") { request, context in
+            let parameters = request.uri.queryParameters
+            let search = SalesDesk.OrderSearch(
+                text: parameters["q"].map(String.init), status: parameters["status"].flatMap { $0.isEmpty ? nil : String($0) },
+                page: try request.pageRequest())
+            return try Response.json(
+                try await sales.orders(performanceID: try context.parameters.require("performanceId"), search: search, viewer: context.principal))
+        }
+        desk.get("/orders/export") { _, context in
+            let performanceID = try context.parameters.require("performanceId")
+            let csv = try await sales.ordersCSV(performanceID: performanceID, viewer: context.principal)
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/csv; charset=utf-8", .cacheControl: "no-store",
+                    .contentDisposition: "attachment; filename=\"orders-\(performanceID.filter { $0.isLetter || $0.isNumber }).csv\"",
+                ],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
         }
         signedIn.post("/orders/:orderId/cancel") { request, context in
             // The body is optional: no body (or no ticketIds) cancels the whole order.

@@ -34,6 +34,7 @@ public struct IdentityController: Sendable {
         let password: String
         let name: String
         let humanCheck: HumanCheckProof?
+        let language: String?
     }
 
     struct SignInRequest: Decodable {
@@ -58,6 +59,7 @@ public struct IdentityController: Sendable {
 
     struct ProfileUpdate: Decodable {
         let name: String?
+        let language: String?
     }
 
     struct PasswordChange: Decodable {
@@ -83,7 +85,7 @@ public struct IdentityController: Sendable {
         auth.post("/signup") { request, context in
             let body = try await request.decodeJSON(as: SignUpRequest.self, context: context)
             let user = try await service.signUp(
-                email: body.email, password: body.password, name: body.name,
+                email: body.email, password: body.password, name: body.name, language: body.language,
                 verification: .required(body.humanCheck, clientAddress: context.clientAddress))
             return try Response.json(UserResponse(user: user), status: .created)
         }
@@ -176,7 +178,7 @@ public struct IdentityController: Sendable {
         }
         me.patch("") { request, context in
             let body = try await request.decodeJSON(as: ProfileUpdate.self, context: context)
-            return try Response.json(try await service.updateProfile(userID: context.principal.userID, name: body.name))
+            return try Response.json(try await service.updateProfile(userID: context.principal.userID, name: body.name, language: body.language))
         }
         me.post("/password") { request, context in
             let body = try await request.decodeJSON(as: PasswordChange.self, context: context)

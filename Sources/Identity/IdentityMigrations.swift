@@ -86,5 +86,9 @@ extension IdentityService {
         Migration("0009_users_email_verified_at", sql: [
             "ALTER TABLE users ADD COLUMN email_verified_at TIMESTAMPTZ",
         ]),
+        // The language their mail is written in, from the pages they signed up on.
+        Migration("0010_users_language", sql: [
+            "ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT 'ko'",
+        ]),
     ])
 }

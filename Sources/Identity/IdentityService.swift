@@ -99,9 +99,11 @@ public final class IdentityService: Sendable {
 
     /// Creates an account with the given roles (fans sign up with none beyond `fan`).
     public func signUp(
-        email: String, password: String, name: String, roles: Set<Role> = [], verification: HumanVerification
+        email: String, password: String, name: String, roles: Set<Role> = [], language: String? = nil, verification: HumanVerification
     ) async throws -> User {
         var errors: [Problem.FieldError] = []
+        var chosenLanguage = "ko"
+        do { chosenLanguage = try AccountRules.language(language) ?? chosenLanguage } catch { errors += error.errors ?? [] }
         if let problem = AccountRules.emailProblem(email) { errors.append(.init(field: "email", message: problem)) }
         if let problem = AccountRules.passwordProblem(password, email: email) { errors.append(.init(field: "password", message: problem)) }
         if let problem = AccountRules.nameProblem(name) { errors.append(.init(field: "name", message: problem)) }
@@ -121,9 +123,9 @@ public final class IdentityService: Sendable {
             // ON CONFLICT instead of catching the unique violation: no error parsing per dialect,
             // and a duplicate costs no aborted transaction.
             let inserted = try await transaction.sql.raw("""
-                INSERT INTO users (id, email, email_normalized, name, password_hash, roles, created_at, updated_at)
+                INSERT INTO users (id, email, email_normalized, name, password_hash, roles, language, created_at, updated_at)
                 VALUES (\(bind: id), \(bind: trimmedEmail), \(bind: AccountRules.normalizedEmail(email)),
-                        \(bind: trimmedName), \(bind: hash), \(bind: storedRoles), \(bind: now), \(bind: now))
+                        \(bind: trimmedName), \(bind: hash), \(bind: storedRoles), \(bind: chosenLanguage), \(bind: now), \(bind: now))
                 ON CONFLICT (email_normalized) DO NOTHING
                 RETURNING id
                 """).first()
@@ -141,7 +143,7 @@ public final class IdentityService: Sendable {
                 detail: "An account with this email address exists; sign in instead.",
                 errors: [.init(field: "email", message: "is already registered")])
         }
-        return User(id: id, email: trimmedEmail, name: trimmedName, roles: AccountRules.decode(storedRoles))
+        return User(id: id, email: trimmedEmail, name: trimmedName, roles: AccountRules.decode(storedRoles), language: chosenLanguage)
     }
 
     public func user(id: String) async throws -> User {
@@ -159,6 +161,24 @@ public final class IdentityService: Sendable {
         }
     }
 
+    /// Email, name and mail language of these accounts, for sales views and mail.
+    public func contacts(of userIDs: [String]) async throws -> [String: FanContact] {
+        var contacts: [String: FanContact] = [:]
+        for chunk in Array(Set(userIDs)).chunked(500) {
+            var query: SQLQueryString = "SELECT id, email, name, language FROM users WHERE id IN ("
+            for (index, id) in chunk.enumerated() { query += index == 0 ? "\(bind: id)" : ", \(bind: id)" }
+            query += ")"
+            let finished = query
+            for row in try await database.read({ sql in try await sql.raw(finished).all() }) {
+                let id = try row.decode(column: "id", as: String.self)
+                contacts[id] = FanContact(
+                    userId: id, email: try row.decode(column: "email", as: String.self), name: try row.decode(column: "name", as: String.self),
+                    language: try row.decode(column: "language", as: String.self))
+            }
+        }
+        return contacts
+    }
+
     /// The account with this email, for someone passing a ticket on. Each miss is counted for
     /// `askedBy` (five an hour): enough for typos, too few to test which addresses have accounts.
     public func recipient(forEmail email: String, askedBy: String) async throws -> String? {
@@ -167,13 +187,17 @@ public final class IdentityService: Sendable {
         return nil
     }
 
-    public func updateProfile(userID: String, name: String?) async throws -> User {
-        if let name {
-            if let problem = AccountRules.nameProblem(name) { throw Problem.validation([.init(field: "name", message: problem)]) }
-            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+    public func updateProfile(userID: String, name: String?, language: String? = nil) async throws -> User {
+        // Both checked before either is written: a bad field changes nothing.
+        if let name, let problem = AccountRules.nameProblem(name) { throw Problem.validation([.init(field: "name", message: problem)]) }
+        let language = try AccountRules.language(language)
+        let trimmedName = name?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmedName != nil || language != nil {
             try await database.withTransaction { transaction in
                 try await transaction.sql.raw("""
-                    UPDATE users SET name = \(bind: trimmed), updated_at = \(bind: self.clock.now()) WHERE id = \(bind: userID)
+                    UPDATE users SET name = COALESCE(\(bind: trimmedName), name), language = COALESCE(\(bind: language), language),
+                                     updated_at = \(bind: self.clock.now())
+                    WHERE id = \(bind: userID)
                     """).run()
             }
         }
@@ -509,7 +533,7 @@ public final class IdentityService: Sendable {
         try await sql.raw("SELECT \(unsafeRaw: userColumns) FROM users WHERE id = \(bind: id)").first().map(user)
     }
 
-    static let userColumns = "id, email, name, roles, email_verified_at"
+    static let userColumns = "id, email, name, roles, email_verified_at, language"
 
     static func user(_ row: any SQLRow) throws -> User {
         User(
@@ -517,7 +541,8 @@ public final class IdentityService: Sendable {
             email: try row.decode(column: "email", as: String.self),
             name: try row.decode(column: "name", as: String.self),
             roles: AccountRules.decode(try row.decode(column: "roles", as: String.self)),
-            emailVerified: try row.decode(column: "email_verified_at", as: Date?.self) != nil)
+            emailVerified: try row.decode(column: "email_verified_at", as: Date?.self) != nil,
+            language: try row.decode(column: "language", as: String.self))
     }
 }
 

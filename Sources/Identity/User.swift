@@ -10,13 +10,16 @@ public struct User: Codable, Sendable, Equatable {
     /// Whether the owner of the address confirmed it (the link in the verification mail, or a
     /// provider's verified claim). Nothing is linked to an account whose email is unverified.
     public let emailVerified: Bool
+    /// The language mail to this person is written in: `ko` or `en`.
+    public let language: String
 
-    public init(id: String, email: String, name: String, roles: [Role], emailVerified: Bool = false) {
+    public init(id: String, email: String, name: String, roles: [Role], emailVerified: Bool = false, language: String = "ko") {
         self.id = id
         self.email = email
         self.name = name
         self.roles = roles
         self.emailVerified = emailVerified
+        self.language = language
     }
 
     public var principal: Principal { Principal(userID: id, roles: Set(roles)) }
@@ -26,6 +29,16 @@ public struct User: Codable, Sendable, Equatable {
 enum AccountRules {
     static let passwordLength = 10...128
     static let nameLength = 1...100
+
+    static let languages: Set<String> = ["ko", "en"]
+
+    /// A language the mail can be written in, or nil (the caller keeps what it had).
+    static func language(_ requested: String?) throws(Problem) -> String? {
+        guard let requested else { return nil }
+        let code = requested.trimmingCharacters(in: .whitespaces).lowercased()
+        guard languages.contains(code) else { throw Problem.validation([.init(field: "language", message: "must be ko or en")]) }
+        return code
+    }
 
     static func normalizedEmail(_ email: String) -> String {
         email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()

@@ -139,12 +139,6 @@ public struct QueueClosed: DomainEvent {
 
 // MARK: Ports (the composition root answers them from other contexts)
 
-/// Who organizes a performance (the catalog knows).
-public protocol PerformanceOrganizers: Sendable {
-    /// The organizer's user ID, or nil when there is no such performance.
-    func organizer(ofPerformance performanceID: String) async throws -> String?
-}
-
 /// How much of a performance could still be bought right now (reservations know).
 public protocol StockLevels: Sendable {
     /// Seats or general-admission units neither held (unexpired) nor sold.
