@@ -64,6 +64,8 @@ public struct SalesDesk: Sendable {
     }
 
     static let statuses: Set<String> = ["pending_payment", "payment_failed", "paid", "partially_cancelled", "cancelled"]
+    /// The longest search text: an email address is at most 254 characters (RFC 5321).
+    static let longestSearch = 254
 
     public func summary(performanceID: String, viewer: Principal) async throws -> Summary {
         try await requireOrganizer(of: performanceID, viewer: viewer)
@@ -115,6 +117,9 @@ public struct SalesDesk: Sendable {
         if let status = search.status, !Self.statuses.contains(status) {
             throw Problem.badRequest(
                 detail: "status must be one of \(Self.statuses.sorted().joined(separator: ", ")).", field: "status")
+        }
+        if let text = search.text, text.count > Self.longestSearch {
+            throw Problem.badRequest(detail: "q is at most \(Self.longestSearch) characters.", field: "q")
         }
         let after = try search.page.cursor.map { try Cursor.decode($0, as: String.self) }
         var query: SQLQueryString = """
@@ -173,8 +178,9 @@ public struct SalesDesk: Sendable {
 
     /// Whether the viewer organizes the performance (admins may look at any).
     public func mayView(performanceID: String, viewer: Principal) async throws -> Bool {
-        if viewer.has(.admin) { return true }
-        return try await organizers.organizer(ofPerformance: performanceID) == viewer.userID
+        // An unknown performance is nobody's, not even an administrator's.
+        guard let organizer = try await organizers.organizer(ofPerformance: performanceID) else { return false }
+        return viewer.has(.admin) || organizer == viewer.userID
     }
 
     private func requireOrganizer(of performanceID: String, viewer: Principal) async throws {

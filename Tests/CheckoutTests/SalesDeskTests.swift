@@ -62,6 +62,8 @@ import Testing
                 #expect(try await found("q=\(secondID)") == [secondID])
                 let badStatus = try await sale.call(.get, orders + "?status=sold", fan: organizer)
                 #expect(badStatus.status == 400 && badStatus.json["errors"] != nil, "\(badStatus.rawBody)")
+                let longSearch = try await sale.call(.get, orders + "?q=" + String(repeating: "0", count: 255), fan: organizer)
+                #expect(longSearch.status == 400, "\(longSearch.rawBody)")
 
                 // One order's detail with its history, for the organizer as for the fan.
                 let detail = try await sale.call(.get, "/v1/orders/\(secondID)", fan: organizer)
@@ -86,6 +88,10 @@ import Testing
                 #expect(try await sale.call(.get, orders + "/export", fan: rival).status == 404)
                 #expect(try await sale.call(.get, "/v1/orders/\(secondID)", fan: rival).status == 404)
                 #expect(try await sale.call(.get, "/v1/performances/\(sale.performanceID)/sales", fan: buyer).status == 403)
+                // An administrator sees any performance's sales, and an unknown performance is not found.
+                let admin = try await sale.admin()
+                #expect(try await sale.call(.get, "/v1/performances/\(sale.performanceID)/sales", fan: admin).status == 200)
+                #expect(try await sale.call(.get, "/v1/performances/nope/orders", fan: admin).status == 404)
             }
         }
     }
