@@ -50,6 +50,9 @@ public struct WaitingRoomController: Sendable {
 
     public func addRoutes(to routes: RouteRegistrar<AppRequestContext>) {
         let signedIn = routes.group("/v1/performances/:performanceId/queue", context: AuthenticatedContext.self)
+        signedIn.get("") { _, context in
+            SettingsView(try await service.settings(performanceID: try context.parameters.require("performanceId"), by: context.principal))
+        }
         signedIn.put("") { request, context in
             let body = try await request.decodeJSON(as: WaitingRoomService.QueueRequest.self, context: context)
             return SettingsView(try await service.configure(

@@ -133,6 +133,15 @@ public final class WaitingRoomService: ShopperAdmission {
         return settings
     }
 
+    /// The settings in force, for the organizer's console to start from.
+    public func settings(performanceID: String, by organizer: Principal) async throws -> QueueSettings {
+        try await requireOrganizer(of: performanceID, organizer)
+        guard let settings = try await store.settings(performanceID: performanceID) else {
+            throw Problem.notFound(detail: "This performance has no waiting room.")
+        }
+        return settings
+    }
+
     public func stats(performanceID: String, by organizer: Principal) async throws -> QueueStats {
         try await requireOrganizer(of: performanceID, organizer)
         guard let settings = try await store.settings(performanceID: performanceID) else {

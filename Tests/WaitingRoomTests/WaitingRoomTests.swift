@@ -369,6 +369,10 @@ struct Room {
                 #expect(try await room.sale.call(.post, "\(path)/pause", fan: room.organizer).json["paused"] as? Bool == true)
                 #expect(try await room.step() == 0)
                 #expect(try await room.stats()["state"] as? String == "paused")
+                // The console reads the settings in force back; nobody else may.
+                let settings = try await room.sale.call(.get, path, fan: room.organizer)
+                #expect(settings.json["paused"] as? Bool == true && settings.json["admitPerMinute"] as? Int == 600, "\(settings.rawBody)")
+                #expect(try await room.sale.call(.get, path, fan: stranger).status == 404)
                 #expect(try await room.sale.call(.post, "\(path)/resume", fan: room.organizer).status == 200)
                 #expect(try await room.step() == 1)
                 _ = try await room.join(try await room.fan(1))
