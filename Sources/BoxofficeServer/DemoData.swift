@@ -86,7 +86,9 @@ public enum DemoData {
             let opensAt = now.addingTimeInterval(show.opensIn)
             var performanceIDs: [String] = []
             for night in 0..<(index == 0 ? 2 : 1) {
-                let startsAt = now.addingTimeInterval(Double(20 + index * 7 + night) * day)
+                // Curtain at 19:00 in Seoul (10:00 UTC), as real shows are.
+                let startDay = (now.timeIntervalSince1970 / day).rounded(.down) + Double(20 + index * 7 + night)
+                let startsAt = Date(timeIntervalSince1970: startDay * day + 10 * 3_600)
                 let performance = try await catalog.addPerformance(
                     eventID: event.id,
                     try draft(CatalogService.PerformanceDraft.self, [

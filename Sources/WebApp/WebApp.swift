@@ -49,6 +49,10 @@ public struct WebApp: Sendable {
             try await self.queuePage(request, id: try context.parameters.require("performanceId"))
         }
         router.get("/scan") { request, _ in try await self.scanPage(request) }
+        router.get("/organizer") { request, _ in try self.organizerDesk(request) }
+        router.get("/organizer/performances/:performanceId") { request, context in
+            try await self.salesPage(request, id: try context.parameters.require("performanceId"))
+        }
         router.get("/tickets") { request, _ in try self.ticketsPage(request) }
         router.get("/wallet") { request, _ in try self.walletPage(request) }
         // At the root so it may control /tickets; it is told the assets' hashed names to keep.
@@ -236,6 +240,41 @@ public struct WebApp: Sendable {
         return try page("scan", body, title: language.text(.door), language: language, request: request, scripts: ["scan.js"])
     }
 
+    /// The organizer's desk (`organizer.js`): their events, new venues with a checked seat map,
+    /// new events and performances. Everything on it comes from the JSON API, which also decides
+    /// who may see it.
+    private func organizerDesk(_ request: Request) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = [
+            "t": OrganizerText.words.mapValues { language == .ko ? $0.ko : $0.en }, "texts": OrganizerText.json(language),
+            "language": language.rawValue,
+            "categories": Self.categories.map { value, label in ["value": value, "label": language.text(label)] },
+        ]
+        return try page(
+            "organizer", body, title: OrganizerText.word("desk", language), language: language, request: request,
+            scripts: ["organizer-common.js", "organizer.js"])
+    }
+
+    /// One performance's sales, waiting room and orders for its organizer (`organizer-sales.js`).
+    private func salesPage(_ request: Request, id: String) async throws -> Response {
+        let language = Self.language(of: request)
+        // A draft is not on the public showcase; the page then names it by its figures alone.
+        let performance = try await showcase.performance(id: id)
+        var body: [String: Any] = [
+            "t": OrganizerText.words.mapValues { language == .ko ? $0.ko : $0.en }, "texts": OrganizerText.json(language),
+            "language": language.rawValue, "id": id, "eventTitle": performance?.eventTitle ?? OrganizerText.word("sales", language),
+            "venue": performance?.venueName ?? "", "eventId": performance?.eventID ?? "",
+            "selfPath": ("/organizer/performances/" + id).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/",
+        ]
+        if let performance {
+            body["startsAt"] = language.dateTime(performance.showing.startsAt)
+            body["startsAtISO"] = Self.iso(performance.showing.startsAt)
+        }
+        return try page(
+            "organizer-sales", body, title: OrganizerText.word("sales", language), language: language, request: request,
+            scripts: ["organizer-common.js", "organizer-sales.js"])
+    }
+
     /// Sign-in or sign-up: the form posts to the JSON API from `auth.js`; `next` is where to go
     /// afterwards (a path on this site only).
     private func accountPage(_ request: Request, signUp: Bool) throws -> Response {
@@ -290,6 +329,7 @@ public struct WebApp: Sendable {
             "switchLanguage": language.text(.switchLanguage), "switchHref": switchLink.string ?? "/?lang=\(language.other.rawValue)",
             "css": assets.path("app.css"), "js": assets.path("app.js"), "body": inner,
             "signIn": language.text(.signIn), "signOut": language.text(.signOut), "myTickets": language.text(.myTickets), "wallet": language.text(.wallet),
+            "desk": OrganizerText.word("desk", language),
         ]
         var layoutWithScript = layout
         layoutWithScript["pageScripts"] = scripts.map { ["src": assets.path($0), "powWorker": assets.path("pow-worker.js")] }

@@ -81,6 +81,31 @@ import Testing
         }
     }
 
+    @Test func theOrganizersPagesCarryTheirWordsAsDataAndEscapeWhatOrganizersTyped() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform, rows: 2)
+                let organizer = try await OnSale.token(platform, userID: "organizer", roles: [.organizer])
+                _ = try await sale.call(.patch, "/v1/events/\(sale.eventID)", fan: organizer, body: ["title": "</script><b>Night</b>"])
+                for (language, word) in [("ko", "주최자 콘솔"), ("en", "Organizer desk")] {
+                    let desk = try await page(client, "/organizer?lang=\(language)")
+                    #expect(desk.status == 200 && desk.headers[.contentSecurityPolicy] != nil)
+                    #expect(desk.body.contains("<h1>\(word)</h1>"))
+                    // The words travel as a JSON block the page scripts read; it must parse as JSON.
+                    let block = try #require(desk.body.firstMatch(of: /id="organizer-text">([^<]*)<\/script>/)?.1)
+                    let words = try JSONSerialization.jsonObject(with: Data(block.utf8)) as? [String: String]
+                    #expect(words?["desk"] == word)
+                    #expect(desk.body.contains("/static/organizer."))
+                }
+                let sales = try await page(client, "/organizer/performances/\(sale.performanceID)?lang=en")
+                #expect(sales.status == 200)
+                #expect(sales.body.contains("&lt;/script&gt;&lt;b&gt;Night&lt;/b&gt;"))
+                #expect(!sales.body.contains("<b>Night</b>"))
+                #expect(sales.body.contains("data-performance=\"\(sale.performanceID)\""))
+            }
+        }
+    }
+
     @Test func anUnknownPageIsAFriendlyPageAndTheAPIKeepsProblemJSON() async throws {
         try await withPlatform { platform in
             try await platform.buildApplication().test(.router) { client in

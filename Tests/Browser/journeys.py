@@ -43,6 +43,14 @@ def api(method, path, body=None, token=None):
         return error.code, json.loads(error.read() or b"{}")
 
 
+def sign_in(driver, email, password):
+    """Fills the sign-in form on the page the driver shows and submits it."""
+    form = driver.find_element(By.ID, "signin")
+    form.find_element(By.NAME, "email").send_keys(email)
+    form.find_element(By.NAME, "password").send_keys(password)
+    form.find_element(By.TAG_NAME, "button").click()
+
+
 def first_event_id(title_prefix):
     _, listing = api("GET", "/v1/events")
     return next(event["id"] for event in listing["items"] if event["title"].startswith(title_prefix))
@@ -74,10 +82,7 @@ class Journeys(unittest.TestCase):
             self.wait(driver, lambda d: d.execute_script(
                 "return location.pathname === '/' && !document.querySelector('#account button') && !!document.querySelector('#account a[href=\"/signin\"]')"))
             driver.get(BASE + "/signin")
-            form = driver.find_element(By.ID, "signin")
-            form.find_element(By.NAME, "email").send_keys(email)
-            form.find_element(By.NAME, "password").send_keys("correct horse battery")
-            form.find_element(By.TAG_NAME, "button").click()
+            sign_in(driver, email, "correct horse battery")
             self.wait(driver, lambda d: "김민지" in d.execute_script("return document.getElementById('account').textContent"))
         finally:
             driver.quit()
@@ -86,10 +91,7 @@ class Journeys(unittest.TestCase):
         driver = browser(language="en")
         try:
             driver.get(BASE + "/signin")
-            form = driver.find_element(By.ID, "signin")
-            form.find_element(By.NAME, "email").send_keys(FAN["email"])
-            form.find_element(By.NAME, "password").send_keys("not the password")
-            form.find_element(By.TAG_NAME, "button").click()
+            sign_in(driver, FAN["email"], "not the password")
             banner = self.wait(driver, seen.visibility_of_element_located((By.CSS_SELECTOR, "#signin .form-error")))
             self.assertTrue(banner.text.strip())
             self.assertNotIn("{", banner.text, "a message, never a JSON dump")
@@ -145,10 +147,7 @@ class Journeys(unittest.TestCase):
             self.wait(onlooker, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
 
             fan.get(f"{BASE}/signin?next=/performances/{performance}")
-            form = fan.find_element(By.ID, "signin")
-            form.find_element(By.NAME, "email").send_keys(FAN["email"])
-            form.find_element(By.NAME, "password").send_keys(FAN["password"])
-            form.find_element(By.TAG_NAME, "button").click()
+            sign_in(fan, FAN["email"], FAN["password"])
             self.wait(fan, lambda d: "/performances/" in d.current_url)
             self.wait(fan, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
             # Two free seats: one by pointer, the next along the row by keyboard.
@@ -248,10 +247,7 @@ class Journeys(unittest.TestCase):
         driver = browser(360, 800, "en")
         try:
             driver.get(BASE + "/signin?next=/scan")
-            form = driver.find_element(By.ID, "signin")
-            form.find_element(By.NAME, "email").send_keys("staff@demo.boxoffice.local")
-            form.find_element(By.NAME, "password").send_keys("demo staff 2026")
-            form.find_element(By.TAG_NAME, "button").click()
+            sign_in(driver, "staff@demo.boxoffice.local", "demo staff 2026")
             scan = self.wait(driver, seen.presence_of_element_located((By.ID, "scanform")))
             from selenium.webdriver.support.ui import Select
             Select(scan.find_element(By.NAME, "performance")).select_by_value(performance)
@@ -303,10 +299,7 @@ class Journeys(unittest.TestCase):
         driver = browser(360, 800, "en")
         try:
             driver.get(f"{BASE}/signin?next=/performances/{performance['id']}")
-            form = driver.find_element(By.ID, "signin")
-            form.find_element(By.NAME, "email").send_keys(FAN["email"])
-            form.find_element(By.NAME, "password").send_keys(FAN["password"])
-            form.find_element(By.TAG_NAME, "button").click()
+            sign_in(driver, FAN["email"], FAN["password"])
             self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
             free = [node for node in driver.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]") if "taken" not in node.get_attribute("class")]
             driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", free[0])
@@ -328,6 +321,112 @@ class Journeys(unittest.TestCase):
         _, session = api("POST", "/v1/auth/signin", FAN)
         _, tickets = api("GET", "/v1/tickets?limit=100", token=session["accessToken"])
         self.assertEqual(len([t for t in tickets["items"] if t["performanceId"] == performance["id"]]), 1)
+
+    def test_an_organizer_builds_a_venue_and_a_performance_on_the_desk_and_watches_it_sell(self):
+        tag = uuid.uuid4().hex[:6]
+        driver = browser(1280, 1000, "en")
+        try:
+            driver.get(BASE + "/signin?next=/organizer")
+            sign_in(driver, "organizer@demo.boxoffice.local", "demo organizer 2026")
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#events .desk-event")) >= 3)
+
+            venue_form = driver.find_element(By.ID, "venue-form")
+            venue_form.find_element(By.NAME, "name").send_keys(f"Journey Hall {tag}")
+            venue_form.find_element(By.NAME, "address").send_keys("1 Test-ro, Seoul")
+            venue_form.find_element(By.TAG_NAME, "button").click()
+            seat_form = driver.find_element(By.ID, "seatmap-form")
+            self.wait(driver, lambda d: f"Journey Hall {tag}" in seat_form.find_element(By.NAME, "venue").text)
+            venue = seat_form.find_element(By.NAME, "venue").get_attribute("value")
+
+            # A file with a bad line: the check names the line, and nothing can be saved.
+            csv = seat_form.find_element(By.NAME, "csv")
+            csv.send_keys("section,row,seat,x,y,tier\nA,1,1,0,0,R\nA,1,2,left,0,R\nA,1,3,2,0,S\n")
+            seat_form.find_element(By.NAME, "check").click()
+            bad = self.wait(driver, seen.visibility_of_element_located((By.ID, "bad-lines")))
+            self.assertIn("line 3", bad.text)
+            self.assertFalse(driver.find_element(By.ID, "seatmap-save").is_enabled())
+            driver.save_screenshot(f"{ARTIFACTS}/desk-bad-line-en-1280.png")
+            csv.clear()
+            csv.send_keys("section,row,seat,x,y,tier\nA,1,1,0,0,R\nA,1,2,1,0,R\nA,1,3,2,0,S\n")
+            seat_form.find_element(By.NAME, "check").click()
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap-preview circle")) == 3)
+            self.assertFalse(bad.is_displayed())
+            driver.find_element(By.ID, "seatmap-save").click()
+            self.wait(driver, lambda d: "3" in d.find_element(By.ID, "seatmap-status").text and not d.find_element(By.ID, "seatmap-save").is_enabled())
+            _, seatmap = api("GET", f"/v1/venues/{venue}/seatmap")
+            self.assertEqual([seat["label"] for seat in seatmap["seats"]], ["A-1-1", "A-1-2", "A-1-3"])
+
+            event_form = driver.find_element(By.ID, "event-form")
+            event_form.find_element(By.NAME, "title").send_keys(f"Journey Night {tag}")
+            event_form.find_element(By.NAME, "artist").send_keys("The Testers")
+            self.assertEqual(event_form.find_element(By.NAME, "venueId").get_attribute("value"), venue)
+            event_form.find_element(By.TAG_NAME, "button").click()
+            # The new performance form offers one price per tier of the venue's map.
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#prices input[data-tier]")) == 2)
+            performance_form = driver.find_element(By.ID, "performance-form")
+            performance_form.find_element(By.CSS_SELECTOR, "input[data-tier=R]").send_keys("50000")
+            performance_form.find_element(By.CSS_SELECTOR, "input[data-tier=S]").send_keys("30000")
+            # On sale a minute ago (Korea time), so a fan can buy at once.
+            driver.execute_script("arguments[0].value = window.BoxofficeDesk.koreaLocal(new Date(Date.now() - 60000))",
+                                  performance_form.find_element(By.NAME, "onSaleFrom"))
+            performance_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            # The desk redraws its list after each change, so the card is looked up in the page itself.
+            find_card = """var title = arguments[0];
+                return Array.from(document.querySelectorAll('#events .desk-event')).filter(function (card) {
+                return card.textContent.indexOf(title) >= 0 && card.querySelector('a.button'); })
+                .map(function (card) { return [card.getAttribute('data-event'), card.querySelector('a.button').href]; })[0] || null;"""
+            event_id, sales_link = self.wait(driver, lambda d: d.execute_script(find_card, f"Journey Night {tag}"))
+            performance = sales_link.rsplit("/", 1)[1]
+            self.assertEqual(api("GET", f"/v1/events/{event_id}")[0], 404)  # a draft is not public
+            driver.find_element(By.XPATH, f"//article[@data-event='{event_id}']//button[text()='Publish']").click()
+            driver.switch_to.alert.accept()
+            self.wait(driver, lambda d: "Published" in d.find_element(By.CSS_SELECTOR, f".desk-event[data-event='{event_id}'] .badge").text)
+            driver.save_screenshot(f"{ARTIFACTS}/desk-en-1280.png")
+
+            # A fan buys seat A-1-1 through the API; the sales page shows the order and the money.
+            _, session = api("POST", "/v1/auth/signin", FAN)
+            _, availability = api("GET", f"/v1/performances/{performance}/availability")
+            seat = next(s["id"] for s in availability["seats"] if s["label"] == "A-1-1")
+            status, hold = api("POST", f"/v1/performances/{performance}/holds", {"seatIds": [seat]}, session["accessToken"])
+            self.assertEqual(status, 201, hold)
+            request = urllib.request.Request(BASE + "/v1/checkout", method="POST", data=json.dumps({"holdId": hold["id"], "method": "wallet"}).encode(),
+                                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {session['accessToken']}",
+                                                      "Idempotency-Key": str(uuid.uuid4())})
+            with urllib.request.urlopen(request) as response:
+                self.assertEqual(response.status, 201)
+            driver.get(sales_link)
+            self.wait(driver, lambda d: d.find_element(By.ID, "paid-orders").text == "1")
+            self.assertEqual(driver.find_element(By.ID, "net").text, "₩50,000")
+            # Available, held, sold, revenue for tier R (the seat counts follow the relay within seconds).
+            self.wait(driver, lambda d: [cell.text for cell in d.find_elements(By.CSS_SELECTOR, "#tier-rows tr[data-tier=R] td")]
+                      == ["1", "0", "1", "₩50,000"])
+            row = self.wait(driver, seen.visibility_of_element_located((By.CSS_SELECTOR, "#order-rows tr[data-order]")))
+            self.assertIn(FAN["email"], row.text)
+            row.click()
+            detail = self.wait(driver, seen.visibility_of_element_located((By.ID, "order-detail")))
+            self.assertIn("A-1-1", detail.text)
+            search = driver.find_element(By.ID, "order-search")
+            search.find_element(By.NAME, "q").send_keys("A-1-3")
+            search.find_element(By.TAG_NAME, "button").click()
+            self.wait(driver, lambda d: d.find_element(By.ID, "orders-empty").is_displayed())
+            driver.save_screenshot(f"{ARTIFACTS}/sales-en-1280.png")
+        finally:
+            driver.quit()
+        # Both pages on a phone, in Korean, signed in (the header carries the desk link too).
+        driver = browser(360, 800, "ko")
+        try:
+            driver.get(BASE + "/signin?next=/organizer")
+            sign_in(driver, "organizer@demo.boxoffice.local", "demo organizer 2026")
+            self.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events .desk-event"))
+            for name, path in (("desk", "/organizer"), ("sales", sales_link)):
+                driver.get(path if path.startswith("http") else BASE + path)
+                self.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events .desk-event, #tier-rows tr"))
+                self.assertTrue(driver.find_element(By.CSS_SELECTOR, "#account a[href='/organizer']").is_displayed())
+                overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+                self.assertLessEqual(overflow, 0, f"{path} scrolls sideways at 360 px")
+                driver.save_screenshot(f"{ARTIFACTS}/{name}-ko-360.png")
+        finally:
+            driver.quit()
 
     def test_the_language_switch_is_remembered(self):
         driver = browser(language="ko")

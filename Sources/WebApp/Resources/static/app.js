@@ -51,6 +51,12 @@
       var wallet = document.createElement("a");
       wallet.href = "/wallet";
       wallet.textContent = account.getAttribute("data-wallet");
+      if ((user.roles || []).some(function (role) { return role === "organizer" || role === "admin"; })) {
+        var desk = document.createElement("a");
+        desk.href = "/organizer";
+        desk.textContent = account.getAttribute("data-desk");
+        account.appendChild(desk);
+      }
       account.appendChild(tickets);
       account.appendChild(wallet);
       account.appendChild(name);
