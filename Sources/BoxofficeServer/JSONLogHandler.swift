@@ -126,13 +126,22 @@ struct JSONLineWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// The current time as `"2026-11-21T09:42:01.204Z"`.
+    /// The current time as `"2026-11-21T09:42:01.204Z"`. The calendar date is worked out from
+    /// the day number (Howard Hinnant's civil-from-days) rather than with libc's `timespec` and
+    /// `tm`, whose fields Swift may attribute to another module from one build to the next.
     mutating func timestamp() {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        let milliseconds = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        let seconds = milliseconds / 1000
+        let days = seconds / 86_400, secondOfDay = Int(seconds % 86_400)
+        let shifted = days + 719_468
+        let era = shifted / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
+        let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
         func digits(_ value: Int, _ width: Int) {
             var divisor = 1
             for _ in 1..<width { divisor *= 10 }
@@ -144,19 +153,19 @@ struct JSONLineWriter {
             }
         }
         bytes.append(UInt8(ascii: "\""))
-        digits(Int(parts.tm_year) + 1900, 4)
+        digits(year, 4)
         bytes.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2)
+        digits(month, 2)
         bytes.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2)
+        digits(day, 2)
         bytes.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2)
+        digits(secondOfDay / 3600, 2)
         bytes.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2)
+        digits(secondOfDay / 60 % 60, 2)
         bytes.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2)
+        digits(secondOfDay % 60, 2)
         bytes.append(UInt8(ascii: "."))
-        digits(Int(now.tv_nsec) / 1_000_000, 3)
+        digits(Int(milliseconds % 1000), 3)
         bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 

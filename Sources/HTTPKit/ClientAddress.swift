@@ -8,6 +8,11 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+// libc's structs (in_addr) may be attributed to CoreFoundation's module in one build and to
+// Glibc's in the next; importing both keeps member import visibility satisfied either way.
+#if canImport(CoreFoundation)
+import CoreFoundation
+#endif
 
 /// An IPv4 or IPv6 address as bytes (4 or 16); IPv4-mapped IPv6 addresses are their IPv4 form,
 /// so `::ffff:10.0.0.1` and `10.0.0.1` are one address.

@@ -42,6 +42,9 @@ import Testing
         #expect((line["nested"] as? [String: String]) == ["k": "v"])
         let timestamp = try #require(line["ts"] as? String)
         #expect(timestamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil)
+        // The date is worked out by hand: it must be the clock's, to the second.
+        let parsed = try #require(try? Date(timestamp, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        #expect(abs(parsed.timeIntervalSinceNow) < 5, "\(timestamp)")
         #expect(line["source"] == nil)
     }
 
