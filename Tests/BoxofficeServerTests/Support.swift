@@ -36,6 +36,13 @@ enum BoxofficeExecutable {
         return await process.finish()
     }
 
+    /// One launch at a time: Foundation's `Process.run()` crashed (a bad memmove inside it) when
+    /// parallel tests started processes at the same moment.
+    private static let launching = Mutex(())
+    private static func launch(_ process: Process) throws {
+        try launching.withLock { _ in try process.run() }
+    }
+
     static func start(_ arguments: [String], environment extra: [String: String] = [:], input: String? = nil) throws -> RunningProcess {
         let process = Process()
         process.executableURL = url
@@ -51,12 +58,12 @@ enum BoxofficeExecutable {
         if let input {
             let pipe = Pipe()
             process.standardInput = pipe
-            try process.run()
+            try launch(process)
             pipe.fileHandleForWriting.write(Data(input.utf8))
             try pipe.fileHandleForWriting.close()
         } else {
             process.standardInput = FileHandle.nullDevice
-            try process.run()
+            try launch(process)
         }
         return running
     }
