@@ -98,10 +98,7 @@ public struct CatalogController: Sendable {
                 seats = try SeatMapParser.validate(try await request.decodeJSON(as: SeatMapJSON.self, context: context).seats)
             }
             let venueID = try context.parameters.require("venueId")
-            guard let dryRun = Bool(String(request.uri.queryParameters["dryRun"] ?? "false")) else {
-                throw Problem.badRequest(detail: "dryRun must be true or false.", field: "dryRun")
-            }
-            if dryRun {
+            if try request.isDryRun() {
                 try context.principal.requireOwnership(of: try await service.venue(id: venueID).organizerId, resource: "venue")
                 return try Response.json(SeatMapAnswer(seatCount: seats.count, saved: false, seats: seats))
             }

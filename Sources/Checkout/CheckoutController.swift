@@ -66,12 +66,16 @@ public struct CheckoutController: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
         }
         signedIn.post("/orders/:orderId/cancel") { request, context in
-            // The body is optional: no body (or no ticketIds) cancels the whole order.
+            // The body is optional: no body (or no ticketIds) cancels the whole order. With dryRun=true
+            // the answer is what would come back, and nothing changes.
+            let dryRun = try request.isDryRun()
             let body: CancelRequest? =
                 try await request.decodeOptionalJSON(as: CancelRequest.self, context: context)
-            return try Response.json(
-                try await service.cancel(
-                    orderID: try context.parameters.require("orderId"), ticketIDs: body?.ticketIds, by: context.principal))
+            let orderID = try context.parameters.require("orderId")
+            if dryRun {
+                return try Response.json(try await service.cancellationQuote(orderID: orderID, ticketIDs: body?.ticketIds, by: context.principal))
+            }
+            return try Response.json(try await service.cancel(orderID: orderID, ticketIDs: body?.ticketIds, by: context.principal))
         }
     }
 }

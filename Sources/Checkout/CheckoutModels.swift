@@ -56,3 +56,21 @@ public struct GatewayCheckoutStarted: Codable, Sendable {
     public let order: Order
     public let paymentIntent: PaymentIntent
 }
+
+/// What cancelling would give back, asked before cancelling (`dryRun=true`): nothing changes.
+public struct CancellationQuote: Codable, Sendable {
+    public let orderId: String
+    /// The tickets that would be cancelled: those named, or every one the fan still holds.
+    public let ticketIds: [String]
+    /// What those tickets cost.
+    public let gross: Money
+    /// The performance's cancellation fee on them (none when the performance was cancelled).
+    public let fee: Money
+    /// What goes back: gross less the fee.
+    public let refund: Money
+    public let feePercent: Int
+    /// The last moment to cancel; absent when the performance itself was cancelled.
+    public let deadline: Date?
+    /// Where the refund goes: the wallet, or back through the payment gateway.
+    public let method: String
+}

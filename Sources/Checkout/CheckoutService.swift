@@ -313,43 +313,85 @@ public final class CheckoutService: Sendable {
     public func cancel(orderID: String, ticketIDs: [String]?, by fan: Principal) async throws -> Order {
         let now = clock.now()
         let order = try await database.withTransaction { transaction in
-            guard let row = try await self.lockedOrder(id: orderID, in: transaction) else { throw Problem.notFound(detail: "No such order.") }
-            try fan.requireOwnership(of: try row.decode(column: "fan_id", as: String.self), resource: "order")
-            let performanceID = try row.decode(column: "performance_id", as: String.self)
-            let active = try await self.activeTicketIDs(orderID: orderID, in: transaction)
-            // The whole order means every ticket the fan still holds; one passed on is not theirs to cancel.
-            let chosen: [String]
-            if let ticketIDs {
-                chosen = ticketIDs
-            } else {
-                chosen = try await self.tickets.ticketIDs(among: active, heldBy: fan.userID, in: transaction)
-            }
-            if let ticketIDs {
-                guard !ticketIDs.isEmpty else { throw Problem.validation([.init(field: "ticketIds", message: "names no ticket")]) }
-                let unknown = ticketIDs.enumerated().filter { !active.contains($0.element) }
-                guard unknown.isEmpty else {
-                    throw Problem.validation(unknown.map { .init(field: "ticketIds[\($0.offset)]", message: "is not an active ticket of this order") })
-                }
-            }
-            guard !chosen.isEmpty else { throw Problem.conflict(detail: "No ticket of this order is left for you to cancel: each is cancelled or was transferred.", slug: "order-cancelled") }
-            let policy = try await self.tickets.refundPolicy(performanceID: performanceID, in: transaction)
-            if let startsAt = policy.startsAt, !policy.performanceCancelled {
-                let deadline = startsAt.addingTimeInterval(-Double(policy.cutoffHours) * 3600)
-                guard now < deadline else {
-                    throw Problem(
-                        type: Problem.typeURI("refund-window-closed"), title: "Too late to cancel.", status: 409,
-                        detail: "Tickets for this performance could be cancelled until \(deadline.formatted(Date.ISO8601FormatStyle())).",
-                        extensions: ["deadline": .string(deadline.formatted(Date.ISO8601FormatStyle()))])
-                }
-            }
-            let feePercent = policy.performanceCancelled ? 0 : policy.feePercent
+            let plan = try await self.cancellationPlan(orderID: orderID, ticketIDs: ticketIDs, fan: fan, at: now, in: transaction)
             try await self.cancel(
-                orderID: orderID, ticketIDs: chosen, onlyHeldBy: fan.userID, feePercent: feePercent, reason: "cancelled by the fan", at: now,
-                in: transaction)
+                orderID: orderID, ticketIDs: plan.ticketIDs, onlyHeldBy: fan.userID, feePercent: plan.feePercent, reason: "cancelled by the fan",
+                at: now, in: transaction)
             return try await self.loadOrder(id: orderID, in: transaction.sql)
         }
         logger.info("order cancelled", metadata: ["order_id": .string(orderID), "tickets": .stringConvertible(ticketIDs?.count ?? -1)])
         return order
+    }
+
+    /// What `cancel` would give back for the same tickets, under the same rules, changing nothing:
+    /// so a fan sees the fee and the refund before deciding.
+    public func cancellationQuote(orderID: String, ticketIDs: [String]?, by fan: Principal) async throws -> CancellationQuote {
+        let now = clock.now()
+        return try await database.withTransaction { transaction in
+            let plan = try await self.cancellationPlan(orderID: orderID, ticketIDs: ticketIDs, fan: fan, at: now, in: transaction)
+            let prices = try await self.tickets.cancellablePrices(
+                ticketIDs: plan.ticketIDs, orderID: orderID, onlyHeldBy: fan.userID, in: transaction)
+            let gross = try Money.sum(prices, currency: plan.currency)
+            let split = try Self.refundSplit(of: gross, feePercent: plan.feePercent)
+            return CancellationQuote(
+                orderId: orderID, ticketIds: plan.ticketIDs, gross: gross, fee: split.fee, refund: split.refund, feePercent: plan.feePercent,
+                deadline: plan.deadline, method: plan.method)
+        }
+    }
+
+    /// Which tickets a fan's cancellation takes and at what fee: the rules `cancel` and
+    /// `cancellationQuote` share.
+    private struct CancellationPlan {
+        let ticketIDs: [String]
+        let feePercent: Int
+        let deadline: Date?
+        let method: String
+        let currency: Currency
+    }
+
+    private func cancellationPlan(
+        orderID: String, ticketIDs: [String]?, fan: Principal, at now: Date, in transaction: DatabaseTransaction
+    ) async throws -> CancellationPlan {
+        guard let row = try await lockedOrder(id: orderID, in: transaction) else { throw Problem.notFound(detail: "No such order.") }
+        try fan.requireOwnership(of: try row.decode(column: "fan_id", as: String.self), resource: "order")
+        let performanceID = try row.decode(column: "performance_id", as: String.self)
+        let active = try await activeTicketIDs(orderID: orderID, in: transaction)
+        // The whole order means every ticket the fan still holds; one passed on is not theirs to cancel.
+        let chosen: [String]
+        if let ticketIDs {
+            guard !ticketIDs.isEmpty else { throw Problem.validation([.init(field: "ticketIds", message: "names no ticket")]) }
+            let unknown = ticketIDs.enumerated().filter { !active.contains($0.element) }
+            guard unknown.isEmpty else {
+                throw Problem.validation(unknown.map { .init(field: "ticketIds[\($0.offset)]", message: "is not an active ticket of this order") })
+            }
+            var seen = Set<String>()
+            chosen = ticketIDs.filter { seen.insert($0).inserted }
+        } else {
+            chosen = try await tickets.ticketIDs(among: active, heldBy: fan.userID, in: transaction)
+        }
+        guard !chosen.isEmpty else {
+            throw Problem.conflict(detail: "No ticket of this order is left for you to cancel: each is cancelled or was transferred.", slug: "order-cancelled")
+        }
+        let policy = try await tickets.refundPolicy(performanceID: performanceID, in: transaction)
+        // A performance that will not take place refunds in full, at any time.
+        let deadline = policy.performanceCancelled ? nil : policy.startsAt.map { $0.addingTimeInterval(-Double(policy.cutoffHours) * 3600) }
+        if let deadline, now >= deadline {
+            let stamp = deadline.formatted(Date.ISO8601FormatStyle())
+            throw Problem(
+                type: Problem.typeURI("refund-window-closed"), title: "Too late to cancel.", status: 409,
+                detail: "Tickets for this performance could be cancelled until \(stamp).", extensions: ["deadline": .string(stamp)])
+        }
+        return CancellationPlan(
+            ticketIDs: chosen, feePercent: policy.performanceCancelled ? 0 : policy.feePercent, deadline: deadline,
+            method: try row.decode(column: "method", as: String.self),
+            currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw)
+    }
+
+    /// A cancellation's money: the fee is the policy's percentage of the price (rounded down,
+    /// in the fan's favour), and the rest goes back.
+    static func refundSplit(of gross: Money, feePercent: Int) throws -> (fee: Money, refund: Money) {
+        let fee = try gross.percentage(feePercent)
+        return (fee, Money(amount: gross.amount - fee.amount, currency: gross.currency))
     }
 
     /// Cancels every paid order of performances that will not take place, with a full refund.
@@ -375,9 +417,8 @@ public final class CheckoutService: Sendable {
     ) async throws {
         let cancelled = try await tickets.cancel(ticketIDs: ticketIDs, orderID: orderID, onlyHeldBy: holderID, in: transaction)
         guard !cancelled.isEmpty else { return }
-        let gross = try Money.sum(cancelled.map(\.price), currency: cancelled[0].price.currency).amount
-        let fee = try Money(amount: gross, currency: cancelled[0].price.currency).percentage(feePercent).amount
-        let refunded = gross - fee
+        let split = try Self.refundSplit(of: try Money.sum(cancelled.map(\.price), currency: cancelled[0].price.currency), feePercent: feePercent)
+        let fee = split.fee.amount, refunded = split.refund.amount
         _ = try await payments.refund(orderID: orderID, amount: refunded, reason: reason, in: transaction)
         try await transaction.sql.raw("""
             UPDATE order_items SET status = 'cancelled' WHERE order_id = \(bind: orderID) AND ticket_id IN \(SQLQueryString.list(cancelled.map(\.id)))
@@ -399,7 +440,7 @@ public final class CheckoutService: Sendable {
     private func lockedOrder(id: String, in transaction: DatabaseTransaction) async throws -> (any SQLRow)? {
         let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
         return try await transaction.sql.raw("""
-            SELECT fan_id, performance_id, hold_id, status, total_amount FROM orders WHERE id = \(bind: id)\(unsafeRaw: lock)
+            SELECT fan_id, performance_id, hold_id, status, method, total_amount, currency FROM orders WHERE id = \(bind: id)\(unsafeRaw: lock)
             """).first()
     }
 

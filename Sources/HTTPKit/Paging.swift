@@ -17,6 +17,14 @@ extension Request {
         return page
     }
 
+    /// `dryRun=true` asks what a change would do without making it; anything but true or false is a 400.
+    public func isDryRun() throws -> Bool {
+        guard let dryRun = Bool(String(uri.queryParameters["dryRun"] ?? "false")) else {
+            throw Problem.badRequest(detail: "dryRun must be true or false.", field: "dryRun")
+        }
+        return dryRun
+    }
+
     /// The `Idempotency-Key` header: required on calls that must never run twice (a checkout).
     public func idempotencyKey() throws -> String {
         guard let key = headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty else {

@@ -63,6 +63,9 @@ public struct PaymentsController: Sendable {
             return try Response.json(["received": true])
         }
         if let sandbox {
+            routes.get("/v1/sandbox/payments/:paymentId") { _, context in
+                try Response.json(try sandbox.payPage(paymentID: try context.parameters.require("paymentId")))
+            }
             routes.post("/v1/sandbox/payments/:paymentId/pay") { request, context in
                 let body: SandboxPayRequest? =
                     try await request.decodeOptionalJSON(as: SandboxPayRequest.self, context: context)

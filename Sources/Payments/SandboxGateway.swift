@@ -27,6 +27,7 @@ public final class SandboxGateway: PaymentGateway {
     struct Record {
         var amount: Int64
         var currency: String
+        var orderName = ""
         var status: GatewayPayment.Status = .ready
         var paid: Int64 = 0
         var cancelled: Int64 = 0
@@ -52,7 +53,8 @@ public final class SandboxGateway: PaymentGateway {
     // MARK: PaymentGateway
 
     public func prepare(_ request: GatewayPaymentRequest) async throws -> PaymentIntent {
-        try register(id: request.paymentID, amount: request.amount.amount, currency: request.amount.currency.rawValue)
+        try register(
+            id: request.paymentID, amount: request.amount.amount, currency: request.amount.currency.rawValue, orderName: request.orderName)
         return PaymentIntent(
             provider: provider, paymentId: request.paymentID, amount: request.amount, orderName: request.orderName, storeId: "sandbox",
             channelKey: "sandbox", payUrl: "\(publicURL)/v1/sandbox/payments/\(request.paymentID)/pay")
@@ -130,6 +132,23 @@ public final class SandboxGateway: PaymentGateway {
         return GatewayPayment(id: paymentID, status: record.status, paidAmount: record.paid, currency: record.currency)
     }
 
+    /// What the sandbox's pay page shows before the fan pays: what for, how much, and whether
+    /// it is still to be paid.
+    public struct PayPage: Codable, Sendable {
+        public let paymentId: String
+        public let orderName: String
+        public let amount: Int64
+        public let currency: String
+        /// READY until paid or failed.
+        public let status: String
+    }
+
+    public func payPage(paymentID: String) throws(Problem) -> PayPage {
+        guard let record = state.withLock({ $0[paymentID] }) else { throw Problem.notFound(detail: "The sandbox has no such payment.") }
+        return PayPage(
+            paymentId: paymentID, orderName: record.orderName, amount: record.amount, currency: record.currency, status: record.status.rawValue)
+    }
+
     /// A signed webhook as the sandbox sends it (tests replay and tamper with these).
     public func signedWebhook(type: String, paymentID: String, id: String = UUID().uuidString) -> (body: [UInt8], headers: [String: String]) {
         let now = clock.now()
@@ -161,14 +180,14 @@ public final class SandboxGateway: PaymentGateway {
         }
     }
 
-    private func register(id: String, amount: Int64, currency: String) throws {
+    private func register(id: String, amount: Int64, currency: String, orderName: String = "") throws {
         try state.withLock { payments throws(GatewayError) in
             if let existing = payments[id] {
                 // Registering again is fine with the same amount (a retry), never with another.
                 guard existing.amount == amount, existing.currency == currency else { throw GatewayError("ALREADY_PAID_OR_REGISTERED") }
                 return
             }
-            payments[id] = Record(amount: amount, currency: currency)
+            payments[id] = Record(amount: amount, currency: currency, orderName: orderName)
         }
     }
 

@@ -279,18 +279,24 @@ public final class TicketService: Sendable {
             performanceCancelled: try row.decode(column: "status", as: String.self) == "cancelled")
     }
 
-    /// Cancels valid tickets of one order and puts their places back on sale, writing
-    /// `reservation.cancelled`. Returns the tickets it cancelled (already cancelled ones are
-    /// skipped). A ticket already used at the door cannot be cancelled.
-    public func cancel(
+    /// What the valid tickets among `ticketIDs` cost, if `cancel` may take them all: none passed
+    /// on to someone else (when `holderID` is the buyer), none used at the door. Changes nothing.
+    public func cancellablePrices(
         ticketIDs: [String], orderID: String, onlyHeldBy holderID: String? = nil, in transaction: DatabaseTransaction
-    ) async throws -> [Ticket] {
+    ) async throws -> [Money] {
         guard !ticketIDs.isEmpty else { return [] }
-        let now = clock.now()
+        try await requireCancellable(ticketIDs: ticketIDs, orderID: orderID, onlyHeldBy: holderID, in: transaction)
+        return try await transaction.sql.raw("""
+            SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets
+            WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs)) AND status = 'valid'
+            """).all().map(ticket).filter { holderID == nil || $0.holderId == holderID }.map(\.price)
+    }
+
+    private func requireCancellable(
+        ticketIDs: [String], orderID: String, onlyHeldBy holderID: String?, in transaction: DatabaseTransaction
+    ) async throws {
         // A buyer cancels only what they still hold: a ticket passed on belongs to its new holder.
-        var stillHeld: SQLQueryString = ""
         if let holderID {
-            stillHeld = " AND holder_id = \(bind: holderID)"
             let passedOn = try await transaction.sql.raw("""
                 SELECT id FROM tickets WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs))
                   AND status = 'valid' AND holder_id <> \(bind: holderID)
@@ -307,6 +313,19 @@ public final class TicketService: Sendable {
         guard used.isEmpty else {
             throw Problem.conflict(detail: "A ticket that was already used at the door cannot be cancelled.", slug: "ticket-used")
         }
+    }
+
+    /// Cancels valid tickets of one order and puts their places back on sale, writing
+    /// `reservation.cancelled`. Returns the tickets it cancelled (already cancelled ones are
+    /// skipped). A ticket already used at the door cannot be cancelled.
+    public func cancel(
+        ticketIDs: [String], orderID: String, onlyHeldBy holderID: String? = nil, in transaction: DatabaseTransaction
+    ) async throws -> [Ticket] {
+        guard !ticketIDs.isEmpty else { return [] }
+        let now = clock.now()
+        try await requireCancellable(ticketIDs: ticketIDs, orderID: orderID, onlyHeldBy: holderID, in: transaction)
+        var stillHeld: SQLQueryString = ""
+        if let holderID { stillHeld = " AND holder_id = \(bind: holderID)" }
         // General-admission tickets give their units back to the tier (TierCounts: tier first).
         let unitTiers = try await transaction.sql.raw("""
             SELECT DISTINCT performance_id, tier FROM tickets WHERE order_id = \(bind: orderID) AND id IN \(SQLQueryString.list(ticketIDs))
