@@ -62,7 +62,7 @@ enum PageText: CaseIterable {
     case signIn, signUp, signOut, email, password, rememberMe, orWith, noAccount, haveAccount, name, passwordHint, checking, checked
     case pickSeats, seatsSelected, noSeatsSelected, perOrderLimit, seatTaken, seatsHeld, holdExpired, ticketsPaid, signInToBuy
     case seatAvailable, seatUnavailable, section, row, seat, queueFirst, somethingWrong, legend, zoomIn, zoomOut, keyboardHint
-    case seatMap, loadingMap, holdSeats, holdEndsIn, payFromWallet, releaseSeats
+    case seatMap, loadingMap, holdSeats, holdEndsIn, payFromWallet, payByCard, releaseSeats
     case wallet, balance, ledger, loadingHistory, noEntries, topUp, grant, purchase, refund, waitingRoom, queueWaiting, queueAdmitted, queueExpired, queueClosed, minutesLeft, almostThere, joiningQueue, position, ahead, waitLeft, keepPageOpen, myTickets, loadingTickets, noTickets, offlineTickets, signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
 
     var korean: String {
@@ -134,6 +134,7 @@ enum PageText: CaseIterable {
         case .holdSeats: "좌석 잡기"
         case .holdEndsIn: "남은 시간"
         case .payFromWallet: "포인트로 결제"
+        case .payByCard: "카드로 결제"
         case .releaseSeats: "좌석 놓기"
         case .wallet: "포인트 지갑"
         case .balance: "잔액"
@@ -245,6 +246,7 @@ enum PageText: CaseIterable {
         case .holdSeats: "Hold these seats"
         case .holdEndsIn: "Time left"
         case .payFromWallet: "Pay with points"
+        case .payByCard: "Pay by card"
         case .releaseSeats: "Let them go"
         case .wallet: "Wallet"
         case .balance: "Balance"

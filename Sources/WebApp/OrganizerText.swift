@@ -1,9 +1,8 @@
 import Foundation
 
-/// The words of the organizer's pages, in both languages. The page scripts get them as one
-/// JSON block (`<script type="application/json">`, never executed), so there is one list.
-enum OrganizerText {
-    static let words: [String: (ko: String, en: String)] = [
+/// The words of the organizer's pages, in both languages.
+extension WordTable {
+    static let organizer = WordTable([
         "desk": ("주최자 콘솔", "Organizer desk"),
         "myEvents": ("내 공연", "My events"),
         "noEvents": ("아직 공연이 없습니다. 아래에서 공연장과 공연을 만드세요.", "No events yet: make a venue and an event below."),
@@ -30,7 +29,7 @@ enum OrganizerText {
         "maxPerOrder": ("주문당 최대 매수", "Most seats per order"), "maxPerFan": ("1인당 최대 매수", "Most seats per fan"),
         "price": ("가격(원)", "Price (KRW)"), "pickVenueFirst": ("공연장에 좌석 배치도가 있어야 가격을 정할 수 있습니다.", "The venue needs a seat map before prices can be set."),
         "created": ("만들었습니다.", "Created."), "signIn": ("주최자 계정으로 로그인하세요.", "Sign in with an organizer account."),
-        "organizersOnly": ("주최자만 볼 수 있는 페이지입니다.", "Only organizers can use this page."),
+        "forbidden": ("주최자만 볼 수 있는 페이지입니다.", "Only organizers can use this page."),
         "confirmPublish": ("공개하면 판매 시작 시각에 누구나 예매할 수 있습니다. 공개할까요?", "Once published, anyone can buy when sales open. Publish?"),
         "confirmCancel": ("취소하면 판매가 멈추고, 결제된 주문 %d건(%s)이 전액 환불됩니다. 되돌릴 수 없습니다. 취소할까요?",
                           "Cancelling stops sales and refunds %d paid orders (%s) in full. This cannot be undone. Cancel?"),
@@ -61,18 +60,5 @@ enum OrganizerText {
         "queueNone": ("이 회차에는 대기열이 없습니다. 아래에서 설정하면 예매는 대기열을 거쳐야 합니다.",
                       "This performance has no waiting room. Set one up below and buying goes through it."),
         "back": ("← 콘솔로", "← Desk"), "savedQueue": ("대기열 설정을 저장했습니다.", "Waiting-room settings saved."),
-    ]
-
-    /// The words for one language as a JSON object, safe inside a `<script>` element.
-    static func json(_ language: PageLanguage) -> String {
-        let chosen = words.mapValues { language == .ko ? $0.ko : $0.en }
-        let data = (try? JSONSerialization.data(withJSONObject: chosen, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-            .replacingOccurrences(of: "<", with: "\\u003c").replacingOccurrences(of: ">", with: "\\u003e")
-            .replacingOccurrences(of: "&", with: "\\u0026")
-    }
-
-    static func word(_ key: String, _ language: PageLanguage) -> String {
-        words[key].map { language == .ko ? $0.ko : $0.en } ?? key
-    }
+    ])
 }

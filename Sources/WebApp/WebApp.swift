@@ -54,11 +54,15 @@ public struct WebApp: Sendable {
             try await self.salesPage(request, id: try context.parameters.require("performanceId"))
         }
         router.get("/tickets") { request, _ in try self.ticketsPage(request) }
+        router.get("/orders") { request, _ in try self.ordersPage(request) }
+        router.get("/sandbox/payments/:paymentId") { request, context in
+            try self.sandboxPayPage(request, paymentID: try context.parameters.require("paymentId"))
+        }
         router.get("/wallet") { request, _ in try self.walletPage(request) }
         // At the root so it may control /tickets; it is told the assets' hashed names to keep.
         router.get("/tickets-sw.js") { _, _ in
             guard let worker = self.assets.source(of: "tickets-sw.js") else { throw HTTPError(.notFound) }
-            let names = ["app.css", "app.js", "qr.js", "tickets.js"].map { "\"\(self.assets.path($0))\"" }.joined(separator: ", ")
+            let names = ["app.css", "app.js", "pagekit.js", "qr.js", "tickets.js"].map { "\"\(self.assets.path($0))\"" }.joined(separator: ", ")
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache", .xContentTypeOptions: "nosniff"],
@@ -178,6 +182,7 @@ public struct WebApp: Sendable {
             "legendLabel": language.text(.legend), "zoomIn": language.text(.zoomIn), "zoomOut": language.text(.zoomOut),
             "keyboardHint": language.text(.keyboardHint), "mapLabel": language.text(.seatMap), "loading": language.text(.loadingMap),
             "holdLabel": language.text(.holdSeats), "holdEndsIn": language.text(.holdEndsIn), "payLabel": language.text(.payFromWallet),
+            "payCardLabel": language.text(.payByCard),
             "releaseLabel": language.text(.releaseSeats),
         ]
         return try page("performance", body, title: performance.eventTitle, language: language, request: request, scripts: ["seatmap.js"])
@@ -200,7 +205,7 @@ public struct WebApp: Sendable {
         return try page("queue", body, title: language.text(.waitingRoom), language: language, request: request, scripts: ["queue.js"])
     }
 
-    /// The wallet's balance and ledger (`wallet.js`).
+    /// The wallet's balance and ledger, and a top-up by card (`wallet.js`).
     private func walletPage(_ request: Request) throws -> Response {
         let language = Self.language(of: request)
         let body: [String: Any] = [
@@ -208,8 +213,10 @@ public struct WebApp: Sendable {
             "ledgerLabel": language.text(.ledger), "loading": language.text(.loadingHistory),
             "tNone": language.text(.noEntries), "tTopup": language.text(.topUp), "tGrant": language.text(.grant),
             "tPurchase": language.text(.purchase), "tRefund": language.text(.refund),
+            "t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language),
         ]
-        return try page("wallet", body, title: language.text(.wallet), language: language, request: request, scripts: ["wallet.js"])
+        return try page(
+            "wallet", body, title: language.text(.wallet), language: language, request: request, scripts: ["pagekit.js", "wallet.js"])
     }
 
     /// My tickets, each with a QR code of its signed code drawn in the page; kept for offline use.
@@ -219,8 +226,34 @@ public struct WebApp: Sendable {
             "heading": language.text(.myTickets), "language": language.rawValue, "loading": language.text(.loadingTickets),
             "tNone": language.text(.noTickets), "tOffline": language.text(.offlineTickets), "tValid": language.text(.valid),
             "tUsed": language.text(.alreadyUsed), "tCancelled": language.text(.cancelled), "tSignin": language.text(.signInFirst),
+            "t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language),
         ]
-        return try page("tickets", body, title: language.text(.myTickets), language: language, request: request, scripts: ["qr.js", "tickets.js"])
+        return try page(
+            "tickets", body, title: language.text(.myTickets), language: language, request: request,
+            scripts: ["pagekit.js", "qr.js", "tickets.js"])
+    }
+
+    /// My orders (`orders.js`): tickets, money and history of each, and cancellation after the
+    /// page has shown what would come back.
+    private func ordersPage(_ request: Request) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = ["t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language)]
+        return try page(
+            "orders", body, title: WordTable.fan.word("myOrders", language), language: language, request: request,
+            scripts: ["pagekit.js", "orders.js"])
+    }
+
+    /// The sandbox gateway's pay page (`sandbox-pay.js`), where a card payment started in the
+    /// page is paid or declined; `return` is where the fan goes next (a path on this site only).
+    private func sandboxPayPage(_ request: Request, paymentID: String) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = [
+            "t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language), "paymentId": paymentID,
+            "returnTo": Self.safeNext(request.uri.queryParameters["return"].map(String.init)),
+        ]
+        return try page(
+            "sandbox-pay", body, title: WordTable.fan.word("sandboxTitle", language), language: language, request: request,
+            scripts: ["pagekit.js", "sandbox-pay.js"])
     }
 
     /// The door: staff check tickets by code (typed, or read by the camera) with `scan.js`.
@@ -246,13 +279,13 @@ public struct WebApp: Sendable {
     private func organizerDesk(_ request: Request) throws -> Response {
         let language = Self.language(of: request)
         let body: [String: Any] = [
-            "t": OrganizerText.words.mapValues { language == .ko ? $0.ko : $0.en }, "texts": OrganizerText.json(language),
+            "t": WordTable.organizer.chosen(language), "texts": WordTable.organizer.json(language),
             "language": language.rawValue,
             "categories": Self.categories.map { value, label in ["value": value, "label": language.text(label)] },
         ]
         return try page(
-            "organizer", body, title: OrganizerText.word("desk", language), language: language, request: request,
-            scripts: ["organizer-common.js", "organizer.js"])
+            "organizer", body, title: WordTable.organizer.word("desk", language), language: language, request: request,
+            scripts: ["pagekit.js", "organizer.js"])
     }
 
     /// One performance's sales, waiting room and orders for its organizer (`organizer-sales.js`).
@@ -261,8 +294,8 @@ public struct WebApp: Sendable {
         // A draft is not on the public showcase; the page then names it by its figures alone.
         let performance = try await showcase.performance(id: id)
         var body: [String: Any] = [
-            "t": OrganizerText.words.mapValues { language == .ko ? $0.ko : $0.en }, "texts": OrganizerText.json(language),
-            "language": language.rawValue, "id": id, "eventTitle": performance?.eventTitle ?? OrganizerText.word("sales", language),
+            "t": WordTable.organizer.chosen(language), "texts": WordTable.organizer.json(language),
+            "language": language.rawValue, "id": id, "eventTitle": performance?.eventTitle ?? WordTable.organizer.word("sales", language),
             "venue": performance?.venueName ?? "", "eventId": performance?.eventID ?? "",
             "selfPath": ("/organizer/performances/" + id).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/",
         ]
@@ -271,8 +304,8 @@ public struct WebApp: Sendable {
             body["startsAtISO"] = Self.iso(performance.showing.startsAt)
         }
         return try page(
-            "organizer-sales", body, title: OrganizerText.word("sales", language), language: language, request: request,
-            scripts: ["organizer-common.js", "organizer-sales.js"])
+            "organizer-sales", body, title: WordTable.organizer.word("sales", language), language: language, request: request,
+            scripts: ["pagekit.js", "organizer-sales.js"])
     }
 
     /// Sign-in or sign-up: the form posts to the JSON API from `auth.js`; `next` is where to go
@@ -329,7 +362,7 @@ public struct WebApp: Sendable {
             "switchLanguage": language.text(.switchLanguage), "switchHref": switchLink.string ?? "/?lang=\(language.other.rawValue)",
             "css": assets.path("app.css"), "js": assets.path("app.js"), "body": inner,
             "signIn": language.text(.signIn), "signOut": language.text(.signOut), "myTickets": language.text(.myTickets), "wallet": language.text(.wallet),
-            "desk": OrganizerText.word("desk", language),
+            "desk": WordTable.organizer.word("desk", language),
         ]
         var layoutWithScript = layout
         layoutWithScript["pageScripts"] = scripts.map { ["src": assets.path($0), "powWorker": assets.path("pow-worker.js")] }

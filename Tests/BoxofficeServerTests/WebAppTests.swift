@@ -92,7 +92,7 @@ import Testing
                     #expect(desk.status == 200 && desk.headers[.contentSecurityPolicy] != nil)
                     #expect(desk.body.contains("<h1>\(word)</h1>"))
                     // The words travel as a JSON block the page scripts read; it must parse as JSON.
-                    let block = try #require(desk.body.firstMatch(of: /id="organizer-text">([^<]*)<\/script>/)?.1)
+                    let block = try #require(desk.body.firstMatch(of: /id="page-text">([^<]*)<\/script>/)?.1)
                     let words = try JSONSerialization.jsonObject(with: Data(block.utf8)) as? [String: String]
                     #expect(words?["desk"] == word)
                     #expect(desk.body.contains("/static/organizer."))
@@ -102,6 +102,33 @@ import Testing
                 #expect(sales.body.contains("&lt;/script&gt;&lt;b&gt;Night&lt;/b&gt;"))
                 #expect(!sales.body.contains("<b>Night</b>"))
                 #expect(sales.body.contains("data-performance=\"\(sale.performanceID)\""))
+            }
+        }
+    }
+
+    @Test func theOrdersAndTicketsPagesLoadThePageKitWithTheFansWordsAndLinkToEachOther() async throws {
+        try await withPlatform { platform in
+            try await platform.buildApplication().test(.router) { client in
+                for (language, heading) in [("ko", "주문 내역"), ("en", "My orders")] {
+                    let orders = try await page(client, "/orders?lang=\(language)")
+                    #expect(orders.status == 200 && orders.headers[.contentSecurityPolicy] != nil)
+                    #expect(orders.body.contains("<h1>\(heading)</h1>"))
+                    let block = try #require(orders.body.firstMatch(of: /id="page-text">([^<]*)<\/script>/)?.1)
+                    let words = try JSONSerialization.jsonObject(with: Data(block.utf8)) as? [String: String]
+                    #expect(words?["myOrders"] == heading)
+                    #expect(words?["quoteFee"]?.contains("%d") == true, "the fee's percentage is filled in by the page")
+                    #expect(orders.body.contains("/static/pagekit.") && orders.body.contains("/static/orders."))
+                    #expect(orders.body.contains("href=\"/tickets\""))
+                    let tickets = try await page(client, "/tickets?lang=\(language)")
+                    #expect(tickets.body.contains("href=\"/orders\""))
+                    #expect(tickets.body.contains("/static/pagekit.") && tickets.body.contains("id=\"page-text\""))
+                }
+                // The offline copy of /tickets must keep every script the page loads.
+                let worker = try await client.execute(uri: "/tickets-sw.js", method: .get) { String(buffer: $0.body) }
+                let tickets = try await page(client, "/tickets")
+                for script in tickets.body.matches(of: /<script src="([^"]+)"/).map({ String($0.1) }) {
+                    #expect(worker.contains("\"\(script)\""), "\(script) is kept for offline use")
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ import urllib.request
 import uuid
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
@@ -51,6 +52,18 @@ def sign_in(driver, email, password):
     form.find_element(By.TAG_NAME, "button").click()
 
 
+def buy(token, performance, seat_ids):
+    """Holds the seats and pays for them from the wallet, through the API; returns the checkout's answer."""
+    status, hold = api("POST", f"/v1/performances/{performance}/holds", {"seatIds": seat_ids}, token)
+    assert status == 201, hold
+    request = urllib.request.Request(BASE + "/v1/checkout", method="POST", data=json.dumps({"holdId": hold["id"], "method": "wallet"}).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+                                              "Idempotency-Key": str(uuid.uuid4())})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 201
+        return json.loads(response.read())
+
+
 def first_event_id(title_prefix):
     _, listing = api("GET", "/v1/events")
     return next(event["id"] for event in listing["items"] if event["title"].startswith(title_prefix))
@@ -58,7 +71,8 @@ def first_event_id(title_prefix):
 
 class Journeys(unittest.TestCase):
     def wait(self, driver, condition, seconds=30):
-        return WebDriverWait(driver, seconds).until(condition)
+        # Pages re-render parts of themselves: an element replaced mid-look is looked up again.
+        return WebDriverWait(driver, seconds, ignored_exceptions=[StaleElementReferenceException]).until(condition)
 
     def test_a_fan_signs_up_solving_the_check_in_the_page_then_signs_out_and_in_again(self):
         driver = browser()
@@ -237,12 +251,7 @@ class Journeys(unittest.TestCase):
         token = session["accessToken"]
         _, seatmap = api("GET", f"/v1/performances/{performance}/availability")
         seat = next(s["id"] for s in seatmap["seats"] if s["state"] == "available")
-        status, hold = api("POST", f"/v1/performances/{performance}/holds", {"seatIds": [seat]}, token)
-        self.assertEqual(status, 201, hold)
-        request = urllib.request.Request(BASE + "/v1/checkout", method="POST", data=json.dumps({"holdId": hold["id"], "method": "wallet"}).encode(),
-                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
-        with urllib.request.urlopen(request) as response:
-            code = json.loads(response.read())["tickets"][0]["code"]
+        code = buy(token, performance, [seat])["tickets"][0]["code"]
 
         driver = browser(360, 800, "en")
         try:
@@ -367,7 +376,7 @@ class Journeys(unittest.TestCase):
             performance_form.find_element(By.CSS_SELECTOR, "input[data-tier=R]").send_keys("50000")
             performance_form.find_element(By.CSS_SELECTOR, "input[data-tier=S]").send_keys("30000")
             # On sale a minute ago (Korea time), so a fan can buy at once.
-            driver.execute_script("arguments[0].value = window.BoxofficeDesk.koreaLocal(new Date(Date.now() - 60000))",
+            driver.execute_script("arguments[0].value = window.BoxofficePage.koreaLocal(new Date(Date.now() - 60000))",
                                   performance_form.find_element(By.NAME, "onSaleFrom"))
             performance_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
             # The desk redraws its list after each change, so the card is looked up in the page itself.
@@ -387,13 +396,7 @@ class Journeys(unittest.TestCase):
             _, session = api("POST", "/v1/auth/signin", FAN)
             _, availability = api("GET", f"/v1/performances/{performance}/availability")
             seat = next(s["id"] for s in availability["seats"] if s["label"] == "A-1-1")
-            status, hold = api("POST", f"/v1/performances/{performance}/holds", {"seatIds": [seat]}, session["accessToken"])
-            self.assertEqual(status, 201, hold)
-            request = urllib.request.Request(BASE + "/v1/checkout", method="POST", data=json.dumps({"holdId": hold["id"], "method": "wallet"}).encode(),
-                                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {session['accessToken']}",
-                                                      "Idempotency-Key": str(uuid.uuid4())})
-            with urllib.request.urlopen(request) as response:
-                self.assertEqual(response.status, 201)
+            buy(session["accessToken"], performance, [seat])
             driver.get(sales_link)
             self.wait(driver, lambda d: d.find_element(By.ID, "paid-orders").text == "1")
             self.assertEqual(driver.find_element(By.ID, "net").text, "₩50,000")
@@ -425,6 +428,150 @@ class Journeys(unittest.TestCase):
                 overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
                 self.assertLessEqual(overflow, 0, f"{path} scrolls sideways at 360 px")
                 driver.save_screenshot(f"{ARTIFACTS}/{name}-ko-360.png")
+        finally:
+            driver.quit()
+
+    def test_a_fan_sees_what_comes_back_cancels_one_ticket_and_gives_the_other_away(self):
+        # Three seats of The Lantern Keeper, bought through the API: one to cancel, one to give, one to keep.
+        _, page = api("GET", f"/v1/events/{first_event_id('The Lantern')}")
+        performance = page["performances"][0]["id"]
+        _, session = api("POST", "/v1/auth/signin", FAN)
+        token = session["accessToken"]
+        _, seatmap = api("GET", f"/v1/performances/{performance}/availability")
+        # The cheapest tier: the demo fan's points also pay for the other journeys.
+        seats = [s["id"] for s in seatmap["seats"] if s["state"] == "available" and s["tier"] == "S"][:3]
+        bought = buy(token, performance, seats)
+        order = bought["order"]["id"]
+        cancelled_ticket, given_ticket = bought["order"]["items"][0], bought["order"]["items"][1]
+        _, wallet_before = api("GET", "/v1/wallet", token=token)
+        _, quote = api("POST", f"/v1/orders/{order}/cancel?dryRun=true", {"ticketIds": [cancelled_ticket["ticketId"]]}, token)
+
+        driver = browser(1280, 900, "en")
+        try:
+            driver.get(BASE + "/signin?next=/orders")
+            sign_in(driver, FAN["email"], FAN["password"])
+            card = self.wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, f".order-card[data-order='{order}']"))
+            self.assertIn("The Lantern Keeper", card.text)
+            self.assertIn("Paid", card.text)
+            # Nothing chosen: the page says so and asks nothing of the API.
+            card.find_element(By.CSS_SELECTOR, ".cancel-start").click()
+            self.assertIn("Choose the tickets", card.find_element(By.CSS_SELECTOR, ".card-error").text)
+            card.find_element(By.CSS_SELECTOR, f"input[value='{cancelled_ticket['ticketId']}']").click()
+            card.find_element(By.CSS_SELECTOR, ".cancel-start").click()
+            box = self.wait(driver, seen.visibility_of_element_located((By.CSS_SELECTOR, f".order-card[data-order='{order}'] .quote")))
+            # The quote the page shows is the API's: fee and what comes back, and until when.
+            self.assertIn(f"₩{quote['refund']['amount']:,}", box.text)
+            self.assertIn(f"({quote['feePercent']}%)", box.text)
+            self.assertIn("You can cancel until", box.text)
+            driver.save_screenshot(f"{ARTIFACTS}/orders-quote-en-1280.png")
+            self.assertEqual(api("GET", "/v1/wallet", token=token)[1]["balance"], wallet_before["balance"], "a quote moves no money")
+            box.find_element(By.CSS_SELECTOR, "button.danger").click()
+            self.wait(driver, lambda d: "Cancelled" in d.find_element(By.CSS_SELECTOR, f".order-card[data-order='{order}'] .order-note").text)
+            self.assertIn("Partly cancelled", driver.find_element(By.CSS_SELECTOR, f".order-card[data-order='{order}']").text)
+            _, after = api("GET", f"/v1/orders/{order}", token=token)
+            self.assertEqual(after["status"], "partially_cancelled")
+            self.assertEqual(after["refunded"]["amount"], quote["refund"]["amount"])
+            _, wallet_after = api("GET", "/v1/wallet", token=token)
+            self.assertEqual(wallet_after["balance"]["amount"] - wallet_before["balance"]["amount"], quote["refund"]["amount"])
+
+            # The other ticket goes to the demo staff member's account, from My tickets.
+            driver.get(BASE + "/tickets")
+            item = self.wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, f".ticket[data-ticket='{given_ticket['ticketId']}']"))
+            item.find_element(By.CSS_SELECTOR, ".give summary").click()
+            item.find_element(By.NAME, "email").send_keys("nobody@example.com")
+            item.find_element(By.CSS_SELECTOR, ".give button").click()
+            driver.switch_to.alert.accept()
+            self.wait(driver, lambda d: "No Boxoffice account" in item.text)
+            email = item.find_element(By.NAME, "email")
+            email.clear()
+            email.send_keys("staff@demo.boxoffice.local")
+            item.find_element(By.CSS_SELECTOR, ".give button").click()
+            driver.switch_to.alert.accept()
+            self.wait(driver, lambda d: "Given to staff@demo.boxoffice.local" in d.find_element(By.ID, "ticketstatus").text)
+            self.assertFalse(driver.find_elements(By.CSS_SELECTOR, f".ticket[data-ticket='{given_ticket['ticketId']}']"))
+            _, staff = api("POST", "/v1/auth/signin", {"email": "staff@demo.boxoffice.local", "password": "demo staff 2026"})
+            _, theirs = api("GET", "/v1/tickets", token=staff["accessToken"])
+            self.assertIn(given_ticket["ticketId"], [ticket["id"] for ticket in theirs["items"]])
+            _, mine = api("GET", "/v1/tickets", token=token)
+            self.assertNotIn(given_ticket["ticketId"], [ticket["id"] for ticket in mine["items"]])
+        finally:
+            driver.quit()
+        # The same pages on a phone, in Korean: no sideways scrolling, the history readable.
+        phone = browser(360, 800, "ko")
+        try:
+            phone.get(BASE + "/signin?next=/orders")
+            sign_in(phone, FAN["email"], FAN["password"])
+            card = self.wait(phone, lambda d: d.find_element(By.CSS_SELECTOR, f".order-card[data-order='{order}']"))
+            self.assertIn("부분 취소", card.text)
+            self.assertIn("양도함", card.text, "the ticket given away is marked so")
+            card.find_element(By.CSS_SELECTOR, ".history summary").click()
+            self.assertGreaterEqual(len(card.find_elements(By.CSS_SELECTOR, ".history li")), 2)
+            for name in ("orders", "tickets"):
+                if name == "tickets":
+                    phone.get(BASE + "/tickets")
+                    self.wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, ".ticket .give"))
+                    phone.find_element(By.CSS_SELECTOR, ".give summary").click()
+                overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+                self.assertLessEqual(overflow, 0, f"/{name} scrolls sideways at 360 px")
+                phone.save_screenshot(f"{ARTIFACTS}/{name}-ko-360.png")
+        finally:
+            phone.quit()
+
+    def test_a_fan_pays_by_card_on_the_gateways_page_and_tops_the_wallet_up(self):
+        # The second Aurora night: one seat held on the map, paid on the sandbox gateway's page.
+        _, page = api("GET", f"/v1/events/{first_event_id('Aurora')}")
+        performance = page["performances"][1]["id"]
+        _, session = api("POST", "/v1/auth/signin", FAN)
+        token = session["accessToken"]
+        driver = browser(360, 800, "en")
+        try:
+            driver.get(f"{BASE}/signin?next=/performances/{performance}")
+            sign_in(driver, FAN["email"], FAN["password"])
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
+            free = [node for node in driver.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]") if "taken" not in node.get_attribute("class")]
+            seat = free[-1].get_attribute("data-seat")
+            driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", free[-1])
+            driver.find_element(By.ID, "hold").click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "holdpanel")))
+            _, wallet_before = api("GET", "/v1/wallet", token=token)
+            driver.find_element(By.ID, "paycard").click()
+            self.wait(driver, lambda d: "/sandbox/payments/" in d.current_url)
+            pay = self.wait(driver, lambda d: d.find_element(By.ID, "pay-now") if d.find_element(By.ID, "pay-now").is_enabled() else None)
+            self.assertRegex(pay.text, r"^Pay ₩[0-9,]+$")
+            self.assertIn("1 ticket", driver.find_element(By.ID, "pay-for").text)
+            driver.save_screenshot(f"{ARTIFACTS}/sandbox-pay-en-360.png")
+            pay.click()
+            # Back on My orders, which follows the order until the gateway's webhook has paid it.
+            self.wait(driver, lambda d: "/orders?order=" in d.current_url)
+            order = driver.current_url.split("order=")[1]
+            self.wait(driver, lambda d: "Paid!" in d.find_element(By.CSS_SELECTOR, f".order-card[data-order='{order}'] .order-note").text)
+            driver.save_screenshot(f"{ARTIFACTS}/orders-paid-by-card-en-360.png")
+            _, paid = api("GET", f"/v1/orders/{order}", token=token)
+            self.assertEqual(paid["status"], "paid")
+            self.assertEqual(paid["method"], "gateway")
+            self.assertEqual([item["seatId"] for item in paid["items"]], [seat])
+            self.assertEqual(api("GET", "/v1/wallet", token=token)[1]["balance"], wallet_before["balance"], "the card paid, not the wallet")
+
+            # A top-up declined at the gateway changes nothing; one paid adds the points.
+            for outcome, button in (("declined", "pay-decline"), ("paid", "pay-now")):
+                driver.get(BASE + "/wallet")
+                self.wait(driver, lambda d: d.find_element(By.ID, "balance").text != "–")
+                form = driver.find_element(By.ID, "topup")
+                form.find_element(By.NAME, "amount").clear()
+                form.find_element(By.NAME, "amount").send_keys("20000")
+                form.find_element(By.TAG_NAME, "button").click()
+                self.wait(driver, lambda d: "/sandbox/payments/" in d.current_url)
+                self.wait(driver, lambda d: d.find_element(By.ID, button).is_enabled())
+                driver.find_element(By.ID, button).click()
+                self.wait(driver, lambda d: "/wallet?topup=" in d.current_url)
+                expected = "did not go through" if outcome == "declined" else "Topped up: ₩20,000"
+                self.wait(driver, lambda d: expected in d.find_element(By.ID, "topup-note").text)
+            _, wallet_after = api("GET", "/v1/wallet", token=token)
+            self.assertEqual(wallet_after["balance"]["amount"] - wallet_before["balance"]["amount"], 20_000)
+            self.assertEqual(driver.find_element(By.ID, "balance").text, f"₩{wallet_after['balance']['amount']:,}")
+            overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            self.assertLessEqual(overflow, 0, "/wallet scrolls sideways at 360 px")
+            driver.save_screenshot(f"{ARTIFACTS}/wallet-topped-up-en-360.png")
         finally:
             driver.quit()
 

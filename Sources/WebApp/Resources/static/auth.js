@@ -100,7 +100,9 @@
       var button = signup.querySelector("button");
       button.disabled = true;
       try {
-        var body = { name: signup.name.value.trim(), email: signup.email.value.trim(), password: signup.password.value };
+        // Mail to this account is written in the language of the page it signed up on.
+        var body = { name: signup.name.value.trim(), email: signup.email.value.trim(), password: signup.password.value,
+          language: document.documentElement.lang === "en" ? "en" : "ko" };
         var challenge = await post("/v1/auth/challenge", {});
         if (challenge.ok && challenge.data.challenge) {
           progress.hidden = false;

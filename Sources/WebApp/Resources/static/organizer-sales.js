@@ -4,8 +4,8 @@
 (function () {
   "use strict";
   var root = document.getElementById("sales");
-  if (!root || !window.BoxofficeDesk) return;
-  var D = window.BoxofficeDesk, t = D.t;
+  if (!root || !window.BoxofficePage) return;
+  var D = window.BoxofficePage, t = D.t;
   var id = root.getAttribute("data-performance"), base = "/v1/performances/" + encodeURIComponent(id);
 
   var fail = D.pageFailure(root, document.getElementById("sales-error"));

@@ -3,8 +3,8 @@
 (function () {
   "use strict";
   var root = document.getElementById("desk");
-  if (!root || !window.BoxofficeDesk) return;
-  var D = window.BoxofficeDesk, t = D.t;
+  if (!root || !window.BoxofficePage) return;
+  var D = window.BoxofficePage, t = D.t;
   var venues = [], events = [];
 
   var fail = D.pageFailure(root, document.getElementById("desk-error"));

@@ -205,6 +205,9 @@
     hold = { id: held.id, seats: (held.seats || []).map(function (s) { return s.id; }), labels: (held.seats || []).map(function (s) { return s.label; }),
       expiresAt: Date.parse(held.expiresAt), total: selected.reduce(function (sum, id) { return sum + ((tiers[seats[id].tier] || {}).amount || 0); }, 0),
       key: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()) };
+    // The seats are the hold's now: the selection is empty, so the map's next refresh, which
+    // sees them held, does not report them as taken by someone else.
+    selected = [];
     say("");
     showHold();
     summarize();
@@ -234,6 +237,21 @@
     done.setAttribute("data-order", answer.data.order && answer.data.order.id || "");
     hold = null; selected = [];
     summarize(); load();
+  });
+
+  // By card: the gateway's page takes the payment, and My orders waits for its confirmation.
+  // The hold's own key again on a retry, so the same payment comes back rather than a second one.
+  document.getElementById("paycard").addEventListener("click", async function () {
+    if (!hold) return;
+    var button = document.getElementById("paycard");
+    button.disabled = true;
+    var answer = await call("POST", "/v1/checkout", { holdId: hold.id, method: "gateway" }, { "Idempotency-Key": hold.key + ":card" });
+    button.disabled = false;
+    if (!answer.ok) { say(problemText(answer)); return; }
+    var intent = answer.data.paymentIntent || {}, order = answer.data.order || {};
+    if (intent.provider !== "sandbox") { say(t("error")); return; }
+    var back = "/orders?order=" + encodeURIComponent(order.id);
+    window.location.assign("/sandbox/payments/" + encodeURIComponent(intent.paymentId) + "?return=" + encodeURIComponent(back));
   });
 
   load();

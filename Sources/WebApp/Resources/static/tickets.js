@@ -3,20 +3,13 @@
 (function () {
   "use strict";
   var root = document.getElementById("tickets");
-  if (!root) return;
+  if (!root || !window.BoxofficePage) return;
   function t(name) { return root.getAttribute("data-t-" + name) || ""; }
   var status = document.getElementById("ticketstatus"), list = root.querySelector(".ticketlist");
-  var language = root.getAttribute("data-language");
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/tickets-sw.js", { scope: "/tickets" }).catch(function () {});
-  function when(iso) {
-    var date = new Date(iso);
-    return isNaN(date) ? "" : date.toLocaleString(language === "ko" ? "ko-KR" : "en-GB",
-      { timeZone: "Asia/Seoul", year: "numeric", month: "short", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
-  }
-  // Public lookups go without the session cookie, so they do not count against the fan's own
-  // request rate; a 429 is waited out once.
-  async function json(path, anonymous) {
-    var options = { credentials: anonymous ? "omit" : "same-origin", headers: { "Accept": "application/json" } };
+  var D = window.BoxofficePage;
+  async function json(path) {
+    var options = { credentials: "same-origin", headers: { "Accept": "application/json" } };
     var response = await fetch(path, options);
     if (response.status === 429) {
       await new Promise(function (resolve) { setTimeout(resolve, 1000 * (parseInt(response.headers.get("Retry-After"), 10) || 1)); });
@@ -26,17 +19,48 @@
     if (!response.ok) throw new Error("status " + response.status);
     return { data: await response.json(), offline: response.headers.get("X-Served-From") === "offline-copy" };
   }
+  // Giving a ticket away: an email, a confirmation that says the code changes, then the API.
+  function transferForm(ticket, item) {
+    var details = D.element("details", { "class": "give" });
+    details.appendChild(D.element("summary", {}, D.t("give")));
+    var form = D.element("form", { "class": "panel", novalidate: "" });
+    var label = D.element("label", {}, D.t("giveEmail"));
+    var input = D.element("input", { type: "email", name: "email", required: "", autocomplete: "email" });
+    label.appendChild(input);
+    var banner = D.element("p", { "class": "form-error", role: "alert" });
+    banner.hidden = true;
+    form.appendChild(label);
+    form.appendChild(banner);
+    form.appendChild(D.element("button", { type: "submit" }, D.t("giveSend")));
+    details.appendChild(form);
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      D.clearProblem(form);
+      var email = input.value.trim();
+      if (!email) { input.focus(); return; }
+      if (!window.confirm(D.t("giveConfirm").replace("%s", email))) return;
+      try {
+        await D.api("POST", "/v1/tickets/" + encodeURIComponent(ticket.id) + "/transfer", { email: email });
+        item.remove();
+        status.textContent = D.t("given").replace("%s", email);
+        status.hidden = false;
+      } catch (problem) {
+        if (problem.status === 401) { window.location.assign(root.getAttribute("data-signin")); return; }
+        var unknown = (problem.errors || []).some(function (error) { return error.field === "email" && /no Boxoffice account/.test(error.message); });
+        if (unknown) problem = { errors: [{ field: "email", message: D.t("noAccount") }] };
+        else if (problem.status === 0) problem = { title: D.t("offline") };
+        D.showProblem(form, problem);
+      }
+    });
+    return details;
+  }
   async function load() {
     var answer = await json("/v1/tickets?limit=100");
     var tickets = answer.data.items || [];
     // What each performance is, asked once per performance.
     var shows = {};
     await Promise.all(Array.from(new Set(tickets.map(function (ticket) { return ticket.performanceId; }))).map(async function (id) {
-      try {
-        var performance = (await json("/v1/performances/" + encodeURIComponent(id), true)).data;
-        var event = (await json("/v1/events/" + encodeURIComponent(performance.eventId), true)).data;
-        shows[id] = { title: event.title, startsAt: performance.startsAt };
-      } catch (ignored) { shows[id] = { title: "", startsAt: "" }; }
+      shows[id] = await D.showOf(id);
     }));
     list.textContent = "";
     tickets.forEach(function (ticket) {
@@ -45,7 +69,7 @@
       item.className = "ticket";
       item.setAttribute("data-ticket", ticket.id);
       var title = document.createElement("h2"); title.textContent = show.title || ticket.performanceId;
-      var time = document.createElement("p"); time.className = "meta"; time.textContent = when(show.startsAt);
+      var time = document.createElement("p"); time.className = "meta"; time.textContent = show.startsAt ? D.when(show.startsAt) : "";
       var seat = document.createElement("p");
       var strong = document.createElement("strong");
       strong.textContent = ticket.seat ? ticket.seat.label : ticket.tier;
@@ -63,6 +87,7 @@
       }
       var code = document.createElement("code"); code.textContent = ticket.code;
       [title, time, seat, state, qr, code].forEach(function (node) { item.appendChild(node); });
+      if (ticket.status === "valid" && !ticket.firstScannedAt) item.appendChild(transferForm(ticket, item));
       list.appendChild(item);
     });
     status.textContent = tickets.length ? (answer.offline ? t("offline") : "") : t("none");

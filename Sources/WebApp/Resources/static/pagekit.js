@@ -1,15 +1,15 @@
-// What the organizer's pages share: their words, calls to the JSON API with the session
-// cookie and its CSRF token, problems shown where they belong, money, times in Korea.
+// What the pages that work on the JSON API share: their words (the #page-text block), calls with
+// the session cookie and its CSRF token, problems shown where they belong, money, times in Korea.
 (function () {
   "use strict";
-  var block = document.getElementById("organizer-text");
+  var block = document.getElementById("page-text");
   var words = block ? JSON.parse(block.textContent) : {};
   var language = document.documentElement.lang || "ko";
   function t(key) { return words[key] || key; }
   function csrf() { return decodeURIComponent((document.cookie.match(/(?:^|; )bo_csrf=([^;]*)/) || [])[1] || ""); }
   // Resolves with the parsed JSON (or null); rejects with the problem (status, title, detail, errors).
-  async function api(method, path, body, type) {
-    var headers = { "Accept": "application/json" };
+  async function api(method, path, body, type, extraHeaders) {
+    var headers = Object.assign({ "Accept": "application/json" }, extraHeaders || {});
     if (method !== "GET") headers["X-CSRF-Token"] = csrf();
     var init = { method: method, credentials: "same-origin", headers: headers };
     if (body !== undefined) {
@@ -53,7 +53,7 @@
   function pageFailure(root, banner) {
     return function (problem) {
       if (problem.status === 401) { window.location.assign(root.getAttribute("data-signin")); return; }
-      banner.textContent = problem.status === 403 ? t("organizersOnly") : [problem.title, problem.detail].filter(Boolean).join(" ");
+      banner.textContent = problem.status === 403 ? t("forbidden") : [problem.title, problem.detail].filter(Boolean).join(" ");
       banner.hidden = false;
     };
   }
@@ -62,9 +62,11 @@
     var digits = Math.abs(amount || 0).toLocaleString("en-US");
     return (amount < 0 ? "−" : "") + (language === "ko" ? digits + "원" : "₩" + digits);
   }
-  function when(iso) {
-    return new Date(iso).toLocaleString(language === "ko" ? "ko-KR" : "en-GB",
-      { timeZone: "Asia/Seoul", year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  // A time in the venues' zone; `brief` leaves the year out (lists of recent things).
+  function when(iso, brief) {
+    var parts = { timeZone: "Asia/Seoul", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+    if (!brief) parts.year = "numeric";
+    return new Date(iso).toLocaleString(language === "ko" ? "ko-KR" : "en-GB", parts);
   }
   // <input type=datetime-local> says a wall-clock time; the venues are in Korea (UTC+9, no DST).
   function koreaISO(local) { return local ? local + (local.length === 16 ? ":00" : "") + "+09:00" : ""; }
@@ -99,6 +101,30 @@
       svg.appendChild(dot);
     });
   }
-  window.BoxofficeDesk = { t: t, api: api, showProblem: showProblem, clearProblem: clearProblem, pageFailure: pageFailure, money: money, when: when,
+  // What a performance is (its event's title, its start), asked once per page. Public lookups
+  // go without the session cookie, so they do not count against the fan's own request rate; a
+  // 429 is waited out once.
+  var shows = {};
+  async function publicJSON(path) {
+    var options = { credentials: "omit", headers: { "Accept": "application/json" } };
+    var response = await fetch(path, options);
+    if (response.status === 429) {
+      await new Promise(function (resolve) { setTimeout(resolve, 1000 * (parseInt(response.headers.get("Retry-After"), 10) || 1)); });
+      response = await fetch(path, options);
+    }
+    if (!response.ok) throw new Error("status " + response.status);
+    return response.json();
+  }
+  function showOf(performanceID) {
+    if (!shows[performanceID]) {
+      shows[performanceID] = (async function () {
+        var performance = await publicJSON("/v1/performances/" + encodeURIComponent(performanceID));
+        var event = await publicJSON("/v1/events/" + encodeURIComponent(performance.eventId));
+        return { title: event.title, startsAt: performance.startsAt, eventId: performance.eventId };
+      })().catch(function () { return { title: "", startsAt: "", eventId: "" }; });
+    }
+    return shows[performanceID];
+  }
+  window.BoxofficePage = { showOf: showOf, t: t, api: api, showProblem: showProblem, clearProblem: clearProblem, pageFailure: pageFailure, money: money, when: when,
     koreaISO: koreaISO, koreaLocal: koreaLocal, element: element, drawSeats: drawSeats, language: language };
 })();
