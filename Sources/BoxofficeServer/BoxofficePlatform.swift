@@ -66,6 +66,9 @@ public final class BoxofficePlatform: Sendable {
     public let reconciler: CheckoutReconciler
     /// Where mail goes: SMTP, or files under `<data-dir>/mail` (tests read them there).
     public let mailer: any Mailer
+    /// Mail that event handlers decided on, waiting for `mailSender`.
+    public let mailQueue: MailQueue
+    public let mailSender: MailSender
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
@@ -78,6 +81,7 @@ public final class BoxofficePlatform: Sendable {
         PaymentService.migrations,
         CheckoutService.migrations,
         SQLQueueStore.migrations,
+        MailQueue.migrations,
     ]
 
     public init(
@@ -200,12 +204,18 @@ public final class BoxofficePlatform: Sendable {
                 directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("mail"), from: configuration.mailFrom,
                 logger: logger.with(component: "mail"))
         self.mailer = mailer
+        let mailQueue = MailQueue(database: database, clock: clock)
+        self.mailQueue = mailQueue
+        self.mailSender = MailSender(queue: mailQueue, mailer: mailer, logger: logger.with(component: "mail"))
         // How contexts hear of each other: subscribers, wired here and nowhere else.
         let seatMaps = CatalogSeatMaps(catalog: catalog)
         let contextSubscribers: [any EventSubscriber] = [
             InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
             PerformanceCancellationRefunds(checkout: checkout), GatewayPaymentSaga(checkout: checkout), GatewayRefunds(payments: payments),
-            FinishedShopping(service: waitingRoom), VerificationMail(identity: identity, mailer: mailer, publicURL: publicURL),
+            FinishedShopping(service: waitingRoom), VerificationMail(identity: identity, mail: mailQueue, publicURL: publicURL),
+            FanNotifications(
+                catalog: catalog, checkout: checkout, tickets: tickets, fans: IdentityFans(identity: identity), mail: mailQueue,
+                publicURL: publicURL, clock: clock),
         ]
         let allSubscribers = contextSubscribers + subscribers
         // Event delivery keeps the read models current, and must not queue behind requests for
@@ -237,7 +247,7 @@ public final class BoxofficePlatform: Sendable {
         let keep = configuration.retentionDays * 24 * 3600
         self.retention = RetentionJob(
             rules: Outbox.retentionRules(database: database, retention: keep) + [IdempotencyKeys.retentionRule(database: database, retention: keep)]
-                + identity.retentionRules(retention: keep) + payments.retentionRules(retention: keep) + (sqlSessions.map { [$0.retentionRule()] } ?? []),
+                + identity.retentionRules(retention: keep) + payments.retentionRules(retention: keep) + [mailQueue.retentionRule(retention: keep)] + (sqlSessions.map { [$0.retentionRule()] } ?? []),
             clock: clock, logger: logger.with(component: "retention"))
         self.browserSessions = BrowserSessions(
             identity: identity, store: sessionStore, clock: clock, logger: logger.with(component: "identity"))
@@ -334,6 +344,7 @@ public final class BoxofficePlatform: Sendable {
         let gate = QueueGate(service: waitingRoom, metrics: metrics)
         let retention = self.retention
         let reconciler = self.reconciler
+        let mailSender = self.mailSender
         // A consumer group's events are handled in order by one node at a time, the group's
         // lease holder; groups are spread over the nodes by whoever takes each lease first.
         let consumers: [any Service] = streamConsumers.map { consumer in
@@ -356,6 +367,9 @@ public final class BoxofficePlatform: Sendable {
             },
             LeasedService(name: "reconciler", leases: leases, holder: nodeID, logger: logger.with(component: "checkout")) {
                 try await reconciler.run()
+            },
+            LeasedService(name: "mail-sender", leases: leases, holder: nodeID, logger: logger.with(component: "mail")) {
+                try await mailSender.run()
             },
             WaitingRoomNode(service: waitingRoom),
         ] + consumers + [

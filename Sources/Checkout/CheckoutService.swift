@@ -374,7 +374,7 @@ public final class CheckoutService: Sendable {
         }
         let policy = try await tickets.refundPolicy(performanceID: performanceID, in: transaction)
         // A performance that will not take place refunds in full, at any time.
-        let deadline = policy.performanceCancelled ? nil : policy.startsAt.map { $0.addingTimeInterval(-Double(policy.cutoffHours) * 3600) }
+        let deadline = policy.deadline
         if let deadline, now >= deadline {
             let stamp = deadline.formatted(Date.ISO8601FormatStyle())
             throw Problem(

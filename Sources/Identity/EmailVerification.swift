@@ -104,18 +104,18 @@ extension IdentityService {
 }
 
 /// Mails the verification link when an account is made (unless a provider already verified
-/// the address) and whenever its owner asks again: from the event, after the account's
+/// the address) and whenever its owner asks again: queued from the event, after the account's
 /// transaction committed, so a mail server that is down delays the mail, never the sign-up.
 public struct VerificationMail: EventSubscriber {
     public let name = "identity.verification-mail"
     public let eventTypes: Set<String> = [UserRegistered.eventType, EmailVerificationRequested.eventType]
     private let identity: IdentityService
-    private let mailer: any Mailer
+    private let mail: any MailOutbox
     private let publicURL: String
 
-    public init(identity: IdentityService, mailer: any Mailer, publicURL: String) {
+    public init(identity: IdentityService, mail: any MailOutbox, publicURL: String) {
         self.identity = identity
-        self.mailer = mailer
+        self.mail = mail
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
     }
 
@@ -126,6 +126,7 @@ public struct VerificationMail: EventSubscriber {
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
         let about = try event.decodePayload(as: About.self)
         guard let message = try await identity.verificationMail(userID: about.userID, publicURL: publicURL) else { return }
-        try await mailer.send(message)
+        // Each request is its own mail: a fan who asks again gets a fresh link.
+        _ = try await mail.enqueue(message, key: "verification:\(event.id)", in: transaction)
     }
 }

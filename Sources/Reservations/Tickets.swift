@@ -64,6 +64,12 @@ public struct RefundPolicy: Sendable {
     public let cutoffHours: Int
     public let feePercent: Int
     public let performanceCancelled: Bool
+
+    /// The last moment a fan may cancel: `cutoffHours` before the start. None once the
+    /// performance itself is cancelled (its tickets are refunded whole instead).
+    public var deadline: Date? {
+        performanceCancelled ? nil : startsAt.map { $0.addingTimeInterval(-Double(cutoffHours) * 3600) }
+    }
 }
 
 /// What the door learns from a scan.
@@ -372,6 +378,13 @@ public final class TicketService: Sendable {
     }
 
     // MARK: Fans
+
+    /// One ticket as it is now, whoever holds it: for the composition root's mail about it.
+    public func ticket(id: String) async throws -> Ticket? {
+        try await database.read { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE id = \(bind: id)").first().map(self.ticket)
+        }
+    }
 
     /// The tickets the fan holds now, newest first.
     public func tickets(holder: Principal, page: PageRequest) async throws -> Page<Ticket> {

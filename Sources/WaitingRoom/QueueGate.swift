@@ -96,6 +96,7 @@ public final class QueueGate: Service {
             settings.admitPerMinute - figures.admitted, settings.maxActiveShoppers - figures.active, available - figures.active,
             Int(paced.rounded(.down)))
         var admitted: [String] = []
+        var away: [String] = []
         var skipped: [String] = []
         var through = counters.admittedThrough
         if budget > 0 {
@@ -105,19 +106,24 @@ public final class QueueGate: Service {
                     skipped.append(fan.fanID)
                 } else {
                     admitted.append(fan.fanID)
+                    if fan.lastSeen < now.addingTimeInterval(-QueueAdmitted.awayAfterSeconds) { away.append(fan.fanID) }
                 }
                 through = fan.sequence
             }
         }
+        let sessionEndsAt = now.addingTimeInterval(Double(settings.sessionMinutes) * 60)
         if !admitted.isEmpty || !skipped.isEmpty {
             try await store.recordGateStep(
                 performanceID: performanceID, admitted: admitted, skipped: skipped, through: through, at: now,
-                sessionEndsAt: now.addingTimeInterval(Double(settings.sessionMinutes) * 60))
+                sessionEndsAt: sessionEndsAt)
             allowance.withLock { $0[performanceID]?.tokens -= Double(admitted.count) }
         }
         record(performanceID, figures: figures, available: available, admitted: admitted.count, skipped: skipped.count)
         var events: [any DomainEvent] = []
-        if !admitted.isEmpty { events.append(QueueAdmitted(performanceId: performanceID, fanIds: admitted, admittedThrough: through)) }
+        if !admitted.isEmpty {
+            events.append(QueueAdmitted(
+                performanceId: performanceID, fanIds: admitted, admittedThrough: through, sessionEndsAt: sessionEndsAt, awayFanIds: away))
+        }
         if !skipped.isEmpty || !ended.isEmpty {
             events.append(QueueExpired(performanceId: performanceID, abandonedFanIds: skipped, sessionEndedFanIds: ended))
         }

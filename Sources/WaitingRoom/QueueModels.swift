@@ -116,7 +116,15 @@ public struct QueueAdmitted: DomainEvent {
     public let performanceId: String
     public let fanIds: [String]
     public let admittedThrough: Int
+    /// When the admitted fans' shopping time runs out (absent in events older than the field).
+    public let sessionEndsAt: Date?
+    /// Those of `fanIds` whose page had not asked after their place for a while (they closed
+    /// it, or the phone slept): mail tells them their turn came.
+    public let awayFanIds: [String]?
     public var aggregateID: String { performanceId }
+
+    /// A page that is open asks every second or two; one silent for this long is away.
+    public static let awayAfterSeconds: TimeInterval = 10
 }
 
 public struct QueueExpired: DomainEvent {

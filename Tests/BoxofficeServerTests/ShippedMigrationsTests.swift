@@ -43,6 +43,7 @@ import Testing
         "identity/0008_index_refresh_tokens_by_expiry": "190d1f21b815430c 190d1f21b815430c",
         "identity/0009_users_email_verified_at": "a9298487e5a9952f a9298487e5a9952f",
         "identity/0010_users_language": "0047b54bcbf72db6 0047b54bcbf72db6",
+        "mail/0001_create_mail_queue": "80e34bc0b6a475eb 80e34bc0b6a475eb",
         "messaging/0001_create_outbox": "a83132753313b669 bfc50c6f941f0f8a",
         "messaging/0002_create_inbox": "4e6dd3b41f3f2205 4e6dd3b41f3f2205",
         "messaging/0003_index_backing_off_events": "4ce2814d345f78d6 4ce2814d345f78d6",

@@ -18,7 +18,7 @@ import Testing
                 let signedUp = try await api.signUp("new.fan@example.com")
                 #expect((signedUp.json["user"] as? [String: Any])?["emailVerified"] as? Bool == false)
                 try await platform.relay.deliverPending()
-                let link = try #require(try platform.link(inMailTo: "new.fan@example.com", path: "/v1/auth/verify-email"))
+                let link = try #require(try await platform.link(inMailTo: "new.fan@example.com", path: "/v1/auth/verify-email"))
                 let token = try #require(URLComponents(string: link)?.queryItems?.first { $0.name == "token" }?.value)
 
                 // A forged or altered link verifies nothing.
@@ -46,10 +46,10 @@ import Testing
                 for _ in 0..<3 { #expect(try await api.call(.post, "/v1/me/verification-email", token: access).status == .accepted) }
                 #expect(try await api.call(.post, "/v1/me/verification-email", token: access).status == .tooManyRequests)
                 try await platform.relay.deliverPending()
-                #expect(try platform.sentMail().filter { $0.contains("To: again@example.com") }.count == 4, "the first and three more")
+                #expect(try await platform.sentMail().filter { $0.contains("To: again@example.com") }.count == 4, "the first and three more")
 
                 // The address changes (as an admin tool would): links sent to the old one are void.
-                let link = try #require(try platform.link(inMailTo: "again@example.com", path: "/v1/auth/verify-email"))
+                let link = try #require(try await platform.link(inMailTo: "again@example.com", path: "/v1/auth/verify-email"))
                 try await platform.database.withTransaction { transaction in
                     try await transaction.sql.raw("""
                         UPDATE users SET email = 'moved@example.com', email_normalized = 'moved@example.com' WHERE email_normalized = 'again@example.com'

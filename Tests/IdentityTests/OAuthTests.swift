@@ -254,7 +254,7 @@ func pathAndQuery(_ url: String) -> String {
 
                     // Once the account's owner verified the address, the provider's sign-in joins it.
                     try await platform.relay.deliverPending()
-                    let link = try #require(try platform.link(inMailTo: "linked@example.com", path: "/v1/auth/verify-email"))
+                    let link = try #require(try await platform.link(inMailTo: "linked@example.com", path: "/v1/auth/verify-email"))
                     #expect(try await api.call(.get, link).status == .ok)
                     let linked = try await signIn(api, provider: providerClient)
                     let me = try await api.call(.get, "/v1/me", cookies: ["bo_session": try #require(linked.cookie("bo_session"))])

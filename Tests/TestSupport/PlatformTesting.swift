@@ -73,14 +73,16 @@ public final class LogRecorder: Sendable {
 
 extension BoxofficePlatform {
     /// The mails sent so far (the embedded mailer writes files), as raw text, oldest first.
-    public func sentMail() throws -> [String] {
+    /// Mail still in the queue is sent first, as the sender would within a second.
+    public func sentMail() async throws -> [String] {
+        while try await mailSender.sendDue() > 0 {}
         guard let files = mailer as? FileMailer else { return [] }
         return try files.sent()
     }
 
     /// The link in the latest mail to `address`, for the path given.
-    public func link(inMailTo address: String, path: String) throws -> String? {
-        for raw in try sentMail().reversed() where raw.contains("To: \(address)") {
+    public func link(inMailTo address: String, path: String) async throws -> String? {
+        for raw in try await sentMail().reversed() where raw.contains("To: \(address)") {
             guard let text = MailMessage.decodedText(ofRaw: raw), let range = text.range(of: #"https?://\S+"# , options: .regularExpression)
             else { continue }
             let url = String(text[range])
