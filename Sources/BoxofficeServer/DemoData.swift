@@ -12,8 +12,9 @@ import WaitingRoom
 
 /// What `boxoffice serve --demo` puts into an empty embedded database, through the same
 /// services (and so the same rules) as the API: an organizer, a fan and door staff, a venue
-/// with a seat map of four sections in three tiers, two events on sale now and one that opens
-/// in a few minutes behind a waiting room, and a funded wallet for the fan.
+/// with a seat map of four sections in three tiers, two seated events on sale now, a standing
+/// one (general admission) on sale now, one that opens in a few minutes behind a waiting room,
+/// and a funded wallet for the fan.
 public enum DemoData {
     public struct Account: Sendable {
         public let role: String
@@ -68,6 +69,9 @@ public enum DemoData {
         func prices(_ vip: Int, _ r: Int, _ s: Int) -> [[String: Any]] {
             [("VIP", vip), ("R", r), ("S", s)].map { ["tier": $0.0, "price": ["amount": $0.1, "currency": "KRW"]] }
         }
+        let standing: [[String: Any]] = [("Standing A", 99_000, 300), ("Standing B", 77_000, 300)].map {
+            ["tier": $0.0, "price": ["amount": $0.1, "currency": "KRW"], "quota": $0.2]
+        }
         let shows: [(title: String, artist: String, category: String, description: String, prices: [[String: Any]], opensIn: TimeInterval)] = [
             ("Aurora Nights — Seoul", "Aurora", "concert",
              "Two nights of the Aurora tour in Seoul.\n투어의 서울 공연, 이틀 밤.", prices(165_000, 143_000, 110_000), -3_600),
@@ -76,6 +80,8 @@ public enum DemoData {
             ("Hanbit Live 2027", "Hanbit", "concert",
              "Opens in a few minutes behind a waiting room: join the queue when it opens.\n잠시 후 대기열과 함께 예매가 열립니다.",
              prices(176_000, 154_000, 121_000), 300),
+            ("Daybreak Club Night", "Daybreak", "concert",
+             "Standing only: choose a block and how many tickets.\n전석 스탠딩: 구역과 매수를 고르세요.", standing, -3_600),
         ]
         for (index, show) in shows.enumerated() {
             let event = try await catalog.createEvent(
@@ -89,12 +95,15 @@ public enum DemoData {
                 // Curtain at 19:00 in Seoul (10:00 UTC), as real shows are.
                 let startDay = (now.timeIntervalSince1970 / day).rounded(.down) + Double(20 + index * 7 + night)
                 let startsAt = Date(timeIntervalSince1970: startDay * day + 10 * 3_600)
+                var performanceDraft: [String: Any] = [
+                    "startsAt": iso(startsAt), "onSaleFrom": iso(opensAt), "onSaleUntil": iso(startsAt.addingTimeInterval(-3_600)),
+                    "prices": show.prices.map { $0.filter { $0.key != "quota" } }, "holdMinutes": 8, "maxSeatsPerOrder": 4, "maxSeatsPerFan": 4,
+                ]
+                // Standing tiers are sold by the number, up to each block's capacity.
+                let quotas = show.prices.compactMap { price in (price["quota"] as? Int).map { ["tier": price["tier"] ?? "", "quota": $0] } }
+                if !quotas.isEmpty { performanceDraft["generalAdmission"] = quotas }
                 let performance = try await catalog.addPerformance(
-                    eventID: event.id,
-                    try draft(CatalogService.PerformanceDraft.self, [
-                        "startsAt": iso(startsAt), "onSaleFrom": iso(opensAt), "onSaleUntil": iso(startsAt.addingTimeInterval(-3_600)),
-                        "prices": show.prices, "holdMinutes": 8, "maxSeatsPerOrder": 4, "maxSeatsPerFan": 4,
-                    ]), by: organizer)
+                    eventID: event.id, try draft(CatalogService.PerformanceDraft.self, performanceDraft), by: organizer)
                 performanceIDs.append(performance.id)
             }
             _ = try await catalog.publishEvent(id: event.id, by: organizer)

@@ -63,6 +63,7 @@ enum PageText: CaseIterable {
     case pickSeats, seatsSelected, noSeatsSelected, perOrderLimit, seatTaken, seatsHeld, holdExpired, ticketsPaid, signInToBuy
     case seatAvailable, seatUnavailable, section, row, seat, queueFirst, somethingWrong, legend, zoomIn, zoomOut, keyboardHint
     case seatMap, loadingMap, holdSeats, holdEndsIn, payFromWallet, payByCard, releaseSeats
+    case admissionTiers, howMany, holdTickets, chooseTier, notThatManyLeft, oneFewer, oneMore, perOrderTickets, pickTickets
     case wallet, balance, ledger, loadingHistory, noEntries, topUp, grant, purchase, refund, waitingRoom, queueWaiting, queueAdmitted, queueExpired, queueClosed, minutesLeft, almostThere, joiningQueue, position, ahead, waitLeft, keepPageOpen, myTickets, loadingTickets, noTickets, offlineTickets, signInFirst, door, gate, gatePlaceholder, ticketCode, checkTicket, useCamera, valid, alreadyUsed, invalid, firstUsedAt, staffOnly, noCamera
 
     var korean: String {
@@ -132,6 +133,15 @@ enum PageText: CaseIterable {
         case .seatMap: "좌석 배치도"
         case .loadingMap: "좌석 배치도를 불러오는 중…"
         case .holdSeats: "좌석 잡기"
+        case .admissionTiers: "스탠딩 입장권"
+        case .howMany: "매수"
+        case .holdTickets: "티켓 잡기"
+        case .chooseTier: "등급과 매수를 골라 주세요."
+        case .notThatManyLeft: "남은 수량이 그보다 적습니다."
+        case .oneFewer: "한 장 빼기"
+        case .oneMore: "한 장 더"
+        case .perOrderTickets: "한 번에 {max}매까지"
+        case .pickTickets: "티켓 고르기"
         case .holdEndsIn: "남은 시간"
         case .payFromWallet: "포인트로 결제"
         case .payByCard: "카드로 결제"
@@ -244,6 +254,15 @@ enum PageText: CaseIterable {
         case .seatMap: "Seat map"
         case .loadingMap: "Loading the seat map…"
         case .holdSeats: "Hold these seats"
+        case .admissionTiers: "Standing tickets"
+        case .howMany: "How many"
+        case .holdTickets: "Hold these tickets"
+        case .chooseTier: "Choose a tier and how many."
+        case .notThatManyLeft: "Fewer than that are left."
+        case .oneFewer: "One fewer"
+        case .oneMore: "One more"
+        case .perOrderTickets: "Up to {max} at a time"
+        case .pickTickets: "Choose tickets"
         case .holdEndsIn: "Time left"
         case .payFromWallet: "Pay with points"
         case .payByCard: "Pay by card"

@@ -134,7 +134,7 @@ public struct WebApp: Sendable {
             var row: [String: Any] = [
                 "id": showing.id, "startsAt": language.dateTime(showing.startsAt), "startsAtISO": Self.iso(showing.startsAt),
                 "cancelled": showing.cancelled, "onSaleNow": onSale && !soldOut, "soldOut": !showing.cancelled && soldOut,
-                "pickSeats": language.text(.pickSeats), "canPick": onSale && !soldOut && showing.seated,
+                "pickSeats": language.text(showing.seated ? .pickSeats : .pickTickets), "canPick": onSale && !soldOut,
                 "closed": !showing.cancelled && now >= showing.onSaleUntil,
                 "cancelledLabel": language.text(.cancelled), "onSaleLabel": language.text(.onSaleNow), "soldOutLabel": language.text(.soldOut),
                 "opensAtLabel": language.text(.opensAt), "closedLabel": language.text(.salesClosed), "priceAndLeft": language.text(.priceAndLeft),
@@ -163,25 +163,29 @@ public struct WebApp: Sendable {
     /// holding and paying go through the API too.
     private func performancePage(_ request: Request, id: String) async throws -> Response {
         let language = Self.language(of: request)
-        guard let performance = try await showcase.performance(id: id), !performance.generalAdmission else { return try notFound(request) }
+        guard let performance = try await showcase.performance(id: id) else { return try notFound(request) }
+        let ga = performance.generalAdmission
         let tiers = performance.showing.tiers.sorted { ($0.price.amount, $1.name) > ($1.price.amount, $0.name) }
         let body: [String: Any] = [
             "id": id, "eventId": performance.eventID, "eventTitle": performance.eventTitle, "venue": performance.venueName,
             "startsAt": language.dateTime(performance.showing.startsAt), "startsAtISO": Self.iso(performance.showing.startsAt),
-            "max": performance.maxSeatsPerOrder, "language": language.rawValue,
+            "max": performance.maxSeatsPerOrder, "language": language.rawValue, "ga": ga,
+            "tAdmissionTiers": language.text(.admissionTiers), "tHowMany": language.text(.howMany),
+            "tOneFewer": language.text(.oneFewer), "tOneMore": language.text(.oneMore), "tNotThatMany": language.text(.notThatManyLeft),
+            "tMaxNote": language.text(.perOrderTickets).replacingOccurrences(of: "{max}", with: String(performance.maxSeatsPerOrder)),
             "selfPath": ("/performances/" + id).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/",
             "tiers": tiers.enumerated().map { index, tier -> [String: Any] in
                 ["index": index % 5, "name": tier.name, "price": language.money(tier.price), "amount": tier.price.amount,
                  "hasLeft": tier.left != nil, "left": tier.left ?? 0, "leftLabel": language.text(.left)]
             },
-            "tSelected": language.text(.seatsSelected), "tNone": language.text(.noSeatsSelected), "tMax": language.text(.perOrderLimit),
+            "tSelected": language.text(.seatsSelected), "tNone": language.text(ga ? .chooseTier : .noSeatsSelected), "tMax": language.text(.perOrderLimit),
             "tTaken": language.text(.seatTaken), "tHeld": language.text(.seatsHeld), "tExpired": language.text(.holdExpired),
             "tPaid": language.text(.ticketsPaid), "tSignin": language.text(.signInToBuy), "tAvailable": language.text(.seatAvailable),
             "tUnavailable": language.text(.seatUnavailable), "tSection": language.text(.section), "tRow": language.text(.row),
             "tSeat": language.text(.seat), "tQueue": language.text(.queueFirst), "tError": language.text(.somethingWrong),
             "legendLabel": language.text(.legend), "zoomIn": language.text(.zoomIn), "zoomOut": language.text(.zoomOut),
             "keyboardHint": language.text(.keyboardHint), "mapLabel": language.text(.seatMap), "loading": language.text(.loadingMap),
-            "holdLabel": language.text(.holdSeats), "holdEndsIn": language.text(.holdEndsIn), "payLabel": language.text(.payFromWallet),
+            "holdLabel": language.text(ga ? .holdTickets : .holdSeats), "holdEndsIn": language.text(.holdEndsIn), "payLabel": language.text(.payFromWallet),
             "payCardLabel": language.text(.payByCard),
             "releaseLabel": language.text(.releaseSeats),
         ]

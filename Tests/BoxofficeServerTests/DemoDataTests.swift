@@ -26,9 +26,9 @@ import Testing
                     try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
                 }
                 let events = listing?["items"] as? [[String: Any]] ?? []
-                #expect(events.count == 3)
+                #expect(events.count == 4)
                 let page = try await client.execute(uri: "/?lang=en", method: .get) { String(buffer: $0.body) }
-                #expect(page.components(separatedBy: "badge on").count - 1 == 2, "two events on sale now")
+                #expect(page.components(separatedBy: "badge on").count - 1 == 3, "three events on sale now")
                 #expect(page.contains("On sale from"), "one opens soon")
             }
             let sql = platform.database

@@ -169,23 +169,33 @@ import Testing
         }
     }
 
-    @Test func anOnSalePerformanceLinksToItsSeatMapPageAndStandingOnesDoNot() async throws {
+    @Test func anOnSalePerformanceLinksToItsSeatMapPageAndAStandingOneToItsQuantityPicker() async throws {
         try await withPlatform { platform in
             try await platform.buildApplication().test(.router) { client in
                 let seated = try await OnSale.make(client, platform, rows: 2)
                 let event = try await page(client, "/events/\(seated.eventID)?lang=en")
                 #expect(event.body.contains("href=\"/performances/\(seated.performanceID)\""))
+                #expect(event.body.contains("Choose seats"))
                 let map = try await page(client, "/performances/\(seated.performanceID)?lang=en")
                 #expect(map.status == 200)
                 #expect(map.body.contains("data-performance=\"\(seated.performanceID)\""))
+                #expect(map.body.contains("data-ga=\"false\""))
+                #expect(map.body.contains("id=\"seatmap\"") && !map.body.contains("ga-picker"))
                 #expect(map.body.contains("data-max=\""))
                 #expect(map.body.contains("/static/seatmap."))
                 #expect(map.body.contains("₩110,000"))
 
+                // Standing: no map; each tier with its price and what is left, and how many.
                 let standing = try await OnSale.make(client, platform, quota: 50)
                 let standingEvent = try await page(client, "/events/\(standing.eventID)?lang=en")
-                #expect(!standingEvent.body.contains("/performances/\(standing.performanceID)\""), "no map for a standing tier")
-                #expect(try await page(client, "/performances/\(standing.performanceID)", headers: [.accept: "text/html"]).status == 404)
+                #expect(standingEvent.body.contains("href=\"/performances/\(standing.performanceID)\""))
+                #expect(standingEvent.body.contains("Choose tickets"))
+                let picker = try await page(client, "/performances/\(standing.performanceID)?lang=ko")
+                #expect(picker.status == 200)
+                #expect(picker.body.contains("data-ga=\"true\"") && !picker.body.contains("id=\"seatmap\""))
+                #expect(picker.body.contains("data-tier=\"Standing\"") && picker.body.contains("110,000원") && picker.body.contains("50 남음"))
+                #expect(picker.body.contains("id=\"quantity\"") && picker.body.contains("max=\"4\""))
+                #expect(picker.body.contains("티켓 잡기") && picker.body.contains("한 번에 4매까지"))
                 #expect(try await page(client, "/performances/no-such", headers: [.accept: "text/html"]).status == 404)
             }
         }

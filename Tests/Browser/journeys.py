@@ -1,6 +1,7 @@
 """Journeys through the pages in headless Chromium (scripts/browser-tests starts the server with
 the demo data). Each step asserts what the page shows, and where it matters what the API then
 holds. Usage: journeys.py BASE_URL ARTIFACTS_DIR"""
+import hashlib
 import json
 import subprocess
 import sys
@@ -62,6 +63,17 @@ def buy(token, performance, seat_ids):
     with urllib.request.urlopen(request) as response:
         assert response.status == 201
         return json.loads(response.read())
+
+
+def human_check():
+    """A solved proof-of-work challenge, as the pages' worker solves it."""
+    _, challenge = api("POST", "/v1/auth/challenge", {})
+    nonce = 0
+    while True:
+        digest = hashlib.sha256(f"{challenge['challenge']}:{nonce}".encode()).digest()
+        if int.from_bytes(digest, "big") >> (256 - challenge["difficulty"]) == 0:
+            return {"challenge": challenge["challenge"], "nonce": str(nonce)}
+        nonce += 1
 
 
 def first_event_id(title_prefix):
@@ -572,6 +584,98 @@ class Journeys(unittest.TestCase):
             overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
             self.assertLessEqual(overflow, 0, "/wallet scrolls sideways at 360 px")
             driver.save_screenshot(f"{ARTIFACTS}/wallet-topped-up-en-360.png")
+        finally:
+            driver.quit()
+
+    def test_a_fan_buys_standing_tickets_by_tier_and_number(self):
+        event = first_event_id("Daybreak")
+        _, details = api("GET", f"/v1/events/{event}")
+        performance = details["performances"][0]["id"]
+        _, before = api("GET", f"/v1/performances/{performance}/availability")
+        left_before = next(t["available"] for t in before["tiers"] if t["tier"] == "Standing B")
+        sold_before = next(t["sold"] for t in before["tiers"] if t["tier"] == "Standing B")
+        driver = browser(360, 800, "en")
+        try:
+            driver.get(f"{BASE}/signin?next=/performances/{performance}")
+            sign_in(driver, FAN["email"], FAN["password"])
+            tier = self.wait(driver, seen.visibility_of_element_located((By.CSS_SELECTOR, '.ga-tier[data-tier="Standing B"]')))
+            self.wait(driver, lambda d: f"{left_before} left" in tier.text)
+            self.assertTrue(driver.find_element(By.ID, "hold").get_attribute("disabled"), "nothing chosen yet")
+            tier.click()
+            driver.find_element(By.CSS_SELECTOR, '[data-step="1"]').click()
+            selection = driver.find_element(By.ID, "selection")
+            self.wait(driver, lambda d: "Standing B × 2 · ₩154,000" in selection.text)
+            # More than one order may take is brought back to the limit.
+            quantity = driver.find_element(By.ID, "quantity")
+            quantity.clear()
+            quantity.send_keys("9")
+            driver.find_element(By.TAG_NAME, "h1").click()
+            self.wait(driver, lambda d: quantity.get_attribute("value") == "4")
+            for _ in range(2):
+                driver.find_element(By.CSS_SELECTOR, '[data-step="-1"]').click()
+            self.wait(driver, lambda d: "Standing B × 2" in selection.text)
+            overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            self.assertLessEqual(overflow, 0, "the standing page scrolls sideways at 360 px")
+            driver.save_screenshot(f"{ARTIFACTS}/standing-en-360.png")
+            driver.find_element(By.ID, "hold").click()
+            held = self.wait(driver, seen.visibility_of_element_located((By.ID, "holdpanel")))
+            self.assertIn("Standing B × 2", held.text)
+            self.assertIn("₩154,000", held.text)
+            self.assertRegex(driver.find_element(By.ID, "countdown").text, r"^\d+:\d\d$")
+            driver.find_element(By.ID, "pay").click()
+            done = self.wait(driver, seen.visibility_of_element_located((By.ID, "donepanel")))
+            self.assertIn("2", done.text)
+            self.wait(driver, lambda d: f"{left_before - 2} left" in d.find_element(By.CSS_SELECTOR, '.ga-tier[data-tier="Standing B"]').text)
+        finally:
+            driver.quit()
+        _, session = api("POST", "/v1/auth/signin", FAN)
+        _, tickets = api("GET", "/v1/tickets?limit=100", token=session["accessToken"])
+        mine = [t for t in tickets["items"] if t["performanceId"] == performance]
+        self.assertEqual(len(mine), sold_before + 2)
+        self.assertTrue(all(t["tier"] == "Standing B" and t.get("seat") is None for t in mine), mine)
+        _, after = api("GET", f"/v1/performances/{performance}/availability")
+        self.assertEqual(next(t for t in after["tiers"] if t["tier"] == "Standing B")["sold"], sold_before + 2)
+
+    def test_the_waiting_room_keeps_a_fans_place_through_a_reload_and_a_second_tab(self):
+        event = first_event_id("Aurora")
+        _, organizer = api("POST", "/v1/auth/signin", {"email": "organizer@demo.boxoffice.local", "password": "demo organizer 2026"})
+        token = organizer["accessToken"]
+        now = time.time()
+        iso = lambda seconds: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds))
+        status, performance = api("POST", f"/v1/events/{event}/performances", {
+            "startsAt": iso(41 * 86400), "onSaleFrom": iso(-60), "onSaleUntil": iso(40 * 86400),
+            "prices": [{"tier": t, "price": {"amount": a, "currency": "KRW"}} for t, a in (("VIP", 165000), ("R", 143000), ("S", 110000))]}, token)
+        self.assertEqual(status, 201, performance)
+        pid = performance["id"]
+        status, queue = api("PUT", f"/v1/performances/{pid}/queue", {
+            "enabled": True, "opensAt": iso(-30), "prequeueMinutes": 0, "admitPerMinute": 600, "maxActiveShoppers": 50}, token)
+        self.assertLess(status, 300, queue)
+        # Paused: the line stands still while the fan reloads and opens a second tab.
+        self.assertLess(api("POST", f"/v1/performances/{pid}/queue/pause", token=token)[0], 300)
+        _, staff = api("POST", "/v1/auth/signin", {"email": "staff@demo.boxoffice.local", "password": "demo staff 2026"})
+        status, first = api("POST", f"/v1/performances/{pid}/queue/join", {"humanCheck": human_check()}, token=staff["accessToken"])
+        self.assertEqual(status, 200, first)
+        driver = browser(360, 800, "en")
+        try:
+            driver.get(f"{BASE}/signin?next=/performances/{pid}/queue")
+            sign_in(driver, FAN["email"], FAN["password"])
+            self.wait(driver, lambda d: d.find_element(By.ID, "position").text == "2")
+            self.assertEqual(driver.find_element(By.ID, "ahead").text, "1")
+            driver.refresh()
+            self.wait(driver, lambda d: d.find_element(By.ID, "position").text == "2")
+            first_tab = driver.current_window_handle
+            driver.switch_to.new_window("tab")
+            driver.get(f"{BASE}/performances/{pid}/queue")
+            self.wait(driver, lambda d: d.find_element(By.ID, "position").text == "2")
+            self.assertEqual(driver.find_element(By.ID, "ahead").text, "1")
+            _, stats = api("GET", f"/v1/performances/{pid}/queue/stats", token=token)
+            self.assertEqual(stats["waiting"], 2, f"one place per fan, however many tabs: {stats}")
+            # Resumed: both tabs move on to the seat map by themselves.
+            self.assertLess(api("POST", f"/v1/performances/{pid}/queue/resume", token=token)[0], 300)
+            self.wait(driver, lambda d: d.current_url.endswith(f"/performances/{pid}"), seconds=40)
+            driver.switch_to.window(first_tab)
+            self.wait(driver, lambda d: d.current_url.endswith(f"/performances/{pid}"), seconds=40)
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
         finally:
             driver.quit()
 

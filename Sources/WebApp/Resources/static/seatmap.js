@@ -1,17 +1,21 @@
 // The seat map page over the JSON API: draws the map from availability as SVG, keeps it live
 // (polled every two seconds), lets the fan pick up to the per-order limit by pointer or
 // keyboard, holds the seats, counts the hold down, releases it or pays from the wallet.
+// A standing (general-admission) performance has no map: the fan picks a tier and how many,
+// with what is left kept live the same way.
 (function () {
   "use strict";
   var root = document.getElementById("buy");
   if (!root) return;
   var performance = root.getAttribute("data-performance"), max = parseInt(root.getAttribute("data-max"), 10) || 4;
-  var language = root.getAttribute("data-language");
+  var language = root.getAttribute("data-language"), standing = root.getAttribute("data-ga") === "true";
   function t(name) { return root.getAttribute("data-t-" + name) || ""; }
   var tiers = {};
-  root.querySelectorAll(".legend li[data-tier]").forEach(function (item) {
-    tiers[item.getAttribute("data-tier")] = { index: item.getAttribute("data-index"), price: item.getAttribute("data-price"), amount: parseInt(item.getAttribute("data-amount"), 10) };
+  root.querySelectorAll(".legend li[data-tier], .ga-tier[data-tier]").forEach(function (item) {
+    tiers[item.getAttribute("data-tier")] = { index: item.getAttribute("data-index"), price: item.getAttribute("data-price"),
+      amount: parseInt(item.getAttribute("data-amount"), 10), node: item, left: null };
   });
+  var quantityBox = document.getElementById("quantity");
   var mapBox = document.getElementById("seatmap"), selection = document.getElementById("selection");
   var holdButton = document.getElementById("hold"), banner = root.querySelector(".selection .form-error");
   var seats = {}, order = [], selected = [], svg = null, view = null, full = null, hold = null, timer = null;
@@ -91,9 +95,51 @@
     var response = await fetch("/v1/performances/" + encodeURIComponent(performance) + "/availability", { headers: { "Accept": "application/json" } });
     if (!response.ok) return;
     var data = await response.json();
+    if (standing) { updateStanding(data.tiers || []); return; }
     if (!svg) draw(data.seats); else update(data.seats);
   }
+
+  // Standing tiers: what is left, live; a tier with none left cannot be chosen.
+  function chosenTier() {
+    var checked = root.querySelector(".ga-tier input:checked");
+    return checked ? checked.value : null;
+  }
+  function quantity() { return Math.max(1, Math.min(max, parseInt(quantityBox.value, 10) || 1)); }
+  function updateStanding(list) {
+    list.forEach(function (entry) {
+      var tier = tiers[entry.tier];
+      if (!tier) return;
+      tier.left = entry.available;
+      var leftNode = tier.node.querySelector(".ga-left"), input = tier.node.querySelector("input");
+      leftNode.textContent = entry.available + " " + leftNode.getAttribute("data-left-label");
+      input.disabled = entry.available === 0 && !input.checked;
+      tier.node.classList.toggle("taken", entry.available === 0);
+    });
+    summarize();
+  }
+  function summarizeStanding() {
+    var tier = chosenTier();
+    if (!tier) { selection.textContent = t("none"); holdButton.disabled = true; return; }
+    var count = quantity(), left = tiers[tier].left;
+    selection.textContent = t("selected") + " " + tier + " × " + count + " · " + money(tiers[tier].amount * count);
+    var tooMany = left !== null && count > left;
+    if (tooMany) say(t("few")); else if (banner.textContent === t("few")) say("");
+    holdButton.disabled = !!hold || tooMany;
+  }
+  if (standing) {
+    root.querySelectorAll(".ga-tier input").forEach(function (input) { input.addEventListener("change", function () { say(""); summarize(); }); });
+    quantityBox.addEventListener("input", summarize);
+    quantityBox.addEventListener("change", function () { quantityBox.value = quantity(); summarize(); });
+    root.querySelectorAll("[data-step]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        quantityBox.value = Math.max(1, Math.min(max, quantity() + parseInt(button.getAttribute("data-step"), 10)));
+        summarize();
+      });
+    });
+  }
+
   function summarize() {
+    if (standing) { summarizeStanding(); return; }
     if (!selected.length) { selection.textContent = t("none"); holdButton.disabled = true; return; }
     var total = selected.reduce(function (sum, id) { return sum + ((tiers[seats[id].tier] || {}).amount || 0); }, 0);
     selection.textContent = t("selected") + " " + selected.map(function (id) { return seats[id].label; }).join(", ") + " · " + money(total);
@@ -115,13 +161,13 @@
     paint(seat);
     summarize();
   }
-  mapBox.addEventListener("click", function (event) {
+  if (mapBox) mapBox.addEventListener("click", function (event) {
     var node = event.target.closest && event.target.closest("[data-seat]");
     if (node) toggle(node.getAttribute("data-seat"));
   });
   // Keyboard: arrows move between seats (left/right along the row, up/down to the nearest seat
   // of the next row), Enter or Space picks.
-  mapBox.addEventListener("keydown", function (event) {
+  if (mapBox) mapBox.addEventListener("keydown", function (event) {
     var node = event.target.closest && event.target.closest("[data-seat]");
     if (!node) return;
     var current = seats[node.getAttribute("data-seat")], next = null;
@@ -157,9 +203,9 @@
     });
   });
   var drag = null;
-  mapBox.addEventListener("pointerdown", function (event) { if (svg && view.w < full.w) drag = { x: event.clientX, y: event.clientY, view: Object.assign({}, view) }; });
+  if (mapBox) mapBox.addEventListener("pointerdown", function (event) { if (svg && view.w < full.w) drag = { x: event.clientX, y: event.clientY, view: Object.assign({}, view) }; });
   window.addEventListener("pointerup", function () { drag = null; });
-  mapBox.addEventListener("pointermove", function (event) {
+  if (mapBox) mapBox.addEventListener("pointermove", function (event) {
     if (!drag) return;
     var scale = view.w / mapBox.clientWidth;
     view.x = drag.view.x - (event.clientX - drag.x) * scale;
@@ -185,7 +231,8 @@
   }
   holdButton.addEventListener("click", async function () {
     holdButton.disabled = true;
-    var answer = await call("POST", "/v1/performances/" + encodeURIComponent(performance) + "/holds", { seatIds: selected.slice() });
+    var wanted = standing ? { tier: chosenTier(), quantity: quantity() } : { seatIds: selected.slice() };
+    var answer = await call("POST", "/v1/performances/" + encodeURIComponent(performance) + "/holds", wanted);
     if (!answer.ok) {
       if (answer.status === 401) { window.location.assign(root.getAttribute("data-signin")); return; }
       if (answer.status === 403 && /queue-access/.test(answer.data.type || "")) {
@@ -202,8 +249,11 @@
       return;
     }
     var held = answer.data;
-    hold = { id: held.id, seats: (held.seats || []).map(function (s) { return s.id; }), labels: (held.seats || []).map(function (s) { return s.label; }),
-      expiresAt: Date.parse(held.expiresAt), total: selected.reduce(function (sum, id) { return sum + ((tiers[seats[id].tier] || {}).amount || 0); }, 0),
+    hold = { id: held.id, seats: (held.seats || []).map(function (s) { return s.id; }),
+      labels: standing ? [wanted.tier + " × " + wanted.quantity] : (held.seats || []).map(function (s) { return s.label; }),
+      expiresAt: Date.parse(held.expiresAt),
+      total: standing ? tiers[wanted.tier].amount * wanted.quantity
+        : selected.reduce(function (sum, id) { return sum + ((tiers[seats[id].tier] || {}).amount || 0); }, 0),
       key: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()) };
     // The seats are the hold's now: the selection is empty, so the map's next refresh, which
     // sees them held, does not report them as taken by someone else.
