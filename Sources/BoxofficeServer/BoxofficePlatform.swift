@@ -272,7 +272,9 @@ public final class BoxofficePlatform: Sendable {
         router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies))
         router.add(middleware: CORSMiddleware(policy: configuration.corsOrigins))
         router.add(middleware: AccessLogMiddleware(metrics: metrics))
-        let webApp = try WebApp(showcase: CatalogShowcase(catalog: catalog, availability: availability, clock: clock), clock: clock)
+        let webApp = try WebApp(
+            showcase: CatalogShowcase(catalog: catalog, availability: availability, clock: clock), clock: clock,
+            cardPayments: sandboxGateway != nil)
         // Outside the problem middleware: a browser asking for an unknown page gets a page.
         router.add(middleware: webApp.notFoundPages)
         router.add(middleware: ProblemMiddleware(routes: routes))

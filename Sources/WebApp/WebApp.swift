@@ -15,8 +15,12 @@ public struct WebApp: Sendable {
     private let templates: MustacheLibrary
     private let assets: StaticAssets
     private let clock: any WallClock
+    /// Whether a card payment can be made from the pages: the built-in sandbox gateway has a
+    /// page of its own; PortOne needs its browser script, which pages that load nothing from
+    /// outside cannot run, so there the pages offer points only.
+    private let cardPayments: Bool
 
-    public init(showcase: any Showcase, clock: any WallClock) throws {
+    public init(showcase: any Showcase, clock: any WallClock, cardPayments: Bool = true) throws {
         guard let resources = Bundle.module.resourceURL else { throw MissingResources() }
         var templates = MustacheLibrary()
         let directory = resources.appendingPathComponent("templates")
@@ -28,6 +32,7 @@ public struct WebApp: Sendable {
         self.assets = try StaticAssets(directory: resources.appendingPathComponent("static"))
         self.showcase = showcase
         self.clock = clock
+        self.cardPayments = cardPayments
     }
 
     struct MissingResources: Error, CustomStringConvertible {
@@ -186,7 +191,7 @@ public struct WebApp: Sendable {
             "legendLabel": language.text(.legend), "zoomIn": language.text(.zoomIn), "zoomOut": language.text(.zoomOut),
             "keyboardHint": language.text(.keyboardHint), "mapLabel": language.text(.seatMap), "loading": language.text(.loadingMap),
             "holdLabel": language.text(ga ? .holdTickets : .holdSeats), "holdEndsIn": language.text(.holdEndsIn), "payLabel": language.text(.payFromWallet),
-            "payCardLabel": language.text(.payByCard),
+            "payCardLabel": language.text(.payByCard), "cardPayments": cardPayments,
             "releaseLabel": language.text(.releaseSeats),
         ]
         return try page("performance", body, title: performance.eventTitle, language: language, request: request, scripts: ["seatmap.js"])
@@ -217,7 +222,7 @@ public struct WebApp: Sendable {
             "ledgerLabel": language.text(.ledger), "loading": language.text(.loadingHistory),
             "tNone": language.text(.noEntries), "tTopup": language.text(.topUp), "tGrant": language.text(.grant),
             "tPurchase": language.text(.purchase), "tRefund": language.text(.refund),
-            "t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language),
+            "t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language), "cardPayments": cardPayments,
         ]
         return try page(
             "wallet", body, title: language.text(.wallet), language: language, request: request, scripts: ["pagekit.js", "wallet.js"])
@@ -241,7 +246,9 @@ public struct WebApp: Sendable {
     /// page has shown what would come back.
     private func ordersPage(_ request: Request) throws -> Response {
         let language = Self.language(of: request)
-        let body: [String: Any] = ["t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language)]
+        let body: [String: Any] = [
+            "t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language), "cardPayments": cardPayments,
+        ]
         return try page(
             "orders", body, title: WordTable.fan.word("myOrders", language), language: language, request: request,
             scripts: ["pagekit.js", "orders.js"])

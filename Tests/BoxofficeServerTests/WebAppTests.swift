@@ -200,4 +200,22 @@ import Testing
             }
         }
     }
+
+    @Test func withPortOneThePagesOfferPointsOnlyInsteadOfACardButtonThatCannotWork() async throws {
+        for gateway in [ServerConfiguration.PaymentGatewayMode.sandbox, .portone] {
+            try await withPlatform(configure: { $0.paymentGateway = gateway }) { platform in
+                try await platform.buildApplication().test(.router) { client in
+                    let sale = try await OnSale.make(client, platform, rows: 1)
+                    let map = try await page(client, "/performances/\(sale.performanceID)?lang=en")
+                    let wallet = try await page(client, "/wallet?lang=en")
+                    let orders = try await page(client, "/orders?lang=en")
+                    let offered = gateway == .sandbox
+                    #expect(map.body.contains("id=\"paycard\"") == offered, "\(gateway)")
+                    #expect(map.body.contains("id=\"pay\""), "points are always offered")
+                    #expect(wallet.body.contains("id=\"topup\"") == offered, "\(gateway)")
+                    #expect(orders.body.contains("data-card-payments=\"\(offered)\""), "\(gateway)")
+                }
+            }
+        }
+    }
 }

@@ -203,7 +203,8 @@
     var key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
     var byCard = el("button", { type: "button" }, t("payAgainCard"));
     var byPoints = el("button", { type: "button", "class": "secondary" }, t("payAgainPoints"));
-    actions.appendChild(byCard);
+    // Card payment in the page needs the sandbox gateway's page (see WebApp.cardPayments).
+    if (root.getAttribute("data-card-payments") !== "false") actions.appendChild(byCard);
     actions.appendChild(byPoints);
     card.querySelector(".card-error").insertAdjacentElement("afterend", actions);
     byCard.addEventListener("click", function () {

@@ -291,7 +291,8 @@
 
   // By card: the gateway's page takes the payment, and My orders waits for its confirmation.
   // The hold's own key again on a retry, so the same payment comes back rather than a second one.
-  document.getElementById("paycard").addEventListener("click", async function () {
+  var payCard = document.getElementById("paycard");
+  if (payCard) payCard.addEventListener("click", async function () {
     if (!hold) return;
     var button = document.getElementById("paycard");
     button.disabled = true;

@@ -29,8 +29,9 @@
   }
   function say(text) { note.textContent = text; note.hidden = !text; if (text) note.focus(); }
 
+  // No form where the pages cannot take a card payment (see WebApp.cardPayments).
   var form = document.getElementById("topup");
-  form.addEventListener("submit", async function (event) {
+  if (form) form.addEventListener("submit", async function (event) {
     event.preventDefault();
     D.clearProblem(form);
     var amount = parseInt(form.amount.value, 10);
