@@ -120,6 +120,11 @@ public struct CatalogController: Sendable {
         organizer.post("/events/:eventId/cancel") { _, context in
             try Response.json(try await service.cancelEvent(id: try context.parameters.require("eventId"), by: context.principal))
         }
+        organizer.patch("/performances/:performanceId") { request, context in
+            let changes = try await request.decodeJSON(as: CatalogService.PerformanceChanges.self, context: context)
+            return try Response.json(
+                try await service.updatePerformance(id: try context.parameters.require("performanceId"), changes: changes, by: context.principal))
+        }
         organizer.post("/performances/:performanceId/cancel") { _, context in
             try Response.json(
                 try await service.cancelPerformance(id: try context.parameters.require("performanceId"), by: context.principal))

@@ -117,6 +117,15 @@ public struct PerformanceScheduled: DomainEvent {
     public var aggregateID: String { performance.id }
 }
 
+/// A performance's times, limits, refund terms or prices changed: inventory sells under the
+/// new ones from then on. Same aggregate as `performance.scheduled`, so it never overtakes it.
+public struct PerformanceChanged: DomainEvent {
+    public static let eventType = "performance.changed"
+    public static let aggregateType = "performance"
+    public let performance: Performance
+    public var aggregateID: String { performance.id }
+}
+
 /// Whether sales of published performances are open yet where holds are taken (inventory is
 /// built from the catalog's events, after they are delivered). The composition root answers
 /// it from reservations.

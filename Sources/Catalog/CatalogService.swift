@@ -458,6 +458,92 @@ public final class CatalogService: Sendable {
         return performance
     }
 
+    /// What an organizer may change about a performance; every field is optional.
+    public struct PerformanceChanges: Codable, Sendable {
+        public var startsAt: Date?
+        public var onSaleFrom: Date?
+        public var onSaleUntil: Date?
+        public var prices: [PerformanceDraft.Price]?
+        public var holdMinutes: Int?
+        public var maxSeatsPerOrder: Int?
+        public var maxSeatsPerFan: Int?
+        public var refundCutoffHours: Int?
+        public var cancellationFeePercent: Int?
+    }
+
+    /// Changes a performance under the rules it was made with. Once its sale has opened, fans
+    /// have bought at its prices and under its refund terms: prices are fixed, and the terms
+    /// may only get kinder (an earlier cut-off, a lower fee). Its tiers never change.
+    public func updatePerformance(id: String, changes: PerformanceChanges, by organizer: Principal) async throws -> Performance {
+        let current = try await performance(id: id, viewer: organizer)
+        let event = try await ownedEvent(id: current.eventId, by: organizer)
+        guard current.status != "cancelled", event.status != .cancelled else {
+            throw Problem.conflict(detail: "The performance is cancelled.", slug: "performance-cancelled")
+        }
+        let currentPrices = current.tiers.map { PerformanceDraft.Price(tier: $0.tier, price: $0.price) }
+        let draft = PerformanceDraft(
+            startsAt: changes.startsAt ?? current.startsAt, onSaleFrom: changes.onSaleFrom ?? current.onSaleFrom,
+            onSaleUntil: changes.onSaleUntil ?? current.onSaleUntil, prices: changes.prices ?? currentPrices,
+            holdMinutes: changes.holdMinutes ?? current.holdMinutes, maxSeatsPerOrder: changes.maxSeatsPerOrder ?? current.maxSeatsPerOrder,
+            maxSeatsPerFan: changes.maxSeatsPerFan ?? current.maxSeatsPerFan,
+            refundCutoffHours: changes.refundCutoffHours ?? current.refundCutoffHours,
+            cancellationFeePercent: changes.cancellationFeePercent ?? current.cancellationFeePercent,
+            generalAdmission: current.seating == .general
+                ? current.tiers.map { PerformanceDraft.Quota(tier: $0.tier, quota: $0.quota ?? 0) } : nil)
+        let checked = try validatedPerformance(draft, eventID: current.eventId, venueTiers: Set(current.tiers.map(\.tier)))
+        var errors: [Problem.FieldError] = []
+        if Set(checked.tiers.map(\.tier)) != Set(current.tiers.map(\.tier)) {
+            errors.append(.init(field: "prices", message: "must price the tiers it has: \(current.tiers.map(\.tier).sorted().joined(separator: ", "))"))
+        }
+        if current.onSaleFrom <= clock.now() {
+            let was = Dictionary(current.tiers.map { ($0.tier, $0.price) }, uniquingKeysWith: { first, _ in first })
+            if checked.tiers.contains(where: { was[$0.tier] != $0.price }) {
+                errors.append(.init(field: "prices", message: "cannot change once the sale has opened"))
+            }
+            if checked.refundCutoffHours > current.refundCutoffHours {
+                errors.append(.init(field: "refundCutoffHours", message: "can only get shorter once the sale has opened (now \(current.refundCutoffHours))"))
+            }
+            if checked.cancellationFeePercent > current.cancellationFeePercent {
+                errors.append(.init(field: "cancellationFeePercent", message: "can only go down once the sale has opened (now \(current.cancellationFeePercent))"))
+            }
+        }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        let updated = Performance(
+            id: current.id, eventId: current.eventId, startsAt: checked.startsAt, onSaleFrom: checked.onSaleFrom,
+            onSaleUntil: checked.onSaleUntil, holdMinutes: checked.holdMinutes, maxSeatsPerOrder: checked.maxSeatsPerOrder,
+            maxSeatsPerFan: checked.maxSeatsPerFan, refundCutoffHours: checked.refundCutoffHours,
+            cancellationFeePercent: checked.cancellationFeePercent, seating: current.seating, status: current.status, tiers: checked.tiers)
+        try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
+                UPDATE performances SET starts_at = \(bind: updated.startsAt), on_sale_from = \(bind: updated.onSaleFrom),
+                    on_sale_until = \(bind: updated.onSaleUntil), hold_minutes = \(bind: updated.holdMinutes),
+                    max_seats_per_order = \(bind: updated.maxSeatsPerOrder), max_seats_per_fan = \(bind: updated.maxSeatsPerFan),
+                    refund_cutoff_hours = \(bind: updated.refundCutoffHours), cancellation_fee_percent = \(bind: updated.cancellationFeePercent)
+                WHERE id = \(bind: id)
+                """).run()
+            for tier in updated.tiers {
+                try await transaction.sql.raw("""
+                    UPDATE performance_tiers SET price_amount = \(bind: tier.price.amount), price_currency = \(bind: tier.price.currency.rawValue)
+                    WHERE performance_id = \(bind: id) AND tier = \(bind: tier.tier)
+                    """).run()
+            }
+            // The event lists by its first performance: a rescheduled one may move it.
+            if let first = try await transaction.sql.raw("""
+                SELECT MIN(starts_at) AS first FROM performances WHERE event_id = \(bind: current.eventId)
+                """).first()?.decode(column: "first", as: Date?.self) {
+                try await transaction.sql.raw("""
+                    UPDATE events SET first_starts_at = \(bind: first), first_starts_at_key = \(bind: Self.sortKey(first)),
+                        updated_at = \(bind: self.clock.now())
+                    WHERE id = \(bind: current.eventId)
+                    """).run()
+            }
+            try await self.outbox.publish(PerformanceChanged(performance: updated), in: transaction)
+        }
+        logger.info("performance changed", metadata: ["performance_id": .string(id), "by": .string(organizer.userID)])
+        await forget(eventID: current.eventId)
+        return try await performance(id: id, viewer: organizer)
+    }
+
     public func performance(id: String, viewer: Principal?) async throws -> Performance {
         let eventID = try await database.read { sql in
             try await sql.raw("SELECT event_id FROM performances WHERE id = \(bind: id)").first()?.decode(column: "event_id", as: String.self)

@@ -40,7 +40,7 @@ public struct Availability: Codable, Sendable {
 public struct AvailabilityProjection: EventSubscriber {
     public let name = "reservations.availability"
     public let eventTypes: Set<String> = [
-        "performance.scheduled", ReservationHeld.eventType, ReservationReleased.eventType, ReservationExpired.eventType,
+        "performance.scheduled", "performance.changed", ReservationHeld.eventType, ReservationReleased.eventType, ReservationExpired.eventType,
         ReservationConfirmed.eventType, ReservationCancelled.eventType,
     ]
     private let seatMaps: any SeatMapSource
@@ -78,6 +78,17 @@ public struct AvailabilityProjection: EventSubscriber {
             if event.type == "performance.scheduled" {
                 try await flush()
                 try await build(try event.decodePayload(as: ScheduledPerformance.self), in: transaction)
+                continue
+            }
+            if event.type == "performance.changed" {
+                try await flush()
+                let performance = try event.decodePayload(as: ChangedPerformance.self).performance
+                for tier in performance.tiers {
+                    try await transaction.sql.raw("""
+                        UPDATE availability_tiers SET price_amount = \(bind: tier.price.amount), price_currency = \(bind: tier.price.currency)
+                        WHERE performance_id = \(bind: performance.id) AND tier = \(bind: tier.tier)
+                        """).run()
+                }
                 continue
             }
             let change = try event.decodePayload(as: HoldChange.self)

@@ -9,7 +9,9 @@ import SQLKit
 /// guesses an ID), and stops sales when its event is cancelled. Runs inside the relay's transaction, once per event (the inbox).
 public struct InventoryBuilder: EventSubscriber {
     public let name = "reservations.inventory"
-    public let eventTypes: Set<String> = ["performance.scheduled", "event.published", "event.cancelled", "performance.cancelled"]
+    public let eventTypes: Set<String> = [
+        "performance.scheduled", "performance.changed", "event.published", "event.cancelled", "performance.cancelled",
+    ]
     private let seatMaps: any SeatMapSource
 
     public init(seatMaps: any SeatMapSource) {
@@ -20,6 +22,8 @@ public struct InventoryBuilder: EventSubscriber {
         switch event.type {
         case "performance.scheduled":
             try await schedule(try event.decodePayload(as: ScheduledPerformance.self), in: transaction)
+        case "performance.changed":
+            try await change(try event.decodePayload(as: ChangedPerformance.self).performance, in: transaction)
         case "event.published":
             let published = try event.decodePayload(as: PublishedEvent.self)
             try await transaction.sql.raw("""
@@ -32,6 +36,25 @@ public struct InventoryBuilder: EventSubscriber {
             }
         default:
             break
+        }
+    }
+
+    /// Sells under the performance's new times, limits, refund terms and prices from now on.
+    /// Tickets already sold keep the price they were sold at; its seats and tiers stay as built.
+    private func change(_ performance: ScheduledPerformance.Details, in transaction: DatabaseTransaction) async throws {
+        try await transaction.sql.raw("""
+            UPDATE sale_performances SET on_sale_from = \(bind: performance.onSaleFrom), on_sale_until = \(bind: performance.onSaleUntil),
+                hold_minutes = \(bind: performance.holdMinutes), max_seats_per_order = \(bind: performance.maxSeatsPerOrder),
+                max_seats_per_fan = \(bind: performance.maxSeatsPerFan), starts_at = \(bind: performance.startsAt),
+                refund_cutoff_hours = \(bind: performance.refundCutoffHours ?? 24),
+                cancellation_fee_percent = \(bind: performance.cancellationFeePercent ?? 0)
+            WHERE performance_id = \(bind: performance.id)
+            """).run()
+        for tier in performance.tiers {
+            try await transaction.sql.raw("""
+                UPDATE sale_prices SET amount = \(bind: tier.price.amount), currency = \(bind: tier.price.currency)
+                WHERE performance_id = \(bind: performance.id) AND tier = \(bind: tier.tier)
+                """).run()
         }
     }
 

@@ -127,6 +127,11 @@ public struct TicketTransferred: DomainEvent {
 
 // MARK: - Events this context consumes, in its own terms
 
+/// The catalog's `performance.changed`: the same details as when it was scheduled.
+struct ChangedPerformance: Decodable {
+    let performance: ScheduledPerformance.Details
+}
+
 /// The shape of the catalog's `performance.scheduled` that inventory reads. Declared here, not
 /// imported: contexts agree on the wire format, not on types.
 struct ScheduledPerformance: Decodable {

@@ -425,6 +425,28 @@ class Journeys(unittest.TestCase):
             search.find_element(By.TAG_NAME, "button").click()
             self.wait(driver, lambda d: d.find_element(By.ID, "orders-empty").is_displayed())
             driver.save_screenshot(f"{ARTIFACTS}/sales-en-1280.png")
+
+            # The organizer changes the performance: the sale has opened, so prices are fixed and
+            # the refund terms only get kinder; the hold time changes.
+            edit = driver.find_element(By.ID, "performance-edit")
+            self.wait(driver, lambda d: edit.find_element(By.NAME, "holdMinutes").get_attribute("value") != "")
+            self.assertTrue(driver.find_element(By.ID, "prices-fixed").is_displayed())
+            self.assertTrue(all(not box.is_enabled() for box in edit.find_elements(By.CSS_SELECTOR, "input[data-tier]")))
+            fee = edit.find_element(By.NAME, "cancellationFeePercent")
+            fee.clear()
+            fee.send_keys("30")
+            edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            self.wait(driver, lambda d: "can only go down" in edit.text)
+            fee.clear()
+            fee.send_keys("0")
+            hold_minutes = edit.find_element(By.NAME, "holdMinutes")
+            hold_minutes.clear()
+            hold_minutes.send_keys("9")
+            edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            self.wait(driver, lambda d: d.find_element(By.ID, "edit-status").text == "The performance is saved.")
+            self.assertEqual(api("GET", f"/v1/performances/{performance}")[1]["holdMinutes"], 9)
+            driver.execute_script("arguments[0].scrollIntoView()", edit)
+            driver.save_screenshot(f"{ARTIFACTS}/desk-edit-en-1280.png")
         finally:
             driver.quit()
         # Both pages on a phone, in Korean, signed in (the header carries the desk link too).

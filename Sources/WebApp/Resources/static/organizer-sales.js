@@ -1,6 +1,7 @@
 // A performance's sales for its organizer: seats per tier and money (refreshed every few
-// seconds), the live seat map, the waiting room's console (settings, pause/resume/close, live
-// figures over SSE), and the orders with search, detail and CSV export.
+// seconds), the live seat map, changing the performance itself, the waiting room's console
+// (settings, pause/resume/close, live figures over SSE), and the orders with search, detail
+// and CSV export.
 (function () {
   "use strict";
   var root = document.getElementById("sales");
@@ -34,6 +35,59 @@
   }
   figures();
   setInterval(figures, 3000);
+
+  // Changing the performance: the form shows it as it is; once its sale has opened, prices
+  // are fixed (the server says so too) and only the other fields are sent.
+  var editForm = document.getElementById("performance-edit"), pricesOpen = true;
+  function fillEdit(performance) {
+    ["startsAt", "onSaleFrom", "onSaleUntil"].forEach(function (name) { editForm[name].value = D.koreaLocal(new Date(performance[name])); });
+    ["holdMinutes", "maxSeatsPerOrder", "maxSeatsPerFan", "refundCutoffHours", "cancellationFeePercent"].forEach(function (name) {
+      editForm[name].value = performance[name];
+    });
+    pricesOpen = new Date(performance.onSaleFrom).getTime() > Date.now();
+    document.getElementById("prices-fixed").hidden = pricesOpen;
+    var box = document.getElementById("edit-prices");
+    while (box.children.length > 1) box.removeChild(box.lastChild);
+    (performance.tiers || []).forEach(function (tier) {
+      var label = D.element("label", {}, tier.tier);
+      var input = D.element("input", { type: "number", min: "0", step: "1000", required: "", "data-tier": tier.tier, name: "price-" + tier.tier.replace(/[^A-Za-z0-9_]/g, "") });
+      input.value = tier.price.amount;
+      input.disabled = !pricesOpen;
+      label.appendChild(input);
+      box.appendChild(label);
+    });
+  }
+  async function loadEdit() {
+    try { fillEdit(await D.api("GET", base)); } catch (problem) { fail(problem); }
+  }
+  loadEdit();
+  editForm.addEventListener("submit", async function (submitted) {
+    submitted.preventDefault();
+    D.clearProblem(editForm);
+    var status = document.getElementById("edit-status");
+    status.textContent = "";
+    var changes = {
+      startsAt: D.koreaISO(editForm.startsAt.value), onSaleFrom: D.koreaISO(editForm.onSaleFrom.value),
+      onSaleUntil: D.koreaISO(editForm.onSaleUntil.value),
+    };
+    ["holdMinutes", "maxSeatsPerOrder", "maxSeatsPerFan", "refundCutoffHours", "cancellationFeePercent"].forEach(function (name) {
+      changes[name] = Number(editForm[name].value);
+    });
+    if (pricesOpen) {
+      changes.prices = Array.from(editForm.querySelectorAll("input[data-tier]")).map(function (input) {
+        return { tier: input.getAttribute("data-tier"), price: { amount: Number(input.value || 0), currency: "KRW" } };
+      });
+    }
+    var button = editForm.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      fillEdit(await D.api("PATCH", base, changes));
+      status.textContent = t("savedPerformance");
+      figures();
+    } catch (problem) {
+      if (problem.status === 401) fail(problem); else D.showProblem(editForm, problem);
+    } finally { button.disabled = false; }
+  });
 
   // The waiting room: live figures over SSE (polling if the stream cannot be opened).
   function showStats(stats) {
