@@ -14,6 +14,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -74,6 +75,36 @@ def human_check():
         if int.from_bytes(digest, "big") >> (256 - challenge["difficulty"]) == 0:
             return {"challenge": challenge["challenge"], "nonce": str(nonce)}
         nonce += 1
+
+
+# Every visible piece of text against the background it is drawn on: WCAG's contrast ratio,
+# at least 4.5:1 (3:1 for large text). Disabled controls are exempt, as WCAG says.
+CONTRAST_CHECK = """
+function channel(c) { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); }
+function parse(color) { var m = color.match(/[\\d.]+/g) || []; return m.map(Number); }
+function luminance(rgb) { return 0.2126 * channel(rgb[0]) + 0.7152 * channel(rgb[1]) + 0.0722 * channel(rgb[2]); }
+function background(node) {
+  for (var at = node; at && at.nodeType === 1; at = at.parentElement) {
+    var c = parse(getComputedStyle(at).backgroundColor);
+    if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+  }
+  return [255, 255, 255];
+}
+var failures = [];
+var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  var text = walker.currentNode, node = text.parentElement;
+  if (!text.textContent.trim() || !node || node.closest("[disabled], [aria-hidden=true], script, style, svg")) continue;
+  var box = node.getBoundingClientRect(), style = getComputedStyle(node);
+  if (!box.width || !box.height || style.visibility === "hidden") continue;
+  var fg = parse(style.color), bg = background(node);
+  var a = luminance(fg), b = luminance(bg), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  var size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+  var needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < needed) failures.push(text.textContent.trim().slice(0, 40) + " — " + ratio.toFixed(2) + ":1 (" + style.color + " on rgb(" + bg.join(",") + "))");
+}
+return failures;
+"""
 
 
 def first_event_id(title_prefix):
@@ -181,7 +212,6 @@ class Journeys(unittest.TestCase):
             first = free[0]
             fan.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", first)
             fan.execute_script("arguments[0].setAttribute('tabindex', '0'); arguments[0].focus()", first)
-            from selenium.webdriver.common.keys import Keys
             fan.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
             second = fan.switch_to.active_element
             second.send_keys(Keys.ENTER)
@@ -698,6 +728,85 @@ class Journeys(unittest.TestCase):
             driver.switch_to.window(first_tab)
             self.wait(driver, lambda d: d.current_url.endswith(f"/performances/{pid}"), seconds=40)
             self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
+        finally:
+            driver.quit()
+
+    def test_every_page_reads_at_aa_contrast(self):
+        event = first_event_id("Aurora")
+        _, details = api("GET", f"/v1/events/{event}")
+        standing = api("GET", f"/v1/events/{first_event_id('Daybreak')}")[1]["performances"][0]["id"]
+        pages = ["/", f"/events/{event}", f"/performances/{details['performances'][0]['id']}", f"/performances/{standing}",
+                 "/signin", "/signup", "/no/such/page", "/tickets", "/orders", "/wallet", "/scan", "/organizer"]
+        problems = []
+        for language in ("en", "ko"):
+            driver = browser(1280, 900, language)
+            try:
+                driver.get(f"{BASE}/signin")
+                sign_in(driver, FAN["email"], FAN["password"])
+                self.wait(driver, lambda d: "/signin" not in d.current_url)
+                for path in pages:
+                    driver.get(BASE + path)
+                    time.sleep(1)  # the page's script fills it in
+                    problems += [f"{path} ({language}): {failure}" for failure in driver.execute_script(CONTRAST_CHECK)]
+            finally:
+                driver.quit()
+        self.assertEqual(problems, [], "text below AA contrast")
+
+    def test_a_fan_holds_seats_and_standing_tickets_with_the_keyboard_alone(self):
+        def tab_to(driver, matches, limit=60):
+            """Presses Tab until the focused element matches; each stop must show where focus is."""
+            for _ in range(limit):
+                driver.switch_to.active_element.send_keys(Keys.TAB)
+                focused = driver.switch_to.active_element
+                if driver.execute_script(matches, focused):
+                    return focused
+            self.fail("Tab never reached it")
+
+        def shows_focus(driver, element):
+            return driver.execute_script("var s = getComputedStyle(arguments[0]); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;", element)
+
+        seated = api("GET", f"/v1/events/{first_event_id('Aurora')}")[1]["performances"][1]["id"]
+        standing = api("GET", f"/v1/events/{first_event_id('Daybreak')}")[1]["performances"][0]["id"]
+        driver = browser(1280, 900, "en")
+        try:
+            driver.get(f"{BASE}/signin?next=/performances/{seated}")
+            sign_in(driver, FAN["email"], FAN["password"])
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
+            driver.find_element(By.TAG_NAME, "body").click()
+            seat = tab_to(driver, "return arguments[0].hasAttribute('data-seat')")
+            self.assertRegex(seat.get_attribute("aria-label"), r"^Section \w+, row \d+, seat \d+, \w+, ₩[\d,]+, (available|unavailable)$")
+            # Along the row to a free seat, then pick it.
+            for _ in range(40):
+                if "available" in driver.switch_to.active_element.get_attribute("aria-label").split(", ")[-1] \
+                        and "unavailable" not in driver.switch_to.active_element.get_attribute("aria-label"):
+                    break
+                driver.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+            driver.switch_to.active_element.send_keys(Keys.ENTER)
+            self.wait(driver, lambda d: "Selected:" in d.find_element(By.ID, "selection").text)
+            hold = tab_to(driver, "return arguments[0].id === 'hold'")
+            self.assertTrue(shows_focus(driver, hold), "the focused button shows its focus")
+            hold.send_keys(Keys.ENTER)
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "holdpanel")))
+            release = tab_to(driver, "return arguments[0].id === 'release'")
+            release.send_keys(Keys.ENTER)
+            self.wait(driver, lambda d: not d.find_element(By.ID, "holdpanel").is_displayed())
+
+            # Standing: a tier by arrow keys, how many with the + button, hold, release.
+            driver.get(f"{BASE}/performances/{standing}")
+            self.wait(driver, seen.visibility_of_element_located((By.CSS_SELECTOR, ".ga-tier")))
+            driver.find_element(By.TAG_NAME, "body").click()
+            radio = tab_to(driver, "return arguments[0].name === 'tier'")
+            radio.send_keys(Keys.SPACE)
+            self.wait(driver, lambda d: "× 1" in d.find_element(By.ID, "selection").text)
+            more = tab_to(driver, "return arguments[0].getAttribute('data-step') === '1'")
+            more.send_keys(Keys.ENTER)
+            self.wait(driver, lambda d: "× 2" in d.find_element(By.ID, "selection").text)
+            hold = tab_to(driver, "return arguments[0].id === 'hold'")
+            hold.send_keys(Keys.ENTER)
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "holdpanel")))
+            release = tab_to(driver, "return arguments[0].id === 'release'")
+            release.send_keys(Keys.ENTER)
+            self.wait(driver, lambda d: not d.find_element(By.ID, "holdpanel").is_displayed())
         finally:
             driver.quit()
 
