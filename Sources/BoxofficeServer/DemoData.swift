@@ -118,7 +118,7 @@ public enum DemoData {
             }
         }
         _ = try await platform.payments.grant(
-            to: fan.id, amount: 1_000_000, note: "demo points", idempotencyKey: "demo-fan-wallet",
+            to: fan.id, amount: 2_000_000, note: "demo points", idempotencyKey: "demo-fan-wallet",
             by: Principal(userID: "demo", roles: [.admin]))
         return true
     }

@@ -35,7 +35,7 @@ import Testing
             let queues = try await sql.read { try await $0.raw("SELECT COUNT(*) AS n FROM queues WHERE enabled = 1").first()?.decode(column: "n", as: Int.self) }
             #expect(queues == 1)
             let points = try await sql.read { try await $0.raw("SELECT SUM(balance) AS n FROM wallets").first()?.decode(column: "n", as: Int.self) }
-            #expect(points == 1_000_000)
+            #expect(points == 2_000_000)
             let seats = try await sql.read { try await $0.raw("SELECT COUNT(*) AS n FROM seats").first()?.decode(column: "n", as: Int.self) }
             #expect(seats == 800)
         }

@@ -242,7 +242,7 @@ class Journeys(unittest.TestCase):
             seats = {ticket["seat"]["id"] for ticket in tickets["items"] if ticket["performanceId"] == performance and ticket["status"] == "valid"}
             self.assertTrue(set(chosen) <= seats, f"{chosen} are among the fan's tickets {seats}")
             _, wallet = api("GET", "/v1/wallet", token=session["accessToken"])
-            self.assertLess(wallet["balance"]["amount"], 1_000_000)
+            self.assertLess(wallet["balance"]["amount"], 2_000_000)
 
             # The wallet page: the balance the API has, and the purchase in the history.
             fan.get(BASE + "/wallet")
@@ -256,7 +256,7 @@ class Journeys(unittest.TestCase):
             codes = {ticket["seat"]["id"]: ticket["code"] for ticket in tickets["items"] if ticket["performanceId"] == performance}
             for item in fan.find_elements(By.CSS_SELECTOR, ".ticket"):
                 self.assertNotIn(item.find_element(By.TAG_NAME, "h2").text, codes.keys(), "each ticket names its show")
-                self.assertTrue(item.find_element(By.TAG_NAME, "h2").text.startswith("Aurora"), item.text)
+                self.assertTrue(item.find_element(By.TAG_NAME, "h2").text.startswith(("Aurora", "Daybreak", "The Lantern", "Hanbit")), item.text)
                 code = item.find_element(By.TAG_NAME, "code").text
                 if code not in codes.values():
                     continue
@@ -685,7 +685,12 @@ class Journeys(unittest.TestCase):
         mine = [t for t in tickets["items"] if t["performanceId"] == performance]
         self.assertEqual(len(mine), sold_before + 2)
         self.assertTrue(all(t["tier"] == "Standing B" and t.get("seat") is None for t in mine), mine)
-        _, after = api("GET", f"/v1/performances/{performance}/availability")
+        # The seat counts follow the relay within moments.
+        for _ in range(50):
+            _, after = api("GET", f"/v1/performances/{performance}/availability")
+            if next(t for t in after["tiers"] if t["tier"] == "Standing B")["sold"] == sold_before + 2:
+                break
+            time.sleep(0.2)
         self.assertEqual(next(t for t in after["tiers"] if t["tier"] == "Standing B")["sold"], sold_before + 2)
 
     def test_the_waiting_room_keeps_a_fans_place_through_a_reload_and_a_second_tab(self):
