@@ -27,7 +27,7 @@ extension WordTable {
         "startsAt": ("공연 시작 (한국 시간)", "Starts (Korea time)"), "onSaleFrom": ("판매 시작", "On sale from"),
         "onSaleUntil": ("판매 종료", "On sale until"), "holdMinutes": ("좌석 선점 시간(분)", "Hold minutes"),
         "maxPerOrder": ("주문당 최대 매수", "Most seats per order"), "maxPerFan": ("1인당 최대 매수", "Most seats per fan"),
-        "editPerformance": ("회차 정보 바꾸기", "Change this performance"),
+        "editPerformance": ("회차 정보 바꾸기", "Change this performance"), "editEvent": ("정보 수정", "Edit details"),
         "refundCutoffHours": ("취소 마감 (공연 몇 시간 전)", "Cancellation closes (hours before)"),
         "cancellationFeePercent": ("취소 수수료(%)", "Cancellation fee (%)"),
         "pricesFixed": ("판매가 시작되어 가격은 바꿀 수 없고, 취소 조건은 관객에게 유리하게만 바꿀 수 있습니다.",

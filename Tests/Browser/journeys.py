@@ -433,6 +433,19 @@ class Journeys(unittest.TestCase):
             driver.switch_to.alert.accept()
             self.wait(driver, lambda d: "Published" in d.find_element(By.CSS_SELECTOR, f".desk-event[data-event='{event_id}'] .badge").text)
             driver.save_screenshot(f"{ARTIFACTS}/desk-en-1280.png")
+            # Its details change in place: an empty title is refused where it was typed, a new artist is kept.
+            driver.find_element(By.CSS_SELECTOR, f"button[data-edit='{event_id}']").click()
+            edit = self.wait(driver, seen.visibility_of_element_located((By.CSS_SELECTOR, f".desk-event[data-event='{event_id}'] form.event-edit")))
+            edit.find_element(By.NAME, "title").clear()
+            edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            self.wait(driver, lambda d: edit.find_elements(By.CSS_SELECTOR, "[aria-invalid=true], .form-error:not([hidden])"))
+            edit.find_element(By.NAME, "title").send_keys(f"Journey Night {tag}")
+            artist = edit.find_element(By.NAME, "artist")
+            artist.clear()
+            artist.send_keys("The Journeymen")
+            edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            self.wait(driver, lambda d: "The Journeymen" in d.find_element(By.CSS_SELECTOR, f".desk-event[data-event='{event_id}']").text)
+            self.assertEqual(api("GET", f"/v1/events/{event_id}")[1]["artist"], "The Journeymen")
 
             # A fan buys seat A-1-1 through the API; the sales page shows the order and the money.
             _, session = api("POST", "/v1/auth/signin", FAN)

@@ -1,4 +1,4 @@
-// The organizer's desk: their events (publish, cancel, on to each performance's sales), new
+// The organizer's desk: their events (edit, publish, cancel, on to each performance's sales), new
 // venues with a seat map checked and previewed before it is saved, new events and performances.
 (function () {
   "use strict";
@@ -69,6 +69,16 @@
         actions.appendChild(publish);
       }
       if (event.status !== "cancelled") {
+        var edit = D.element("button", { type: "button", "class": "secondary", "aria-expanded": "false", "data-edit": event.id }, t("editEvent"));
+        edit.addEventListener("click", function () {
+          var open = card.querySelector("form.event-edit");
+          if (open) { open.remove(); edit.setAttribute("aria-expanded", "false"); return; }
+          var form = eventEditForm(event);
+          card.appendChild(form);
+          edit.setAttribute("aria-expanded", "true");
+          form.querySelector("input").focus();
+        });
+        actions.appendChild(edit);
         var stopAll = D.element("button", { type: "button", "class": "secondary" }, t("cancelEvent"));
         stopAll.addEventListener("click", function () {
           cancel((event.performances || []).map(function (p) { return p.id; }), "/v1/events/" + encodeURIComponent(event.id) + "/cancel");
@@ -78,6 +88,41 @@
       card.appendChild(actions);
       list.appendChild(card);
     });
+  }
+
+  // An event's details, changed in place (PATCH /v1/events/{id}); its performances change on
+  // their sales pages.
+  function eventEditForm(event) {
+    var form = D.element("form", { "class": "panel event-edit", novalidate: "" });
+    form.appendChild(D.element("p", { "class": "form-error", role: "alert", hidden: "" }));
+    function field(label, control, value) {
+      var wrapper = D.element("label", {}, label);
+      control.value = value || "";
+      wrapper.appendChild(control);
+      form.appendChild(wrapper);
+      return control;
+    }
+    var title = field(t("title"), D.element("input", { type: "text", name: "title", required: "", maxlength: "200" }), event.title);
+    var artist = field(t("artist"), D.element("input", { type: "text", name: "artist", required: "", maxlength: "200" }), event.artist);
+    var category = field(t("category"), document.querySelector("#event-form select[name=category]").cloneNode(true), event.category);
+    var description = field(t("description"), D.element("textarea", { name: "description", rows: "3", maxlength: "5000" }), event.description);
+    var save = D.element("button", { type: "submit" }, t("save"));
+    form.appendChild(save);
+    form.addEventListener("submit", async function (submitted) {
+      submitted.preventDefault();
+      D.clearProblem(form);
+      save.disabled = true;
+      try {
+        await D.api("PATCH", "/v1/events/" + encodeURIComponent(event.id), {
+          title: title.value, artist: artist.value, category: category.value, description: description.value,
+        });
+        await load();
+      } catch (problem) {
+        save.disabled = false;
+        if (problem.status === 401) fail(problem); else D.showProblem(form, problem);
+      }
+    });
+    return form;
   }
 
   // Before cancelling, spell out what goes back: every paid order, refunded in full.
