@@ -57,11 +57,7 @@ public enum FanMail {
         let words = Words(fan)
         let ticketsLink = link(publicURL, "/tickets")
         let orderLink = link(publicURL, "/orders?order=\(order.orderID)")
-        let lines = order.tickets.map { ticket in
-            let what = ticket.seat.map { words.ko ? "\($0) (\(ticket.tier)석)" : "\($0) (\(ticket.tier))" }
-                ?? (words.ko ? "\(ticket.tier)석 입장권" : "\(ticket.tier) admission")
-            return "\(what) · \(words.language.money(ticket.price))"
-        }
+        let lines = order.tickets.map { "\(words.seat($0)) · \(words.language.money($0.price))" }
         let paidWith = order.method == "wallet" ? (words.ko ? "포인트" : "points") : (words.ko ? "카드" : "card")
         let fee = order.feePercent > 0
             ? (words.ko ? " (수수료 \(order.feePercent)%)" : " (a \(order.feePercent)% fee is kept)") : ""
@@ -83,7 +79,7 @@ public enum FanMail {
             + ["", showAtDoor, ticketsLink, "", manage, orderLink, cancel]).joined(separator: "\n")
         let html = page([
             "<p>\(escape(greeting))</p>",
-            "<table>" + summary.map { "<tr><th align=\"left\">\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>",
+            table(summary),
             "<h2>\(escape(ticketsHeading))</h2>",
             "<ul>" + lines.map { "<li>\(escape($0))</li>" }.joined() + "</ul>",
             "<p>\(escape(showAtDoor)) <a href=\"\(escape(ticketsLink))\">\(escape(ticketsLink))</a></p>",
@@ -97,8 +93,7 @@ public enum FanMail {
     public static func ticketReceived(show: Show, ticket: TicketLine, from giver: FanContact?, to fan: FanContact, publicURL: String) -> MailMessage {
         let words = Words(fan)
         let giverName = giver?.name ?? (words.ko ? "다른 회원" : "Another fan")
-        let seat = ticket.seat.map { words.ko ? "\($0) (\(ticket.tier)석)" : "\($0) (\(ticket.tier))" }
-            ?? (words.ko ? "\(ticket.tier)석 입장권" : "\(ticket.tier) admission")
+        let seat = words.seat(ticket)
         let ticketsLink = link(publicURL, "/tickets")
         let greeting = words.ko
             ? "\(fan.name)님, \(giverName)님이 티켓을 보냈습니다."
@@ -115,7 +110,7 @@ public enum FanMail {
         let text = ([greeting, ""] + summary.map { "\($0.0): \($0.1)" } + ["", yours, ticketsLink]).joined(separator: "\n")
         let html = page([
             "<p>\(escape(greeting))</p>",
-            "<table>" + summary.map { "<tr><th align=\"left\">\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>",
+            table(summary),
             "<p>\(escape(yours)) <a href=\"\(escape(ticketsLink))\">\(escape(ticketsLink))</a></p>",
         ])
         let subject = words.ko ? "[박스오피스] \(giverName)님이 보낸 티켓: \(show.title)" : "\(giverName) gave you a ticket for \(show.title)"
@@ -153,6 +148,12 @@ public enum FanMail {
 
         init(_ fan: FanContact) { language = PageLanguage(rawValue: fan.language) ?? .ko }
 
+        /// "A-1-1 (R석)" / "A-1-1 (R)"; general admission: "Standing석 입장권" / "Standing admission".
+        func seat(_ ticket: TicketLine) -> String {
+            ticket.seat.map { ko ? "\($0) (\(ticket.tier)석)" : "\($0) (\(ticket.tier))" }
+                ?? (ko ? "\(ticket.tier)석 입장권" : "\(ticket.tier) admission")
+        }
+
         /// A subject is one header line: titles are organizer-written and may hold line breaks.
         func subject(_ text: String) -> String {
             text.components(separatedBy: .newlines).joined(separator: " ")
@@ -161,6 +162,11 @@ public enum FanMail {
 
     private static func link(_ publicURL: String, _ path: String) -> String {
         (publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL) + path
+    }
+
+    /// Label and value rows, escaped.
+    private static func table(_ rows: [(String, String)]) -> String {
+        "<table>" + rows.map { "<tr><th align=\"left\">\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>"
     }
 
     private static func page(_ parts: [String]) -> String {

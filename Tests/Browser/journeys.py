@@ -107,12 +107,34 @@ return failures;
 """
 
 
+def queued_aurora_performance(days_ahead):
+    """A new Aurora performance on sale now behind a waiting room open now; returns (its id, the organizer's token)."""
+    _, organizer = api("POST", "/v1/auth/signin", {"email": "organizer@demo.boxoffice.local", "password": "demo organizer 2026"})
+    token = organizer["accessToken"]
+    now = time.time()
+    iso = lambda seconds: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds))
+    status, performance = api("POST", f"/v1/events/{first_event_id('Aurora')}/performances", {
+        "startsAt": iso(days_ahead * 86400), "onSaleFrom": iso(-60), "onSaleUntil": iso((days_ahead - 1) * 86400),
+        "prices": [{"tier": t, "price": {"amount": a, "currency": "KRW"}} for t, a in (("VIP", 165000), ("R", 143000), ("S", 110000))],
+        "maxSeatsPerOrder": 4}, token)
+    assert status == 201, performance
+    status, queue = api("PUT", f"/v1/performances/{performance['id']}/queue", {
+        "enabled": True, "opensAt": iso(-30), "prequeueMinutes": 0, "admitPerMinute": 600, "maxActiveShoppers": 50}, token)
+    assert status < 300, queue
+    return performance["id"], token
+
+
 def first_event_id(title_prefix):
     _, listing = api("GET", "/v1/events")
     return next(event["id"] for event in listing["items"] if event["title"].startswith(title_prefix))
 
 
 class Journeys(unittest.TestCase):
+    def assert_fits(self, driver, what):
+        """The page does not scroll sideways at the window's width."""
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        self.assertLessEqual(overflow, 0, f"{what} scrolls sideways at {driver.execute_script('return window.innerWidth')} px")
+
     def wait(self, driver, condition, seconds=30):
         # Pages re-render parts of themselves: an element replaced mid-look is looked up again.
         return WebDriverWait(driver, seconds, ignored_exceptions=[StaleElementReferenceException]).until(condition)
@@ -176,8 +198,7 @@ class Journeys(unittest.TestCase):
                         driver.get(BASE + path)
                         self.assertEqual(driver.find_element(By.TAG_NAME, "html").get_attribute("lang"), language)
                         self.assertEqual(driver.execute_script("return window.innerWidth"), width, "the viewport is the width asked for")
-                        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-                        self.assertLessEqual(overflow, 0, f"{path} scrolls sideways at {width} px ({language})")
+                        self.assert_fits(driver, f"{path} ({language})")
                         driver.save_screenshot(f"{ARTIFACTS}/{name}-{language}-{width}.png")
                     driver.get(BASE + f"/events/{event}")
                     body = driver.find_element(By.TAG_NAME, "main").text
@@ -334,22 +355,10 @@ class Journeys(unittest.TestCase):
 
     def test_a_fan_is_sent_through_the_waiting_room_admitted_and_buys_a_seat(self):
         # The demo organizer puts a new performance of the Aurora tour on sale behind a queue open now.
-        event = first_event_id("Aurora")
-        _, organizer = api("POST", "/v1/auth/signin", {"email": "organizer@demo.boxoffice.local", "password": "demo organizer 2026"})
-        token = organizer["accessToken"]
-        now = time.time()
-        iso = lambda seconds: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds))
-        status, performance = api("POST", f"/v1/events/{event}/performances", {
-            "startsAt": iso(40 * 86400), "onSaleFrom": iso(-60), "onSaleUntil": iso(39 * 86400),
-            "prices": [{"tier": t, "price": {"amount": a, "currency": "KRW"}} for t, a in (("VIP", 165000), ("R", 143000), ("S", 110000))],
-            "maxSeatsPerOrder": 4}, token)
-        self.assertEqual(status, 201, performance)
-        status, queue = api("PUT", f"/v1/performances/{performance['id']}/queue", {
-            "enabled": True, "opensAt": iso(-30), "prequeueMinutes": 0, "admitPerMinute": 600, "maxActiveShoppers": 50}, token)
-        self.assertLess(status, 300, queue)
+        performance, _ = queued_aurora_performance(40)
         driver = browser(360, 800, "en")
         try:
-            driver.get(f"{BASE}/signin?next=/performances/{performance['id']}")
+            driver.get(f"{BASE}/signin?next=/performances/{performance}")
             sign_in(driver, FAN["email"], FAN["password"])
             self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
             free = [node for node in driver.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]") if "taken" not in node.get_attribute("class")]
@@ -358,7 +367,7 @@ class Journeys(unittest.TestCase):
             # No admission yet: the page sends the fan to the waiting room, which joins, waits and sends them back.
             self.wait(driver, lambda d: d.current_url.endswith("/queue"))
             driver.save_screenshot(f"{ARTIFACTS}/queue-en-360.png")
-            self.wait(driver, lambda d: d.current_url.endswith(f"/performances/{performance['id']}"), seconds=40)
+            self.wait(driver, lambda d: d.current_url.endswith(f"/performances/{performance}"), seconds=40)
             self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
             free = [node for node in driver.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]") if "taken" not in node.get_attribute("class")]
             driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", free[0])
@@ -371,7 +380,7 @@ class Journeys(unittest.TestCase):
             driver.quit()
         _, session = api("POST", "/v1/auth/signin", FAN)
         _, tickets = api("GET", "/v1/tickets?limit=100", token=session["accessToken"])
-        self.assertEqual(len([t for t in tickets["items"] if t["performanceId"] == performance["id"]]), 1)
+        self.assertEqual(len([t for t in tickets["items"] if t["performanceId"] == performance]), 1)
 
     def test_an_organizer_builds_a_venue_and_a_performance_on_the_desk_and_watches_it_sell(self):
         tag = uuid.uuid4().hex[:6]
@@ -502,8 +511,7 @@ class Journeys(unittest.TestCase):
                 driver.get(path if path.startswith("http") else BASE + path)
                 self.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events .desk-event, #tier-rows tr"))
                 self.assertTrue(driver.find_element(By.CSS_SELECTOR, "#account a[href='/organizer']").is_displayed())
-                overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-                self.assertLessEqual(overflow, 0, f"{path} scrolls sideways at 360 px")
+                self.assert_fits(driver, path)
                 driver.save_screenshot(f"{ARTIFACTS}/{name}-ko-360.png")
         finally:
             driver.quit()
@@ -588,8 +596,7 @@ class Journeys(unittest.TestCase):
                     phone.get(BASE + "/tickets")
                     self.wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, ".ticket .give"))
                     phone.find_element(By.CSS_SELECTOR, ".give summary").click()
-                overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-                self.assertLessEqual(overflow, 0, f"/{name} scrolls sideways at 360 px")
+                self.assert_fits(phone, f"/{name}")
                 phone.save_screenshot(f"{ARTIFACTS}/{name}-ko-360.png")
         finally:
             phone.quit()
@@ -646,8 +653,7 @@ class Journeys(unittest.TestCase):
             _, wallet_after = api("GET", "/v1/wallet", token=token)
             self.assertEqual(wallet_after["balance"]["amount"] - wallet_before["balance"]["amount"], 20_000)
             self.assertEqual(driver.find_element(By.ID, "balance").text, f"₩{wallet_after['balance']['amount']:,}")
-            overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-            self.assertLessEqual(overflow, 0, "/wallet scrolls sideways at 360 px")
+            self.assert_fits(driver, "/wallet")
             driver.save_screenshot(f"{ARTIFACTS}/wallet-topped-up-en-360.png")
         finally:
             driver.quit()
@@ -679,8 +685,7 @@ class Journeys(unittest.TestCase):
             for _ in range(2):
                 driver.find_element(By.CSS_SELECTOR, '[data-step="-1"]').click()
             self.wait(driver, lambda d: "Standing B × 2" in selection.text)
-            overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-            self.assertLessEqual(overflow, 0, "the standing page scrolls sideways at 360 px")
+            self.assert_fits(driver, "the standing page")
             driver.save_screenshot(f"{ARTIFACTS}/standing-en-360.png")
             driver.find_element(By.ID, "hold").click()
             held = self.wait(driver, seen.visibility_of_element_located((By.ID, "holdpanel")))
@@ -707,19 +712,7 @@ class Journeys(unittest.TestCase):
         self.assertEqual(next(t for t in after["tiers"] if t["tier"] == "Standing B")["sold"], sold_before + 2)
 
     def test_the_waiting_room_keeps_a_fans_place_through_a_reload_and_a_second_tab(self):
-        event = first_event_id("Aurora")
-        _, organizer = api("POST", "/v1/auth/signin", {"email": "organizer@demo.boxoffice.local", "password": "demo organizer 2026"})
-        token = organizer["accessToken"]
-        now = time.time()
-        iso = lambda seconds: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds))
-        status, performance = api("POST", f"/v1/events/{event}/performances", {
-            "startsAt": iso(41 * 86400), "onSaleFrom": iso(-60), "onSaleUntil": iso(40 * 86400),
-            "prices": [{"tier": t, "price": {"amount": a, "currency": "KRW"}} for t, a in (("VIP", 165000), ("R", 143000), ("S", 110000))]}, token)
-        self.assertEqual(status, 201, performance)
-        pid = performance["id"]
-        status, queue = api("PUT", f"/v1/performances/{pid}/queue", {
-            "enabled": True, "opensAt": iso(-30), "prequeueMinutes": 0, "admitPerMinute": 600, "maxActiveShoppers": 50}, token)
-        self.assertLess(status, 300, queue)
+        pid, token = queued_aurora_performance(41)
         # Paused: the line stands still while the fan reloads and opens a second tab.
         self.assertLess(api("POST", f"/v1/performances/{pid}/queue/pause", token=token)[0], 300)
         _, staff = api("POST", "/v1/auth/signin", {"email": "staff@demo.boxoffice.local", "password": "demo staff 2026"})
