@@ -219,11 +219,26 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // MARK: Process manager: the workflow that spans Reservations and Payments
+        .target(
+            name: "Commerce",
+            dependencies: [
+                "BoxofficeKit",
+                "Coordination",
+                "HTTPKit",
+                "Messaging",
+                "Persistence",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: Process manager: the workflow that spans Reservations, Commerce and Payments
         .target(
             name: "Checkout",
             dependencies: [
                 "BoxofficeKit",
+                "Commerce",
                 "HTTPKit",
                 "Messaging",
                 "Payments",
@@ -259,6 +274,7 @@ let package = Package(
                 "RedisClient",
                 "Catalog",
                 "Checkout",
+                "Commerce",
                 "Payments",
                 "Reservations",
                 "Coordination",
@@ -392,6 +408,7 @@ let package = Package(
             dependencies: [
                 "BoxofficeServer",
                 "Checkout",
+                "Commerce",
                 "HTTPKit",
                 "Mail",
                 "Payments",

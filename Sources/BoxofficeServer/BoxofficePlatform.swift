@@ -1,6 +1,7 @@
 import BoxofficeKit
 import Catalog
 import Checkout
+import Commerce
 import Coordination
 import Foundation
 import HTTPKit
@@ -49,6 +50,8 @@ public final class BoxofficePlatform: Sendable {
     /// The built-in gateway when payments go to the sandbox (tests drive it directly).
     public let sandboxGateway: SandboxGateway?
     public let checkout: CheckoutService
+    /// Merchandise: products, options and their stock.
+    public let products: ProductService
     public let waitingRoom: WaitingRoomService
     /// Shared state for several nodes; nil when this node keeps it all in process.
     public let redis: RedisClient?
@@ -79,6 +82,7 @@ public final class BoxofficePlatform: Sendable {
         CatalogService.migrations,
         ReservationService.migrations,
         PaymentService.migrations,
+        ProductService.migrations,
         CheckoutService.migrations,
         SQLQueueStore.migrations,
         MailQueue.migrations,
@@ -187,9 +191,13 @@ public final class BoxofficePlatform: Sendable {
         sandboxGateway?.deliverWebhooks { body, headers in
             try await payments.receiveWebhook(provider: "sandbox", body: body, headers: headers)
         }
+        let products = ProductService(
+            database: database, outbox: outbox, clock: clock, logger: logger.with(component: "commerce"), organizers: CatalogOrganizers(catalog: catalog),
+            cache: sharedCache)
+        self.products = products
         let checkout = CheckoutService(
-            database: database, tickets: tickets, payments: payments, gatewayHoldMinutes: configuration.gatewayHoldMinutes, clock: clock,
-            logger: logger.with(component: "checkout"), admission: admission)
+            database: database, tickets: tickets, payments: payments, products: products, gatewayHoldMinutes: configuration.gatewayHoldMinutes,
+            clock: clock, logger: logger.with(component: "checkout"), admission: admission)
         self.checkout = checkout
         self.reconciler = CheckoutReconciler(
             checkout: checkout, payments: payments, database: database, clock: clock, logger: logger.with(component: "checkout"))
@@ -295,6 +303,7 @@ public final class BoxofficePlatform: Sendable {
         CatalogController(service: catalog).addRoutes(to: registrar)
         ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
         TicketController(service: tickets).addRoutes(to: registrar)
+        CommerceController(products: products).addRoutes(to: registrar)
         PaymentsController(service: payments, sandbox: sandboxGateway).addRoutes(to: registrar)
         CheckoutController(
             service: checkout,
@@ -341,7 +350,14 @@ public final class BoxofficePlatform: Sendable {
         // One node at a time runs each singleton job; another takes over within a lease's
         // length when that node dies. (Both would be safe on several nodes at once, but would
         // only compete for the same rows.)
-        let sweeper = HoldExpirySweeper(reservations: reservations, logger: logger.with(component: "reservations"))
+        let reservations = self.reservations
+        let sweeper = RepeatingSweep(name: "holds", batchSize: ReservationService.sweepBatchSize, logger: logger.with(component: "reservations")) {
+            try await reservations.expireDueHolds()
+        }
+        let products = self.products
+        let goodsSweeper = RepeatingSweep(name: "goods", batchSize: ProductService.sweepBatchSize, logger: logger.with(component: "commerce")) {
+            try await products.releaseLapsed()
+        }
         let relay = self.relay
         let gate = QueueGate(service: waitingRoom, metrics: metrics)
         let retention = self.retention
@@ -360,6 +376,9 @@ public final class BoxofficePlatform: Sendable {
             },
             LeasedService(name: "hold-sweeper", leases: leases, holder: nodeID, logger: logger.with(component: "reservations")) {
                 try await sweeper.run()
+            },
+            LeasedService(name: "goods-sweeper", leases: leases, holder: nodeID, logger: logger.with(component: "commerce")) {
+                try await goodsSweeper.run()
             },
             LeasedService(name: "queue-gate", leases: leases, holder: nodeID, logger: logger.with(component: "waiting-room")) {
                 try await gate.run()

@@ -1,6 +1,7 @@
 import BoxofficeKit
 import Synchronization
 import Catalog
+import Commerce
 import Identity
 import Reservations
 import WaitingRoom
@@ -40,10 +41,18 @@ struct IdentityFans: FanDirectory {
 }
 
 /// Answers the waiting room's and sales' "who organizes this performance?" from the catalog.
-struct CatalogOrganizers: PerformanceOrganizers {
+struct CatalogOrganizers: PerformanceOrganizers, EventOrganizers {
     let catalog: CatalogService
-    /// Reads drafts too: an organizer sets a queue up before publishing.
+    /// Reads drafts too: an organizer sets a queue up (or adds goods) before publishing.
     private let system = Principal(userID: "waiting-room", roles: [.admin])
+
+    func organizer(ofEvent eventID: String) async throws -> String? {
+        do {
+            return try await catalog.event(id: eventID, viewer: system).organizerId
+        } catch let problem as Problem where problem.status == 404 {
+            return nil
+        }
+    }
 
     func organizer(ofPerformance performanceID: String) async throws -> String? {
         let performance: Performance

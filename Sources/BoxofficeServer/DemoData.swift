@@ -1,5 +1,6 @@
 import BoxofficeKit
 import Catalog
+import Commerce
 import Foundation
 import HTTPKit
 import Identity
@@ -83,6 +84,7 @@ public enum DemoData {
             ("Daybreak Club Night", "Daybreak", "concert",
              "Standing only: choose a block and how many tickets.\n전석 스탠딩: 구역과 매수를 고르세요.", standing, -3_600),
         ]
+        var eventIDs: [String] = []
         for (index, show) in shows.enumerated() {
             let event = try await catalog.createEvent(
                 try draft(CatalogService.EventDraft.self, [
@@ -107,6 +109,7 @@ public enum DemoData {
                 performanceIDs.append(performance.id)
             }
             _ = try await catalog.publishEvent(id: event.id, by: organizer)
+            eventIDs.append(event.id)
             if show.opensIn > 0 {
                 for performanceID in performanceIDs {
                     _ = try await platform.waitingRoom.configure(
@@ -117,6 +120,20 @@ public enum DemoData {
                 }
             }
         }
+        // The Aurora tour's merchandise, sold beside its tickets.
+        func won(_ amount: Int64) -> Money { Money(amount: amount, currency: .krw) }
+        let goods: [ProductService.ProductDraft] = [
+            .init(
+                name: "Aurora Tour T-shirt", description: "Black cotton, the tour's dates on the back.\n투어 날짜가 새겨진 검정 면 티셔츠.",
+                eventId: eventIDs.first, options: ["S", "M", "L", "XL"].map { .init(name: $0, price: won(39_000), stock: 120) }, maxPerFan: 4),
+            .init(
+                name: "Aurora Light Stick", description: "The official light stick; pairs with the show's lighting.\n공식 응원봉.",
+                eventId: eventIDs.first, options: [.init(name: "Standard", price: won(45_000), stock: 300)], maxPerFan: 2),
+            .init(
+                name: "Aurora Photo Book", description: "96 pages from the rehearsals.\n리허설 사진 96쪽.", eventId: eventIDs.first,
+                options: [.init(name: "Hardcover", price: won(32_000), stock: 80)]),
+        ]
+        for product in goods { _ = try await platform.products.createProduct(product, by: organizer) }
         _ = try await platform.payments.grant(
             to: fan.id, amount: 2_000_000, note: "demo points", idempotencyKey: "demo-fan-wallet",
             by: Principal(userID: "demo", roles: [.admin]))

@@ -646,7 +646,7 @@ public final class CatalogService: Sendable {
             sql += " AND EXISTS (SELECT 1 FROM performances p WHERE p.event_id = e.id AND p.status = 'scheduled' AND p.taken < p.capacity)"
         }
         if let text = query.text?.trimmingCharacters(in: .whitespaces).lowercased(), !text.isEmpty {
-            sql += " AND e.search_text LIKE \(bind: "%" + Self.escapeLike(text) + "%") ESCAPE '\\'"
+            sql += " AND e.search_text LIKE \(bind: SQLQueryString.likePattern(containing: text)) ESCAPE '\\'"
         }
         if let category = query.category { sql += " AND e.category = \(bind: Self.category(category))" }
         if let venueID = query.venueID { sql += " AND e.venue_id = \(bind: venueID)" }
@@ -787,23 +787,14 @@ public final class CatalogService: Sendable {
         guard errors.isEmpty else { throw Problem.validation(errors) }
     }
 
-    private static func textProblem(_ text: String, limit: Int) -> String? {
-        let trimmed = trimmed(text)
-        if trimmed.isEmpty { return "is required" }
-        if trimmed.unicodeScalars.count > limit { return "is longer than \(limit) characters" }
-        return nil
-    }
+    private static func textProblem(_ text: String, limit: Int) -> String? { TextRules.problem(text, limit: limit) }
 
-    private static func trimmed(_ text: String) -> String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
+    private static func trimmed(_ text: String) -> String { TextRules.trimmed(text) }
 
-    /// Categories compare case-insensitively: stored lower-case.
     private static func category(_ text: String) -> String { trimmed(text).lowercased() }
 
     private static func searchText(_ parts: String...) -> String { parts.joined(separator: " ").lowercased() }
 
-    private static func escapeLike(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-    }
 
     private static func json(_ urls: [String]) -> String {
         (try? String(decoding: JSONEncoder().encode(urls), as: UTF8.self)) ?? "[]"

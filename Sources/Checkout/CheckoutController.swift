@@ -1,4 +1,5 @@
 import BoxofficeKit
+import Commerce
 import HTTPKit
 import Hummingbird
 
@@ -13,12 +14,15 @@ public struct CheckoutController: Sendable {
     }
 
     struct CheckoutRequest: Decodable {
-        let holdId: String
+        let holdId: String?
+        /// Goods bought in the same order, beside or instead of the hold.
+        let items: [GoodsRequest]?
         let method: CheckoutService.Method
     }
 
     struct CancelRequest: Decodable {
         let ticketIds: [String]?
+        let goodsIds: [String]?
     }
 
     public func addRoutes(to routes: RouteRegistrar<AppRequestContext>) {
@@ -27,7 +31,7 @@ public struct CheckoutController: Sendable {
             let key = try request.idempotencyKey()
             let body = try await request.decodeJSON(as: CheckoutRequest.self, context: context)
             let result = try await service.checkout(
-                holdID: body.holdId, method: body.method, idempotencyKey: key, fan: context.principal,
+                holdID: body.holdId, items: body.items ?? [], method: body.method, idempotencyKey: key, fan: context.principal,
                 accessToken: request.headers[.queueAccess])
             return Response.recordedJSON(status: result.status, body: result.body)
         }
@@ -73,9 +77,11 @@ public struct CheckoutController: Sendable {
                 try await request.decodeOptionalJSON(as: CancelRequest.self, context: context)
             let orderID = try context.parameters.require("orderId")
             if dryRun {
-                return try Response.json(try await service.cancellationQuote(orderID: orderID, ticketIDs: body?.ticketIds, by: context.principal))
+                return try Response.json(try await service.cancellationQuote(
+                    orderID: orderID, ticketIDs: body?.ticketIds, goodsIDs: body?.goodsIds, by: context.principal))
             }
-            return try Response.json(try await service.cancel(orderID: orderID, ticketIDs: body?.ticketIds, by: context.principal))
+            return try Response.json(try await service.cancel(
+                orderID: orderID, ticketIDs: body?.ticketIds, goodsIDs: body?.goodsIds, by: context.principal))
         }
     }
 }

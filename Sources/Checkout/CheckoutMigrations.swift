@@ -57,5 +57,30 @@ extension CheckoutService {
         Migration("0002_index_orders_awaiting_payment", sql: [
             "CREATE INDEX orders_awaiting_payment ON orders (created_at) WHERE status = 'pending_payment'",
         ]),
+        // Goods bought in an order, beside or instead of tickets: one row per product option,
+        // priced when the stock was taken. An order without seats keeps `hold_id` unique with
+        // its own key (`goods:<order id>`) and an empty `performance_id`.
+        Migration("0003_create_order_goods") { dialect in
+            let money = dialect == .postgres ? "BIGINT" : "INTEGER"
+            return [
+                """
+                CREATE TABLE order_goods (
+                    order_id TEXT NOT NULL REFERENCES orders (id),
+                    reservation_id TEXT NOT NULL,
+                    product_id TEXT NOT NULL,
+                    option_id TEXT NOT NULL,
+                    product_name TEXT NOT NULL,
+                    option_name TEXT NOT NULL,
+                    quantity INTEGER NOT NULL,
+                    unit_price_amount \(money) NOT NULL,
+                    currency TEXT NOT NULL,
+                    -- active or cancelled.
+                    status TEXT NOT NULL,
+                    PRIMARY KEY (order_id, reservation_id)
+                )
+                """,
+                "CREATE INDEX order_goods_product ON order_goods (product_id)",
+            ]
+        },
     ])
 }

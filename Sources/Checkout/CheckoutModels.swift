@@ -15,6 +15,20 @@ public struct Order: Codable, Sendable {
         public let status: String
     }
 
+    /// Goods bought in the order: one line per product option.
+    public struct GoodsItem: Codable, Sendable {
+        public let id: String
+        public let productId: String
+        public let optionId: String
+        public let name: String
+        public let optionName: String
+        public let quantity: Int
+        public let unitPrice: Money
+        public let total: Money
+        /// active or cancelled.
+        public let status: String
+    }
+
     public struct HistoryEntry: Codable, Sendable {
         public let status: String
         public let note: String?
@@ -24,10 +38,13 @@ public struct Order: Codable, Sendable {
     public let id: String
     /// pending_payment, payment_failed, paid, partially_cancelled or cancelled.
     public let status: String
-    public let performanceId: String
-    public let holdId: String
+    /// The performance and hold whose seats it bought; absent for an order of goods alone.
+    public let performanceId: String?
+    public let holdId: String?
     public let method: String
+    /// The tickets.
     public let items: [Item]
+    public let goods: [GoodsItem]
     public let total: Money
     public let refunded: Money
     public let payments: [Payment]
@@ -40,7 +57,7 @@ extension Order {
     /// This order with `payment` added to its payments (a wallet checkout writes the order first).
     func paid(by payment: Payment) -> Order {
         Order(
-            id: id, status: status, performanceId: performanceId, holdId: holdId, method: method, items: items, total: total,
+            id: id, status: status, performanceId: performanceId, holdId: holdId, method: method, items: items, goods: goods, total: total,
             refunded: refunded, payments: payments + [payment], refunds: refunds, history: history, createdAt: createdAt)
     }
 }
@@ -62,6 +79,8 @@ public struct CancellationQuote: Codable, Sendable {
     public let orderId: String
     /// The tickets that would be cancelled: those named, or every one the fan still holds.
     public let ticketIds: [String]
+    /// The goods lines that would be cancelled (no fee is taken on goods).
+    public let goodsIds: [String]
     /// What those tickets cost.
     public let gross: Money
     /// The performance's cancellation fee on them (none when the performance was cancelled).

@@ -1,4 +1,5 @@
 import BoxofficeKit
+import Commerce
 import Foundation
 import HTTPKit
 import Logging
@@ -15,25 +16,28 @@ import SQLKit
 /// transaction — claim the idempotency key, price and lock the hold, debit, issue tickets,
 /// record the order — so it either happens whole or not at all.
 public final class CheckoutService: Sendable {
-    private let database: Database
-    private let tickets: TicketService
-    private let payments: PaymentService
-    private let clock: any WallClock
-    private let ids: IDGenerator
-    private let logger: Logger
+    let database: Database
+    let tickets: TicketService
+    let payments: PaymentService
+    /// The goods an order may carry beside (or instead of) tickets.
+    let products: ProductService
+    let clock: any WallClock
+    let ids: IDGenerator
+    let logger: Logger
 
     /// How long a pending gateway payment keeps its hold (from when checkout starts).
     let gatewayHoldMinutes: Double
 
     /// When a performance sells through a waiting room, paying needs its admission token too:
     /// checked here, in the service, so no caller can skip it.
-    private let admission: any ShopperAdmission
+    let admission: any ShopperAdmission
 
     public init(
-        database: Database, tickets: TicketService, payments: PaymentService, gatewayHoldMinutes: Double = 10, clock: any WallClock,
-        logger: Logger, admission: any ShopperAdmission = OpenAdmission()
+        database: Database, tickets: TicketService, payments: PaymentService, products: ProductService, gatewayHoldMinutes: Double = 10,
+        clock: any WallClock, logger: Logger, admission: any ShopperAdmission = OpenAdmission()
     ) {
         self.admission = admission
+        self.products = products
         self.gatewayHoldMinutes = gatewayHoldMinutes
         self.database = database
         self.tickets = tickets
@@ -49,9 +53,37 @@ public final class CheckoutService: Sendable {
     }
 
     /// What makes two checkout requests "the same" for their Idempotency-Key.
-    private struct CheckoutFingerprint: Encodable {
+    struct CheckoutFingerprint: Encodable {
         let holdId: String
         let method: String
+    }
+
+    /// The same for a checkout with goods (`holdId` may then be absent).
+    struct BasketFingerprint: Encodable {
+        let holdId: String?
+        let items: [GoodsRequest]
+        let method: String
+    }
+
+    /// Pays for a hold, goods, or both in one order. Without goods it is `checkout(holdID:…)`.
+    public func checkout(
+        holdID: String?, items: [GoodsRequest], method: Method, idempotencyKey: String, fan: Principal, accessToken: String? = nil
+    ) async throws -> (status: Int, body: String) {
+        guard !items.isEmpty else {
+            guard let holdID else { throw Problem.validation([.init(field: "holdId", message: "is required when there are no items")]) }
+            return try await checkout(holdID: holdID, method: method, idempotencyKey: idempotencyKey, fan: fan, accessToken: accessToken)
+        }
+        let basket = Basket(holdID: holdID, items: items)
+        let result =
+            switch method {
+            case .wallet: try await walletCheckout(basket, key: idempotencyKey, fan: fan, accessToken: accessToken)
+            case .gateway: try await gatewayCheckout(basket, key: idempotencyKey, fan: fan, accessToken: accessToken)
+            }
+        logger.info("checkout", metadata: [
+            "hold_id": .string(holdID ?? "-"), "goods_lines": .stringConvertible(items.count), "fan_id": .string(fan.userID),
+            "method": .string(method.rawValue), "status": .stringConvertible(result.status),
+        ])
+        return result
     }
 
     /// Pays for a hold; returns the HTTP status and JSON body, which a retry with the same
@@ -104,7 +136,7 @@ public final class CheckoutService: Sendable {
 
     /// A valid Queue-Access token when the performance sells through a waiting room; not a
     /// running session: paying ends the session, and a retried checkout must still get its first answer.
-    private func requireAdmission(to hold: PricedHold, fan: Principal, accessToken: String?) async throws {
+    func requireAdmission(to hold: PricedHold, fan: Principal, accessToken: String?) async throws {
         try await admission.requireAdmission(
             performanceID: hold.performanceID, fanID: fan.userID, accessToken: accessToken, sessionMustBeRunning: false)
     }
@@ -178,36 +210,62 @@ public final class CheckoutService: Sendable {
         }
         let fan = Principal(userID: try row.decode(column: "fan_id", as: String.self), roles: [.fan])
         let holdID = try row.decode(column: "hold_id", as: String.self)
+        let hasSeats = !Self.isGoodsOnlyKey(holdID)
         guard paid else {
             try await setStatus("payment_failed", orderID: orderID, at: now, in: transaction)
+            try await products.release(orderID: orderID, in: transaction)
             try await recordHistory(
                 orderID: orderID, status: "payment_failed",
-                note: "The payment failed (\(reason ?? "declined")); the seats stay held until the hold runs out, so you can pay again.",
+                note: hasSeats
+                    ? "The payment failed (\(reason ?? "declined")); the seats stay held until the hold runs out, so you can pay again."
+                    : "The payment failed (\(reason ?? "declined")); the goods went back on sale.",
                 at: now, in: transaction)
             return true
         }
-        let hold: PricedHold
-        do {
-            hold = try await tickets.pricedHold(id: holdID, fan: fan, in: transaction)
-        } catch let problem as Problem where problem.status == 409 {
-            let total = try row.decode(column: "total_amount", as: Int64.self)
-            try await setStatus("cancelled", orderID: orderID, at: now, in: transaction)
-            _ = try await payments.refund(orderID: orderID, amount: total, reason: "the hold ended before the payment arrived", in: transaction)
-            try await transaction.sql.raw("UPDATE orders SET refunded_amount = \(bind: total) WHERE id = \(bind: orderID)").run()
-            try await recordHistory(
-                orderID: orderID, status: "cancelled",
-                note: "The payment arrived after the hold had ended and its seats were released, so no tickets were issued; the full amount is being refunded.",
+        var hold: PricedHold?
+        if hasSeats {
+            do {
+                hold = try await tickets.pricedHold(id: holdID, fan: fan, in: transaction)
+            } catch let problem as Problem where problem.status == 409 {
+                try await products.release(orderID: orderID, in: transaction)
+                try await refundLatePayment(
+                    orderID: orderID, row: row, reason: "the hold ended before the payment arrived",
+                    note: "The payment arrived after the hold had ended and its seats were released, so no tickets were issued; the full amount is being refunded.",
+                    at: now, in: transaction)
+                logger.notice("late gateway payment refunded", metadata: ["order_id": .string(orderID), "hold_id": .string(holdID)])
+                return true
+            }
+        }
+        guard try await products.confirm(orderID: orderID, fanID: fan.userID, in: transaction) else {
+            try await refundLatePayment(
+                orderID: orderID, row: row, reason: "the goods went back on sale before the payment arrived",
+                note: "The payment arrived after the goods it was for had gone back on sale, so nothing was bought; the full amount is being refunded.",
                 at: now, in: transaction)
-            logger.notice("late gateway payment refunded", metadata: ["order_id": .string(orderID), "hold_id": .string(holdID)])
+            logger.notice("late gateway payment for goods refunded", metadata: ["order_id": .string(orderID)])
             return true
         }
-        let issued = try await tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
-        try await OrderStatements.insertItems(orderID: orderID, tickets: issued, in: transaction)
+        if let hold {
+            let issued = try await tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
+            try await OrderStatements.insertItems(orderID: orderID, tickets: issued, in: transaction)
+        }
+        let paidTotal = try row.decode(column: "total_amount", as: Int64.self)
         try await setStatus("paid", orderID: orderID, at: now, in: transaction)
         try await recordHistory(
-            orderID: orderID, status: "paid", note: "Paid \(hold.total.amount) \(hold.total.currency.rawValue) at the payment gateway.",
+            orderID: orderID, status: "paid", note: "Paid \(paidTotal) \(try row.decode(column: "currency", as: String.self)) at the payment gateway.",
             at: now, in: transaction)
         return true
+    }
+
+    /// A gateway payment that came too late for what it was for: the order is cancelled and
+    /// the whole amount goes back (compensation).
+    private func refundLatePayment(
+        orderID: String, row: any SQLRow, reason: String, note: String, at now: Date, in transaction: DatabaseTransaction
+    ) async throws {
+        let total = try row.decode(column: "total_amount", as: Int64.self)
+        try await setStatus("cancelled", orderID: orderID, at: now, in: transaction)
+        _ = try await payments.refund(orderID: orderID, amount: total, reason: reason, in: transaction)
+        try await transaction.sql.raw("UPDATE orders SET refunded_amount = \(bind: total) WHERE id = \(bind: orderID)").run()
+        try await recordHistory(orderID: orderID, status: "cancelled", note: note, at: now, in: transaction)
     }
 
     /// Writes the order with its items and its first history entry, and answers it as written;
@@ -234,11 +292,11 @@ public final class CheckoutService: Sendable {
         }.sorted { ($0.label ?? "", $0.ticketId) < ($1.label ?? "", $1.ticketId) }
         return Order(
             id: orderID, status: status, performanceId: hold.performanceID, holdId: hold.holdID, method: method.rawValue, items: items,
-            total: hold.total, refunded: .zero(hold.total.currency), payments: payments, refunds: [],
+            goods: [], total: hold.total, refunded: .zero(hold.total.currency), payments: payments, refunds: [],
             history: [Order.HistoryEntry(status: status, note: note, at: now)], createdAt: now)
     }
 
-    private func requireNoLiveOrder(holdID: String, in transaction: DatabaseTransaction) async throws {
+    func requireNoLiveOrder(holdID: String, in transaction: DatabaseTransaction) async throws {
         if let existing = try await transaction.sql.raw("""
             SELECT id, status FROM orders WHERE hold_id = \(bind: holdID) AND status <> 'payment_failed'
             """).first() {
@@ -249,7 +307,7 @@ public final class CheckoutService: Sendable {
         }
     }
 
-    private func setStatus(_ status: String, orderID: String, at now: Date, in transaction: DatabaseTransaction) async throws {
+    func setStatus(_ status: String, orderID: String, at now: Date, in transaction: DatabaseTransaction) async throws {
         try await transaction.sql.raw("""
             UPDATE orders SET status = \(bind: status), updated_at = \(bind: now) WHERE id = \(bind: orderID)
             """).run()
@@ -307,36 +365,102 @@ public final class CheckoutService: Sendable {
 
     // MARK: Cancelling
 
-    /// The fan cancels some tickets of an order (or all of them): within the performance's
-    /// refund window, the price less its cancellation fee goes back the way it was paid and
-    /// the seats go back on sale.
-    public func cancel(orderID: String, ticketIDs: [String]?, by fan: Principal) async throws -> Order {
+    /// The fan cancels some tickets or goods of an order (or all of it): tickets within the
+    /// performance's refund window, less its cancellation fee; goods at any time before they
+    /// ship, in full. The money goes back the way it was paid; seats and goods go back on sale.
+    public func cancel(orderID: String, ticketIDs: [String]?, goodsIDs: [String]? = nil, by fan: Principal) async throws -> Order {
         let now = clock.now()
         let order = try await database.withTransaction { transaction in
-            let plan = try await self.cancellationPlan(orderID: orderID, ticketIDs: ticketIDs, fan: fan, at: now, in: transaction)
-            try await self.cancel(
-                orderID: orderID, ticketIDs: plan.ticketIDs, onlyHeldBy: fan.userID, feePercent: plan.feePercent, reason: "cancelled by the fan",
-                at: now, in: transaction)
+            let scope = try await self.cancellationScope(orderID: orderID, ticketIDs: ticketIDs, goodsIDs: goodsIDs, fan: fan, in: transaction)
+            if scope.tickets {
+                let plan = try await self.cancellationPlan(orderID: orderID, ticketIDs: ticketIDs, fan: fan, at: now, in: transaction)
+                try await self.cancel(
+                    orderID: orderID, ticketIDs: plan.ticketIDs, onlyHeldBy: fan.userID, feePercent: plan.feePercent,
+                    reason: "cancelled by the fan", at: now, in: transaction)
+            }
+            if !scope.goods.isEmpty {
+                try await self.cancelGoods(orderID: orderID, lines: scope.goods, reason: "cancelled by the fan", at: now, in: transaction)
+            }
             return try await self.loadOrder(id: orderID, in: transaction.sql)
         }
-        logger.info("order cancelled", metadata: ["order_id": .string(orderID), "tickets": .stringConvertible(ticketIDs?.count ?? -1)])
+        logger.info("order cancelled", metadata: [
+            "order_id": .string(orderID), "tickets": .stringConvertible(ticketIDs?.count ?? -1), "goods": .stringConvertible(goodsIDs?.count ?? -1),
+        ])
         return order
     }
 
-    /// What `cancel` would give back for the same tickets, under the same rules, changing nothing:
-    /// so a fan sees the fee and the refund before deciding.
-    public func cancellationQuote(orderID: String, ticketIDs: [String]?, by fan: Principal) async throws -> CancellationQuote {
+    /// What `cancel` would give back for the same tickets and goods, under the same rules,
+    /// changing nothing: so a fan sees the fee and the refund before deciding.
+    public func cancellationQuote(orderID: String, ticketIDs: [String]?, goodsIDs: [String]? = nil, by fan: Principal) async throws -> CancellationQuote {
         let now = clock.now()
         return try await database.withTransaction { transaction in
-            let plan = try await self.cancellationPlan(orderID: orderID, ticketIDs: ticketIDs, fan: fan, at: now, in: transaction)
-            let prices = try await self.tickets.cancellablePrices(
-                ticketIDs: plan.ticketIDs, orderID: orderID, onlyHeldBy: fan.userID, in: transaction)
-            let gross = try Money.sum(prices, currency: plan.currency)
-            let split = try Self.refundSplit(of: gross, feePercent: plan.feePercent)
+            let scope = try await self.cancellationScope(orderID: orderID, ticketIDs: ticketIDs, goodsIDs: goodsIDs, fan: fan, in: transaction)
+            var chosenTickets: [String] = []
+            var ticketGross = Money.zero(scope.currency)
+            var fee = Money.zero(scope.currency)
+            var feePercent = 0
+            var deadline: Date?
+            if scope.tickets {
+                let plan = try await self.cancellationPlan(orderID: orderID, ticketIDs: ticketIDs, fan: fan, at: now, in: transaction)
+                let prices = try await self.tickets.cancellablePrices(
+                    ticketIDs: plan.ticketIDs, orderID: orderID, onlyHeldBy: fan.userID, in: transaction)
+                ticketGross = try Money.sum(prices, currency: plan.currency)
+                fee = try Self.refundSplit(of: ticketGross, feePercent: plan.feePercent).fee
+                chosenTickets = plan.ticketIDs
+                feePercent = plan.feePercent
+                deadline = plan.deadline
+            }
+            let goodsGross = try Money.sum(scope.goods.map(\.total), currency: scope.currency)
+            let gross = try ticketGross.adding(goodsGross)
             return CancellationQuote(
-                orderId: orderID, ticketIds: plan.ticketIDs, gross: gross, fee: split.fee, refund: split.refund, feePercent: plan.feePercent,
-                deadline: plan.deadline, method: plan.method)
+                orderId: orderID, ticketIds: chosenTickets, goodsIds: scope.goods.map(\.id), gross: gross, fee: fee,
+                refund: try gross.subtracting(fee), feePercent: feePercent, deadline: deadline, method: scope.method)
         }
+    }
+
+    /// What a cancellation touches: whether tickets are part of it, and which goods lines.
+    private struct CancellationScope {
+        let tickets: Bool
+        let goods: [Order.GoodsItem]
+        let method: String
+        let currency: Currency
+    }
+
+    /// Without ticket and goods IDs the whole order: every ticket (if any is left) and every
+    /// active goods line. A 409 when nothing is left to cancel, or the order is not paid.
+    private func cancellationScope(
+        orderID: String, ticketIDs: [String]?, goodsIDs: [String]?, fan: Principal, in transaction: DatabaseTransaction
+    ) async throws -> CancellationScope {
+        guard let row = try await lockedOrder(id: orderID, in: transaction) else { throw Problem.notFound(detail: "No such order.") }
+        try fan.requireOwnership(of: try row.decode(column: "fan_id", as: String.self), resource: "order")
+        let whole = ticketIDs == nil && goodsIDs == nil
+        let hasSeats = !Self.isGoodsOnlyKey(try row.decode(column: "hold_id", as: String.self))
+        var tickets = ticketIDs != nil
+        if whole && hasSeats { tickets = !(try await activeTicketIDs(orderID: orderID, in: transaction)).isEmpty }
+        let status = try row.decode(column: "status", as: String.self)
+        var active: [Order.GoodsItem] = []
+        if ["paid", "partially_cancelled"].contains(status) {
+            active = try await Self.goodsItems(orderID: orderID, in: transaction.sql).filter { $0.status == "active" }
+        }
+        var goods: [Order.GoodsItem] = []
+        if let goodsIDs {
+            guard !goodsIDs.isEmpty else { throw Problem.validation([.init(field: "goodsIds", message: "names no goods")]) }
+            let byID = Dictionary(uniqueKeysWithValues: active.map { ($0.id, $0) })
+            let unknown = goodsIDs.enumerated().filter { byID[$0.element] == nil }
+            guard unknown.isEmpty else {
+                throw Problem.validation(unknown.map { .init(field: "goodsIds[\($0.offset)]", message: "is not an active goods line of this order") })
+            }
+            var seen = Set<String>()
+            goods = goodsIDs.filter { seen.insert($0).inserted }.compactMap { byID[$0] }
+        } else if whole {
+            goods = active
+        }
+        if !tickets && goods.isEmpty {
+            throw Problem.conflict(detail: "Nothing of this order is left for you to cancel.", slug: "order-cancelled")
+        }
+        return CancellationScope(
+            tickets: tickets, goods: goods, method: try row.decode(column: "method", as: String.self),
+            currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw)
     }
 
     /// Which tickets a fan's cancellation takes and at what fee: the rules `cancel` and
@@ -423,8 +547,7 @@ public final class CheckoutService: Sendable {
         try await transaction.sql.raw("""
             UPDATE order_items SET status = 'cancelled' WHERE order_id = \(bind: orderID) AND ticket_id IN \(SQLQueryString.list(cancelled.map(\.id)))
             """).run()
-        let remaining = try await activeTicketIDs(orderID: orderID, in: transaction)
-        let status = remaining.isEmpty ? "cancelled" : "partially_cancelled"
+        let status = try await statusAfterCancelling(orderID: orderID, in: transaction)
         try await transaction.sql.raw("""
             UPDATE orders SET status = \(bind: status), refunded_amount = refunded_amount + \(bind: refunded), updated_at = \(bind: now)
             WHERE id = \(bind: orderID)
@@ -437,20 +560,20 @@ public final class CheckoutService: Sendable {
 
     // MARK: Rows
 
-    private func lockedOrder(id: String, in transaction: DatabaseTransaction) async throws -> (any SQLRow)? {
+    func lockedOrder(id: String, in transaction: DatabaseTransaction) async throws -> (any SQLRow)? {
         let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
         return try await transaction.sql.raw("""
             SELECT fan_id, performance_id, hold_id, status, method, total_amount, currency FROM orders WHERE id = \(bind: id)\(unsafeRaw: lock)
             """).first()
     }
 
-    private func activeTicketIDs(orderID: String, in transaction: DatabaseTransaction) async throws -> [String] {
+    func activeTicketIDs(orderID: String, in transaction: DatabaseTransaction) async throws -> [String] {
         try await transaction.sql.raw("""
             SELECT ticket_id FROM order_items WHERE order_id = \(bind: orderID) AND status = 'active' ORDER BY seat_label, ticket_id
             """).all().map { try $0.decode(column: "ticket_id", as: String.self) }
     }
 
-    private func recordHistory(orderID: String, status: String, note: String?, at now: Date, in transaction: DatabaseTransaction) async throws {
+    func recordHistory(orderID: String, status: String, note: String?, at now: Date, in transaction: DatabaseTransaction) async throws {
         try await transaction.sql.raw("""
             INSERT INTO order_history (id, order_id, status, note, at)
             VALUES (\(bind: ids.next()), \(bind: orderID), \(bind: status), \(bind: note), \(bind: now))
@@ -481,11 +604,14 @@ public final class CheckoutService: Sendable {
                     status: try entry.decode(column: "status", as: String.self), note: try entry.decode(column: "note", as: String?.self),
                     at: try entry.decode(column: "at", as: Date.self))
             }
+        let goods = try await Self.goodsItems(orderID: id, in: sql)
         let money = try await payments.money(forOrder: id, in: sql)
+        let holdID = try row.decode(column: "hold_id", as: String.self)
+        let goodsOnly = Self.isGoodsOnlyKey(holdID)
         return Order(
             id: id, status: try row.decode(column: "status", as: String.self),
-            performanceId: try row.decode(column: "performance_id", as: String.self), holdId: try row.decode(column: "hold_id", as: String.self),
-            method: try row.decode(column: "method", as: String.self), items: items,
+            performanceId: goodsOnly ? nil : try row.decode(column: "performance_id", as: String.self), holdId: goodsOnly ? nil : holdID,
+            method: try row.decode(column: "method", as: String.self), items: items, goods: goods,
             total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency),
             refunded: Money(amount: try row.decode(column: "refunded_amount", as: Int64.self), currency: currency),
             payments: money.payments, refunds: money.refunds, history: history, createdAt: try row.decode(column: "created_at", as: Date.self))

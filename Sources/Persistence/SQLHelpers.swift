@@ -1,4 +1,5 @@
 import BoxofficeKit
+import Foundation
 import SQLKit
 
 extension SQLQueryString {
@@ -22,5 +23,15 @@ extension SQLRow {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "unknown currency '\(code)' in \(currencyColumn)"))
         }
         return Money(amount: try decode(column: amountColumn, as: Int64.self), currency: currency)
+    }
+}
+
+extension SQLQueryString {
+    /// A `LIKE … ESCAPE '\'` pattern matching any text that contains `text` literally (its `%`,
+    /// `_` and `\` escaped).
+    public static func likePattern(containing text: String) -> String {
+        let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+        return "%" + escaped + "%"
     }
 }

@@ -64,6 +64,11 @@ public struct WebApp: Sendable {
             try self.sandboxPayPage(request, paymentID: try context.parameters.require("paymentId"))
         }
         router.get("/wallet") { request, _ in try self.walletPage(request) }
+        router.get("/shop") { request, _ in try self.shopPage(request) }
+        router.get("/products/:productId") { request, context in
+            try self.productPage(request, id: try context.parameters.require("productId"))
+        }
+        router.get("/cart") { request, _ in try self.cartPage(request) }
         // At the root so it may control /tickets; it is told the assets' hashed names to keep.
         router.get("/tickets-sw.js") { _, _ in
             guard let worker = self.assets.source(of: "tickets-sw.js") else { throw HTTPError(.notFound) }
@@ -192,9 +197,10 @@ public struct WebApp: Sendable {
             "keyboardHint": language.text(.keyboardHint), "mapLabel": language.text(.seatMap), "loading": language.text(.loadingMap),
             "holdLabel": language.text(ga ? .holdTickets : .holdSeats), "holdEndsIn": language.text(.holdEndsIn), "payLabel": language.text(.payFromWallet),
             "payCardLabel": language.text(.payByCard), "cardPayments": cardPayments,
-            "releaseLabel": language.text(.releaseSeats),
+            "releaseLabel": language.text(.releaseSeats), "tWithCart": WordTable.fan.word("withCart", language),
         ]
-        return try page("performance", body, title: performance.eventTitle, language: language, request: request, scripts: ["seatmap.js"])
+        return try page(
+            "performance", body, title: performance.eventTitle, language: language, request: request, scripts: ["cart-store.js", "seatmap.js"])
     }
 
     /// A performance's waiting room (`queue.js`): join, live position, on to the seat map when admitted.
@@ -252,6 +258,35 @@ public struct WebApp: Sendable {
         return try page(
             "orders", body, title: WordTable.fan.word("myOrders", language), language: language, request: request,
             scripts: ["pagekit.js", "orders.js"])
+    }
+
+    /// The shop (`shop.js`): goods on sale, searchable, optionally of one event (`?event=`).
+    private func shopPage(_ request: Request) throws -> Response {
+        let language = Self.language(of: request)
+        let query = request.uri.queryParameters
+        let body: [String: Any] = [
+            "t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language), "q": query["q"].map(String.init) ?? "",
+            "eventId": query["event"].map(String.init) ?? "",
+        ]
+        return try page("shop", body, title: WordTable.fan.word("shop", language), language: language, request: request, scripts: ["pagekit.js", "shop.js"])
+    }
+
+    /// One product (`product.js`): its options with what is left, and the cart.
+    private func productPage(_ request: Request, id: String) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = ["t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language), "productId": id]
+        return try page(
+            "product", body, title: WordTable.fan.word("shop", language), language: language, request: request,
+            scripts: ["pagekit.js", "cart-store.js", "product.js"])
+    }
+
+    /// The cart (`cart.js`), paid for with points in one checkout.
+    private func cartPage(_ request: Request) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = ["t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language)]
+        return try page(
+            "cart", body, title: WordTable.fan.word("cart", language), language: language, request: request,
+            scripts: ["pagekit.js", "cart-store.js", "cart.js"])
     }
 
     /// The sandbox gateway's pay page (`sandbox-pay.js`), where a card payment started in the
@@ -373,7 +408,7 @@ public struct WebApp: Sendable {
             "switchLanguage": language.text(.switchLanguage), "switchHref": switchLink.string ?? "/?lang=\(language.other.rawValue)",
             "css": assets.path("app.css"), "js": assets.path("app.js"), "body": inner,
             "signIn": language.text(.signIn), "signOut": language.text(.signOut), "myTickets": language.text(.myTickets), "wallet": language.text(.wallet),
-            "desk": WordTable.organizer.word("desk", language),
+            "desk": WordTable.organizer.word("desk", language), "shop": WordTable.fan.word("shop", language),
         ]
         var layoutWithScript = layout
         layoutWithScript["pageScripts"] = scripts.map { ["src": assets.path($0), "powWorker": assets.path("pow-worker.js")] }

@@ -30,6 +30,12 @@ import Testing
                 let page = try await client.execute(uri: "/?lang=en", method: .get) { String(buffer: $0.body) }
                 #expect(page.components(separatedBy: "badge on").count - 1 == 3, "three events on sale now")
                 #expect(page.contains("On sale from"), "one opens soon")
+                let shop = try await client.execute(uri: "/v1/products", method: .get) { response in
+                    try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+                }
+                let products = shop?["items"] as? [[String: Any]] ?? []
+                #expect(Set(products.compactMap { $0["name"] as? String }) == ["Aurora Tour T-shirt", "Aurora Light Stick", "Aurora Photo Book"])
+                #expect(products.allSatisfy { $0["eventId"] as? String == events.first { ($0["title"] as? String)?.hasPrefix("Aurora") == true }?["id"] as? String })
             }
             let sql = platform.database
             let queues = try await sql.read { try await $0.raw("SELECT COUNT(*) AS n FROM queues WHERE enabled = 1").first()?.decode(column: "n", as: Int.self) }

@@ -30,6 +30,8 @@ import Testing
         "catalog/0004_create_organizer_staff": "b91d4c9971a75b01 b91d4c9971a75b01",
         "checkout/0001_create_orders": "ca38b3d140eb9972 1dd3cf7ae52bb82d",
         "checkout/0002_index_orders_awaiting_payment": "389a81ea46d8166a 389a81ea46d8166a",
+        "checkout/0003_create_order_goods": "baa45f824ac2ce40 c8ef503806c845ae",
+        "commerce/0001_create_products": "8c0f4a8a13e5d74d 9229ef2d7a7e3cf1",
         "coordination/0001_create_sessions": "ead94e06026795ff ead94e06026795ff",
         "idempotency/0001_create_idempotency_keys": "a20858f7e5edef88 a20858f7e5edef88",
         "idempotency/0002_index_idempotency_keys_by_time": "ef2433edb1b0f08a ef2433edb1b0f08a",

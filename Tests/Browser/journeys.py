@@ -107,8 +107,9 @@ return failures;
 """
 
 
-def queued_aurora_performance(days_ahead):
-    """A new Aurora performance on sale now behind a waiting room open now; returns (its id, the organizer's token)."""
+def queued_aurora_performance(days_ahead, queued=True):
+    """A new Aurora performance on sale now, behind a waiting room open now unless `queued` is
+    False; returns (its id, the organizer's token)."""
     _, organizer = api("POST", "/v1/auth/signin", {"email": "organizer@demo.boxoffice.local", "password": "demo organizer 2026"})
     token = organizer["accessToken"]
     now = time.time()
@@ -118,6 +119,8 @@ def queued_aurora_performance(days_ahead):
         "prices": [{"tier": t, "price": {"amount": a, "currency": "KRW"}} for t, a in (("VIP", 165000), ("R", 143000), ("S", 110000))],
         "maxSeatsPerOrder": 4}, token)
     assert status == 201, performance
+    if not queued:
+        return performance["id"], token
     status, queue = api("PUT", f"/v1/performances/{performance['id']}/queue", {
         "enabled": True, "opensAt": iso(-30), "prequeueMinutes": 0, "admitPerMinute": 600, "maxActiveShoppers": 50}, token)
     assert status < 300, queue
@@ -657,6 +660,96 @@ class Journeys(unittest.TestCase):
             driver.save_screenshot(f"{ARTIFACTS}/wallet-topped-up-en-360.png")
         finally:
             driver.quit()
+
+    def test_a_fan_buys_a_t_shirt_with_a_seat_in_one_order_then_goods_alone_from_the_cart_and_cancels_them(self):
+        performance, _ = queued_aurora_performance(42, queued=False)
+        _, found = api("GET", "/v1/products?q=t-shirt")
+        shirt = found["items"][0]
+        medium = next(option for option in shirt["options"] if option["name"] == "M")
+        driver = browser(360, 800, "en")
+        try:
+            # The shop, then the T-shirt's page: a size, one of it, into the cart.
+            driver.get(f"{BASE}/signin?next=/shop")
+            sign_in(driver, FAN["email"], FAN["password"])
+            link = self.wait(driver, seen.element_to_be_clickable((By.LINK_TEXT, "Aurora Tour T-shirt")))
+            self.assert_fits(driver, "the shop")
+            driver.save_screenshot(f"{ARTIFACTS}/shop-en-360.png")
+            link.click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "product-form")))
+            size = driver.find_element(By.CSS_SELECTOR, f'input[name=option][value="{medium["id"]}"]')
+            driver.execute_script("arguments[0].click()", size)
+            self.assertIn(f"{medium['stock']} left", size.find_element(By.XPATH, "..").text)
+            self.assertIn("At most 4 per fan", driver.find_element(By.ID, "product-limit").text)
+            driver.find_element(By.ID, "add-to-cart").click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "added")))
+            self.assert_fits(driver, "a product")
+            driver.save_screenshot(f"{ARTIFACTS}/product-en-360.png")
+
+            # A seat of a new performance: the hold offers the cart in the same order, and one payment covers both.
+            driver.get(f"{BASE}/performances/{performance}")
+            self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]")) == 800)
+            seat = next(node for node in driver.find_elements(By.CSS_SELECTOR, "#seatmap [data-seat]") if "taken" not in node.get_attribute("class"))
+            driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", seat)
+            driver.find_element(By.ID, "hold").click()
+            offer = self.wait(driver, seen.visibility_of_element_located((By.ID, "withcart")))
+            self.assertIn("Aurora Tour T-shirt (M) × 1 · ₩39,000", offer.text)
+            self.assertTrue(driver.find_element(By.ID, "withcart-box").is_selected(), "the cart is in unless the fan takes it out")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", offer)
+            driver.save_screenshot(f"{ARTIFACTS}/seat-with-cart-en-360.png")
+            driver.find_element(By.ID, "pay").click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "donepanel")))
+            _, session = api("POST", "/v1/auth/signin", FAN)
+            token = session["accessToken"]
+            _, orders = api("GET", "/v1/orders?limit=5", token=token)
+            both = next(order for order in orders["items"] if order.get("performanceId") == performance)
+            self.assertEqual(len(both["items"]), 1)
+            self.assertEqual([(line["name"], line["optionName"], line["quantity"]) for line in both["goods"]], [("Aurora Tour T-shirt", "M", 1)])
+            self.assertEqual(both["total"]["amount"], both["items"][0]["price"]["amount"] + 39_000)
+            self.assertEqual(len(both["payments"]), 1, "one payment for the seat and the shirt")
+            _, shirt_now = api("GET", f"/v1/products/{shirt['id']}")
+            self.assertEqual(next(o["stock"] for o in shirt_now["options"] if o["id"] == medium["id"]), medium["stock"] - 1)
+
+            # Goods alone, from the cart page: two light sticks, paid with points.
+            driver.get(f"{BASE}/cart")
+            self.wait(driver, lambda d: "Your cart is empty." in d.find_element(By.ID, "cart-status").text)
+            _, sticks = api("GET", "/v1/products?q=light")
+            stick = sticks["items"][0]
+            driver.get(f"{BASE}/products/{stick['id']}")
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "product-form")))
+            driver.find_element(By.CSS_SELECTOR, '[data-step="1"]').click()
+            driver.find_element(By.CSS_SELECTOR, '[data-step="1"]').click()
+            self.assertEqual(driver.find_element(By.ID, "quantity").get_attribute("value"), "2", "kept to the limit of 2 per fan")
+            driver.find_element(By.ID, "add-to-cart").click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "added")))
+            driver.get(f"{BASE}/cart")
+            pay = self.wait(driver, seen.visibility_of_element_located((By.ID, "cart-pay")))
+            self.assertIn("₩90,000", pay.text)
+            self.assertIn("Aurora Light Stick", driver.find_element(By.ID, "cart-lines").text)
+            self.assert_fits(driver, "the cart")
+            driver.save_screenshot(f"{ARTIFACTS}/cart-en-360.png")
+            pay.click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "cart-done")))
+
+            # My orders: the goods order, its line cancelled after the quote; the whole price comes back.
+            driver.get(f"{BASE}/orders")
+            card = self.wait(driver, lambda d: next((c for c in d.find_elements(By.CSS_SELECTOR, ".order-card")
+                                                     if "Aurora Light Stick (Standard) × 2" in c.text), None))
+            self.assertIn("Goods order", card.text)
+            driver.execute_script("arguments[0].click()", card.find_element(By.CSS_SELECTOR, "input[name=goods]"))
+            card.find_element(By.CSS_SELECTOR, ".cancel-start").click()
+            quote = self.wait(driver, lambda d: card.find_element(By.CSS_SELECTOR, ".quote") if card.find_element(By.CSS_SELECTOR, ".quote").is_displayed() else None)
+            self.assertIn("₩90,000", quote.text)
+            self.assertIn("Goods come back in full", quote.text)
+            self.assertNotIn("Cancellation fee", quote.text, "no fee is taken on goods")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", quote)
+            self.assert_fits(driver, "my orders with goods")
+            driver.save_screenshot(f"{ARTIFACTS}/orders-goods-en-360.png")
+            quote.find_element(By.CSS_SELECTOR, "button.danger").click()
+            self.wait(driver, lambda d: "Cancelled: ₩90,000 comes back to you." in d.find_element(By.CSS_SELECTOR, ".order-card .order-note").text)
+        finally:
+            driver.quit()
+        _, stick_now = api("GET", f"/v1/products/{stick['id']}")
+        self.assertEqual(stick_now["options"][0]["stock"], stick["options"][0]["stock"], "the cancelled sticks are on sale again")
 
     def test_a_fan_buys_standing_tickets_by_tier_and_number(self):
         event = first_event_id("Daybreak")

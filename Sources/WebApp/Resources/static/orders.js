@@ -23,6 +23,16 @@
     return [problem.title, problem.detail].filter(Boolean).join(" ") || t("error");
   }
 
+  // What a cancellation names: only the lists that have something (an empty list is refused).
+  function chosenBody(ticketIds, goodsIds) {
+    var body = {};
+    if (ticketIds && ticketIds.length) body.ticketIds = ticketIds;
+    if (goodsIds && goodsIds.length) body.goodsIds = goodsIds;
+    return body;
+  }
+
+  function goodsLabel(line) { return line.name + " (" + line.optionName + ") × " + line.quantity; }
+
   function row(label, value, strong) {
     var line = el("div");
     line.appendChild(el("dt", {}, label));
@@ -41,13 +51,19 @@
       var item = order.items.find(function (candidate) { return candidate.ticketId === id; });
       return item ? (item.label || item.tier) : id;
     });
+    (quote.goodsIds || []).forEach(function (id) {
+      var line = (order.goods || []).find(function (candidate) { return candidate.id === id; });
+      labels.push(line ? goodsLabel(line) : id);
+    });
     figures.appendChild(row(t("quoteTickets"), labels.join(", ")));
     figures.appendChild(row(t("quoteGross"), D.money(quote.gross)));
-    figures.appendChild(row(t("quoteFee").replace("%d", String(quote.feePercent)), "−" + D.money(quote.fee)));
+    var ticketsToo = quote.ticketIds.length > 0;
+    if (ticketsToo) figures.appendChild(row(t("quoteFee").replace("%d", String(quote.feePercent)), "−" + D.money(quote.fee)));
     figures.appendChild(row(t("quoteRefund"), D.money(quote.refund), true));
     box.appendChild(figures);
     box.appendChild(el("p", { "class": "meta" }, quote.method === "gateway" ? t("quoteGateway") : t("quoteWallet")));
-    box.appendChild(el("p", { "class": "meta" }, quote.deadline ? t("quoteDeadline").replace("%s", D.when(quote.deadline)) : t("quoteFull")));
+    if (ticketsToo) box.appendChild(el("p", { "class": "meta" }, quote.deadline ? t("quoteDeadline").replace("%s", D.when(quote.deadline)) : t("quoteFull")));
+    if ((quote.goodsIds || []).length) box.appendChild(el("p", { "class": "meta" }, t("goodsFull")));
     var actions = el("div", { "class": "actions" });
     var confirm = el("button", { type: "button", "class": "danger" }, t("confirmCancel"));
     var keep = el("button", { type: "button", "class": "secondary" }, t("keep"));
@@ -59,7 +75,7 @@
     confirm.addEventListener("click", async function () {
       confirm.disabled = keep.disabled = true;
       try {
-        var updated = await D.api("POST", "/v1/orders/" + encodeURIComponent(order.id) + "/cancel", { ticketIds: quote.ticketIds });
+        var updated = await D.api("POST", "/v1/orders/" + encodeURIComponent(order.id) + "/cancel", chosenBody(quote.ticketIds, quote.goodsIds));
         var fresh = await render(updated);
         card.replaceWith(fresh);
         var done = fresh.querySelector(".order-note");
@@ -81,7 +97,7 @@
   }
 
   async function render(order) {
-    var show = await D.showOf(order.performanceId);
+    var show = order.performanceId ? await D.showOf(order.performanceId) : { title: t("goodsOrder") };
     var card = el("li", { "class": "order-card", "data-order": order.id });
     var head = el("div", { "class": "order-head" });
     var title = el("h2", {}, show.title || t("order"));
@@ -100,6 +116,7 @@
     var canCancel = !!cancellable[order.status];
     var items = el("fieldset", { "class": "order-items" });
     items.appendChild(el("legend", {}, t("tickets")));
+    if (!order.items.length) items.hidden = true;
     order.items.forEach(function (item) {
       var line = el("label", { "class": "check" });
       var box = el("input", { type: "checkbox", name: "ticket", value: item.ticketId });
@@ -113,6 +130,19 @@
       items.appendChild(line);
     });
     card.appendChild(items);
+    // Goods: each line can be cancelled in full until it ships.
+    var goods = el("fieldset", { "class": "order-items" });
+    goods.appendChild(el("legend", {}, t("goods")));
+    (order.goods || []).forEach(function (line) {
+      var label = el("label", { "class": "check" });
+      var box = el("input", { type: "checkbox", name: "goods", value: line.id });
+      if (!canCancel || line.status !== "active") box.disabled = true;
+      label.appendChild(box);
+      label.appendChild(el("span", {}, goodsLabel(line) + " · " + D.money(line.total)));
+      label.appendChild(el("span", { "class": "badge " + (line.status === "active" ? "on" : "out") }, t(line.status === "active" ? "bought" : line.status)));
+      goods.appendChild(label);
+    });
+    if ((order.goods || []).length) card.appendChild(goods);
     var error = el("p", { "class": "card-error", role: "alert" });
     error.hidden = true;
     card.appendChild(error);
@@ -125,10 +155,11 @@
       start.addEventListener("click", async function () {
         error.hidden = true;
         var chosen = Array.from(items.querySelectorAll("input[name=ticket]:checked")).map(function (box) { return box.value; });
-        if (!chosen.length) { error.textContent = t("chooseTickets"); error.hidden = false; return; }
+        var chosenGoods = Array.from(goods.querySelectorAll("input[name=goods]:checked")).map(function (box) { return box.value; });
+        if (!chosen.length && !chosenGoods.length) { error.textContent = t("chooseTickets"); error.hidden = false; return; }
         start.disabled = true;
         try {
-          var quote = await D.api("POST", "/v1/orders/" + encodeURIComponent(order.id) + "/cancel?dryRun=true", { ticketIds: chosen });
+          var quote = await D.api("POST", "/v1/orders/" + encodeURIComponent(order.id) + "/cancel?dryRun=true", chosenBody(chosen, chosenGoods));
           showQuote(card, order, quote);
         } catch (problem) {
           if (problem.status === 401) { fail(problem); return; }

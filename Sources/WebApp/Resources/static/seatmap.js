@@ -220,6 +220,7 @@
     if (!hold) { clearInterval(timer); return; }
     document.getElementById("heldseats").textContent = t("held") + " " + hold.labels.join(", ");
     document.getElementById("total").textContent = money(hold.total);
+    offerCart();
     clearInterval(timer);
     function tick() {
       var left = Math.max(0, Math.round((hold.expiresAt - Date.now()) / 1000));
@@ -229,6 +230,44 @@
     tick();
     timer = setInterval(tick, 1000);
   }
+  // Goods in the cart can be paid for in the same order as the seats: one order, one payment.
+  var withCart = document.getElementById("withcart"), withCartBox = document.getElementById("withcart-box");
+  var cartLines = [];
+  async function offerCart() {
+    cartLines = window.BoxofficeCart ? window.BoxofficeCart.lines() : [];
+    if (!withCart || !cartLines.length) { if (withCart) withCart.hidden = true; cartLines = []; return; }
+    var ids = Array.from(new Set(cartLines.map(function (line) { return line.productId; })));
+    var products = {};
+    await Promise.all(ids.map(async function (id) {
+      var response = await fetch("/v1/products/" + encodeURIComponent(id), { credentials: "omit", headers: { "Accept": "application/json" } });
+      if (response.ok) products[id] = await response.json();
+    }));
+    var total = 0, names = [];
+    cartLines = cartLines.filter(function (line) {
+      var option = products[line.productId] && products[line.productId].options.find(function (o) { return o.id === line.optionId; });
+      if (!option) return false;
+      total += option.price.amount * line.quantity;
+      names.push(products[line.productId].name + " (" + option.name + ") × " + line.quantity);
+      return true;
+    });
+    if (!cartLines.length) { withCart.hidden = true; return; }
+    document.getElementById("withcart-text").textContent = t("withcart").replace("%s", names.join(", ") + " · " + money(total));
+    withCart.hidden = false;
+  }
+  // What a checkout of the hold sends: the hold, and the cart's goods when the fan keeps them in.
+  function checkoutBody(method) {
+    var body = { holdId: hold.id, method: method };
+    var key = hold.key + (method === "gateway" ? ":card" : "");
+    if (cartLines.length && withCartBox && withCartBox.checked) {
+      body.items = cartLines.map(function (line) { return { optionId: line.optionId, quantity: line.quantity }; });
+      key += ":with-cart";
+    }
+    return { body: body, key: key };
+  }
+  function cartPaidFor(request) {
+    if (request.body.items && window.BoxofficeCart) { window.BoxofficeCart.clear(); cartLines = []; if (withCart) withCart.hidden = true; }
+  }
+
   holdButton.addEventListener("click", async function () {
     holdButton.disabled = true;
     var wanted = standing ? { tier: chosenTier(), quantity: quantity() } : { seatIds: selected.slice() };
@@ -274,9 +313,11 @@
     var pay = document.getElementById("pay");
     pay.disabled = true;
     // The same Idempotency-Key on every retry of this hold's payment: a retry never pays twice.
-    var answer = await call("POST", "/v1/checkout", { holdId: hold.id, method: "wallet" }, { "Idempotency-Key": hold.key });
+    var request = checkoutBody("wallet");
+    var answer = await call("POST", "/v1/checkout", request.body, { "Idempotency-Key": request.key });
     pay.disabled = false;
     if (!answer.ok) { say(problemText(answer)); return; }
+    cartPaidFor(request);
     var tickets = answer.data.tickets || [];
     clearInterval(timer);
     holdPanel.hidden = true;
@@ -296,9 +337,11 @@
     if (!hold) return;
     var button = document.getElementById("paycard");
     button.disabled = true;
-    var answer = await call("POST", "/v1/checkout", { holdId: hold.id, method: "gateway" }, { "Idempotency-Key": hold.key + ":card" });
+    var request = checkoutBody("gateway");
+    var answer = await call("POST", "/v1/checkout", request.body, { "Idempotency-Key": request.key });
     button.disabled = false;
     if (!answer.ok) { say(problemText(answer)); return; }
+    cartPaidFor(request);
     var intent = answer.data.paymentIntent || {}, order = answer.data.order || {};
     if (intent.provider !== "sandbox") { say(t("error")); return; }
     var back = "/orders?order=" + encodeURIComponent(order.id);

@@ -1,0 +1,86 @@
+// The cart: its lines at today's prices and stock, changed or removed in place, and paid for with
+// points in one checkout (one order). Goods that have gone are marked where they are.
+(function () {
+  "use strict";
+  var root = document.getElementById("cart");
+  if (!root || !window.BoxofficePage || !window.BoxofficeCart) return;
+  var D = window.BoxofficePage, t = D.t, el = D.element, Cart = window.BoxofficeCart;
+  var form = document.getElementById("cart-form"), status = document.getElementById("cart-status");
+  var body = document.getElementById("cart-lines"), totalNode = document.getElementById("cart-total");
+  var pay = document.getElementById("cart-pay"), done = document.getElementById("cart-done");
+  var products = {};
+  // One key per attempt: a retried click after a lost answer is the same payment, not a second one.
+  var attemptKey = null;
+
+  function option(line) {
+    var product = products[line.productId];
+    return product && product.options.find(function (candidate) { return candidate.id === line.optionId; });
+  }
+
+  function render(shortIds) {
+    var lines = Cart.lines().filter(function (line) { return option(line); });
+    body.textContent = "";
+    if (!lines.length) { form.hidden = true; status.textContent = t("cartEmpty"); status.hidden = false; return; }
+    var total = 0;
+    lines.forEach(function (line) {
+      var product = products[line.productId], choice = option(line);
+      var short = (shortIds || []).indexOf(line.optionId) >= 0 || choice.stock < line.quantity;
+      var row = el("li", { "class": "cart-line" + (short ? " short" : "") });
+      var name = el("div");
+      name.appendChild(el("a", { href: "/products/" + encodeURIComponent(product.id) }, product.name));
+      name.appendChild(el("div", { "class": "meta" }, choice.name + " · " + D.money(choice.price)));
+      if (short) name.appendChild(el("div", { "class": "field-error" }, t("goneNow")));
+      row.appendChild(name);
+      var controls = el("div", { "class": "qty" });
+      var input = el("input", { type: "number", min: "0", inputmode: "numeric", value: String(line.quantity), "aria-label": t("quantity") + " · " + product.name + " " + choice.name });
+      input.addEventListener("change", function () { Cart.set(line.optionId, Math.max(parseInt(input.value, 10) || 0, 0)); attemptKey = null; render(); });
+      controls.appendChild(input);
+      var remove = el("button", { type: "button", "class": "secondary", "aria-label": t("remove") + " · " + product.name + " " + choice.name }, t("remove"));
+      remove.addEventListener("click", function () { Cart.set(line.optionId, 0); attemptKey = null; render(); });
+      controls.appendChild(remove);
+      controls.appendChild(el("span", { "class": "num" }, D.money(choice.price.amount * line.quantity)));
+      row.appendChild(controls);
+      body.appendChild(row);
+      total += choice.price.amount * line.quantity;
+    });
+    totalNode.textContent = D.money(total);
+    pay.textContent = t("payGoodsPoints").replace("%s", D.money(total));
+    status.hidden = true;
+    form.hidden = false;
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    D.clearProblem(form);
+    var items = Cart.lines().map(function (line) { return { optionId: line.optionId, quantity: line.quantity }; });
+    if (!items.length) return;
+    attemptKey = attemptKey || (window.crypto && window.crypto.randomUUID ? window.crypto.randomUUID() : String(Date.now()) + Math.random());
+    pay.disabled = true;
+    try {
+      await D.api("POST", "/v1/checkout", { items: items, method: "wallet" }, undefined, { "Idempotency-Key": attemptKey });
+      Cart.clear();
+      attemptKey = null;
+      form.hidden = true;
+      done.hidden = false;
+      done.focus();
+    } catch (problem) {
+      pay.disabled = false;
+      if (problem.status === 401) { window.location.assign(root.getAttribute("data-signin")); return; }
+      attemptKey = null;
+      var slug = String(problem.type || "").replace("/problems/", "");
+      if (slug === "sold-out") { await refresh(); render(problem.soldOutOptionIds || []); }
+      var words = { "sold-out": "goneNow", "not-on-sale": "notOnSaleNow", "limit-reached": "limitReached", "insufficient-funds": "notEnoughPoints" };
+      D.showProblem(form, words[slug] ? { title: t(words[slug]) } : problem);
+      return;
+    } finally { pay.disabled = false; }
+  });
+
+  async function refresh() {
+    var ids = Array.from(new Set(Cart.lines().map(function (line) { return line.productId; })));
+    await Promise.all(ids.map(async function (id) {
+      try { products[id] = await D.api("GET", "/v1/products/" + encodeURIComponent(id)); } catch (ignored) { delete products[id]; }
+    }));
+  }
+
+  (async function () { await refresh(); render(); })();
+})();
