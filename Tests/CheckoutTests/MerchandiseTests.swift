@@ -186,6 +186,59 @@ import Testing
         }    }
 
     @Test(arguments: DatabaseDialect.allCases)
+    func byCardTheGoodsWaitForThePaymentAndAFailedOrLatePaymentPutsThemBack(dialect: DatabaseDialect) async throws {
+        let clock = ManualClock(Date())
+        try await withPlatform(dialect, clock: clock) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let shop = try await Shop.make(sale, stock: 5, maxPerFan: nil)
+                let gateway = GatewaySale(sale: sale, fan: try await OnSale.token(platform, userID: "fan-1"), sandbox: try #require(platform.sandboxGateway))
+                func start(_ items: [[String: Any]], hold: String? = nil) async throws -> (order: String, payment: String) {
+                    let started = try await shop.buy(items, hold: hold, fan: gateway.fan, method: "gateway")
+                    #expect(started.status == 202, "\(started.rawBody)")
+                    let intent = try #require(started.json["paymentIntent"] as? [String: Any])
+                    return (try #require(started.order["id"] as? String), try #require(intent["paymentId"] as? String))
+                }
+
+                // Paid: the seat's tickets and the goods in one order, for one amount.
+                let hold = try await sale.holdID([sale.seatIDs[0]], fan: gateway.fan)
+                let both = try await start([["optionId": shop.medium, "quantity": 2]], hold: hold)
+                #expect(try await shop.stock(shop.medium) == 3, "taken while the fan pays")
+                _ = try gateway.sandbox.pay(paymentID: both.payment, outcome: .paid, sendWebhook: false)
+                #expect(try await gateway.webhook(payment: both.payment) == 200)
+                let paid = try await gateway.order(both.order)
+                #expect(paid.json["status"] as? String == "paid", "\(paid.rawBody)")
+                #expect((paid.json["items"] as? [Any])?.count == 1 && (paid.json["goods"] as? [Any])?.count == 1)
+                #expect((paid.json["total"] as? [String: Any])?["amount"] as? Int == 110_000 + 70_000)
+                #expect(try await sale.sum("SELECT COUNT(*) AS n FROM stock_reservations WHERE status = 'sold'") == 1)
+                #expect(try await sale.outboxCount("goods.sold") == 1)
+
+                // Declined: the goods go back on sale at once.
+                let declined = try await start([["optionId": shop.large, "quantity": 1]])
+                #expect(try await shop.stock(shop.large) == 4)
+                _ = try gateway.sandbox.pay(paymentID: declined.payment, outcome: .failed, sendWebhook: false)
+                #expect(try await gateway.webhook("Transaction.Failed", payment: declined.payment) == 200)
+                #expect(try await gateway.order(declined.order).json["status"] as? String == "payment_failed")
+                #expect(try await shop.stock(shop.large) == 5)
+
+                // Late: the window passed and the sweep put the goods back; the payment is refunded in full.
+                let late = try await start([["optionId": shop.large, "quantity": 3]])
+                clock.advance(by: 11 * 60)
+                #expect(try await platform.products.releaseLapsed() == 1)
+                #expect(try await shop.stock(shop.large) == 5)
+                _ = try gateway.sandbox.pay(paymentID: late.payment, outcome: .paid, sendWebhook: false)
+                #expect(try await gateway.webhook(payment: late.payment) == 200)
+                let refunded = try await gateway.order(late.order)
+                #expect(refunded.json["status"] as? String == "cancelled", "\(refunded.rawBody)")
+                #expect((refunded.json["refunded"] as? [String: Any])?["amount"] as? Int == 105_000)
+                let note = (refunded.json["history"] as? [[String: Any]])?.last?["note"] as? String
+                #expect(note?.contains("gone back on sale") == true, "\(note ?? "")")
+                #expect(try await shop.stock(shop.large) == 5, "nothing was taken twice")
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func aThousandBuyersForAHundredUnitsGetExactlyAHundredAndLapsedPaymentsGiveThemBack(dialect: DatabaseDialect) async throws {
         let clock = ManualClock(Date())
         try await withPlatform(dialect, clock: clock) { platform in
