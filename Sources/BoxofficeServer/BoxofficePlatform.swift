@@ -50,8 +50,9 @@ public final class BoxofficePlatform: Sendable {
     /// The built-in gateway when payments go to the sandbox (tests drive it directly).
     public let sandboxGateway: SandboxGateway?
     public let checkout: CheckoutService
-    /// Merchandise: products, options and their stock.
+    /// Merchandise: products, options and their stock; coupons off them.
     public let products: ProductService
+    public let coupons: CouponService
     public let waitingRoom: WaitingRoomService
     /// Shared state for several nodes; nil when this node keeps it all in process.
     public let redis: RedisClient?
@@ -195,8 +196,12 @@ public final class BoxofficePlatform: Sendable {
             database: database, outbox: outbox, clock: clock, logger: logger.with(component: "commerce"), organizers: CatalogOrganizers(catalog: catalog),
             cache: sharedCache)
         self.products = products
+        let coupons = CouponService(
+            database: database, clock: clock, logger: logger.with(component: "commerce"), organizers: CatalogOrganizers(catalog: catalog))
+        self.coupons = coupons
         let checkout = CheckoutService(
-            database: database, tickets: tickets, payments: payments, products: products, gatewayHoldMinutes: configuration.gatewayHoldMinutes,
+            database: database, tickets: tickets, payments: payments, products: products, coupons: coupons,
+            gatewayHoldMinutes: configuration.gatewayHoldMinutes,
             clock: clock, logger: logger.with(component: "checkout"), admission: admission)
         self.checkout = checkout
         self.reconciler = CheckoutReconciler(
@@ -303,7 +308,7 @@ public final class BoxofficePlatform: Sendable {
         CatalogController(service: catalog).addRoutes(to: registrar)
         ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
         TicketController(service: tickets).addRoutes(to: registrar)
-        CommerceController(products: products).addRoutes(to: registrar)
+        CommerceController(products: products, coupons: coupons).addRoutes(to: registrar)
         PaymentsController(service: payments, sandbox: sandboxGateway).addRoutes(to: registrar)
         CheckoutController(
             service: checkout,

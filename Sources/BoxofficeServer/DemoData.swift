@@ -134,6 +134,11 @@ public enum DemoData {
                 options: [.init(name: "Hardcover", price: won(32_000), stock: 80)]),
         ]
         for product in goods { _ = try await platform.products.createProduct(product, by: organizer) }
+        _ = try await platform.coupons.createCoupon(
+            try draft(CouponService.CouponDraft.self, [
+                "name": "Aurora tour 10%", "discount": ["percent": 10], "totalIssuable": 100, "minimumOrder": 50_000,
+                "validFrom": iso(now.addingTimeInterval(-3_600)), "validUntil": iso(now.addingTimeInterval(30 * day)), "eventId": eventIDs.first ?? "",
+            ]), by: organizer)
         _ = try await platform.payments.grant(
             to: fan.id, amount: 2_000_000, note: "demo points", idempotencyKey: "demo-fan-wallet",
             by: Principal(userID: "demo", roles: [.admin]))

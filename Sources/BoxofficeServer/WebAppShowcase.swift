@@ -116,13 +116,3 @@ struct CatalogShowcase: Showcase {
             soldOut: !hasSeatsLeft && !running.isEmpty)
     }
 }
-
-extension Array {
-    /// `map` with an async transform, one element after another (the order is kept).
-    fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var results: [T] = []
-        results.reserveCapacity(count)
-        for element in self { results.append(try await transform(element)) }
-        return results
-    }
-}

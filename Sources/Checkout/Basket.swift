@@ -11,9 +11,11 @@ import SQLKit
 struct Basket: Sendable {
     let holdID: String?
     let items: [GoodsRequest]
+    /// A coupon the fan holds, off the goods it covers.
+    let couponID: String?
 
     func fingerprint(_ method: CheckoutService.Method) -> CheckoutService.BasketFingerprint {
-        CheckoutService.BasketFingerprint(holdId: holdID, items: items, method: method.rawValue)
+        CheckoutService.BasketFingerprint(holdId: holdID, items: items, couponId: couponID, method: method.rawValue)
     }
 }
 
@@ -35,11 +37,15 @@ extension CheckoutService {
             let hold = try await self.payableHold(basket, fan: fan, accessToken: accessToken, in: transaction)
             let orderID = self.ids.next()
             let goods = try await self.products.reserve(basket.items, fanID: fan.userID, orderID: orderID, heldUntil: nil, in: transaction)
+            var coupon: AppliedCoupon?
+            if let couponID = basket.couponID {
+                coupon = try await self.coupons.use(couponID: couponID, fanID: fan.userID, orderID: orderID, goods: goods, in: transaction)
+            }
             var issued: [Ticket] = []
             if let hold { issued = try await self.tickets.issueTickets(for: hold, orderID: orderID, in: transaction) }
-            let total = try Self.total(hold: hold, goods: goods)
+            let total = try Self.total(hold: hold, goods: goods, coupon: coupon)
             let opened = try await self.openBasketOrder(
-                id: orderID, fanID: fan.userID, hold: hold, goods: goods, total: total, method: .wallet, status: "paid", tickets: issued,
+                id: orderID, fanID: fan.userID, hold: hold, goods: goods, coupon: coupon, total: total, method: .wallet, status: "paid", tickets: issued,
                 payments: [], note: "Paid \(total.amount) \(total.currency.rawValue) from the wallet.", at: now, in: transaction)
             let payment = try await self.payments.payWithWallet(userID: fan.userID, amount: total, orderID: orderID, in: transaction)
             let body = String(
@@ -63,7 +69,11 @@ extension CheckoutService {
         let quoted = try await database.withTransaction { transaction in
             let hold = try await self.payableHold(basket, fan: fan, accessToken: accessToken, in: transaction)
             let goods = try await self.products.quote(basket.items, in: transaction.sql)
-            return try (hold?.total ?? .zero(goods.currency)).adding(goods)
+            var coupon: AppliedCoupon?
+            if let couponID = basket.couponID {
+                coupon = try await self.coupons.quote(couponID: couponID, fanID: fan.userID, goods: goods, in: transaction.sql)
+            }
+            return try Self.total(hold: hold, goods: goods, coupon: coupon)
         }
         let paymentID = ids.next()
         let seats = basket.holdID == nil ? "" : "Tickets and "
@@ -80,7 +90,11 @@ extension CheckoutService {
             let keepFor = self.gatewayHoldMinutes * 60
             let goods = try await self.products.reserve(
                 basket.items, fanID: fan.userID, orderID: orderID, heldUntil: now.addingTimeInterval(keepFor), in: transaction)
-            let total = try Self.total(hold: hold, goods: goods)
+            var coupon: AppliedCoupon?
+            if let couponID = basket.couponID {
+                coupon = try await self.coupons.use(couponID: couponID, fanID: fan.userID, orderID: orderID, goods: goods, in: transaction)
+            }
+            let total = try Self.total(hold: hold, goods: goods, coupon: coupon)
             guard total == quoted else {
                 throw Problem.conflict(detail: "The price changed while the payment was being set up; try again.", slug: "price-changed")
             }
@@ -91,7 +105,8 @@ extension CheckoutService {
                     holdID: hold.holdID, until: min(now.addingTimeInterval(keepFor), hold.createdAt.addingTimeInterval(2 * keepFor)), in: transaction)
             }
             let order = try await self.openBasketOrder(
-                id: orderID, fanID: fan.userID, hold: hold, goods: goods, total: total, method: .gateway, status: "pending_payment", tickets: [],
+                id: orderID, fanID: fan.userID, hold: hold, goods: goods, coupon: coupon, total: total, method: .gateway, status: "pending_payment",
+                tickets: [],
                 payments: [payment], note: "Waiting for \(total.amount) \(total.currency.rawValue) at the payment gateway.", at: now, in: transaction)
             let body = String(decoding: try JSONCoding.encoder.encode(GatewayCheckoutStarted(order: order, paymentIntent: intent)), as: UTF8.self)
             try await IdempotencyKeys.record(scope: scope, key: key, status: 202, body: body, in: transaction)
@@ -109,20 +124,25 @@ extension CheckoutService {
         return hold
     }
 
-    private static func total(hold: PricedHold?, goods: [ReservedGoods]) throws -> Money {
+    /// The seats and the goods, less the coupon's discount.
+    private static func total(hold: PricedHold?, goods: [ReservedGoods], coupon: AppliedCoupon?) throws -> Money {
         let currency = hold?.total.currency ?? goods.first?.total.currency ?? .krw
-        return try Money.sum((hold.map { [$0.total] } ?? []) + goods.map(\.total), currency: currency)
+        let gross = try Money.sum((hold.map { [$0.total] } ?? []) + goods.map(\.total), currency: currency)
+        return try gross.subtracting(coupon?.discount ?? .zero(currency))
     }
 
     /// Writes the order, its tickets, its goods and its first history entry, and answers it as written.
     private func openBasketOrder(
-        id orderID: String, fanID: String, hold: PricedHold?, goods: [ReservedGoods], total: Money, method: Method, status: String,
+        id orderID: String, fanID: String, hold: PricedHold?, goods: [ReservedGoods], coupon: AppliedCoupon?, total: Money, method: Method,
+        status: String,
         tickets issued: [Ticket], payments: [Payment], note: String, at now: Date, in transaction: DatabaseTransaction
     ) async throws -> Order {
         try await transaction.sql.raw("""
-            INSERT INTO orders (id, fan_id, hold_id, performance_id, method, status, total_amount, refunded_amount, currency, created_at, updated_at)
+            INSERT INTO orders (id, fan_id, hold_id, performance_id, method, status, total_amount, refunded_amount, discount_amount, coupon_id,
+                                currency, created_at, updated_at)
             VALUES (\(bind: orderID), \(bind: fanID), \(bind: hold?.holdID ?? Self.goodsOnlyKey(orderID: orderID)), \(bind: hold?.performanceID ?? ""),
-                    \(bind: method.rawValue), \(bind: status), \(bind: total.amount), 0, \(bind: total.currency.rawValue), \(bind: now), \(bind: now))
+                    \(bind: method.rawValue), \(bind: status), \(bind: total.amount), 0, \(bind: coupon?.discount.amount ?? 0), \(bind: coupon?.couponID),
+                    \(bind: total.currency.rawValue), \(bind: now), \(bind: now))
             """).run()
         try await OrderStatements.insertItems(orderID: orderID, tickets: issued, in: transaction)
         var lines: SQLQueryString = ""
@@ -130,12 +150,13 @@ extension CheckoutService {
             if index > 0 { lines += ", " }
             lines += """
                 (\(bind: orderID), \(bind: line.reservationId), \(bind: line.productId), \(bind: line.optionId), \(bind: line.productName),
-                 \(bind: line.optionName), \(bind: line.quantity), \(bind: line.unitPrice.amount), \(bind: line.unitPrice.currency.rawValue), 'active')
+                 \(bind: line.optionName), \(bind: line.quantity), \(bind: line.unitPrice.amount), \(bind: line.unitPrice.currency.rawValue), 'active',
+                 \(bind: coupon?.perLine[line.reservationId] ?? 0))
                 """
         }
         try await transaction.sql.raw("""
             INSERT INTO order_goods (order_id, reservation_id, product_id, option_id, product_name, option_name, quantity, unit_price_amount,
-                                     currency, status)
+                                     currency, status, discount_amount)
             VALUES \(lines)
             """).run()
         try await recordHistory(orderID: orderID, status: status, note: note, at: now, in: transaction)
@@ -144,7 +165,8 @@ extension CheckoutService {
         }.sorted { ($0.label ?? "", $0.ticketId) < ($1.label ?? "", $1.ticketId) }
         return Order(
             id: orderID, status: status, performanceId: hold?.performanceID, holdId: hold?.holdID, method: method.rawValue, items: items,
-            goods: goods.map { Order.GoodsItem(reserved: $0, status: "active") }, total: total, refunded: .zero(total.currency),
+            goods: goods.map { Order.GoodsItem(reserved: $0, discount: coupon?.perLine[$0.reservationId] ?? 0, status: "active") }, total: total,
+            discount: coupon?.discount ?? .zero(total.currency), couponId: coupon?.couponID, refunded: .zero(total.currency),
             payments: payments, refunds: [], history: [Order.HistoryEntry(status: status, note: note, at: now)], createdAt: now)
     }
 
@@ -152,7 +174,7 @@ extension CheckoutService {
 
     static func goodsItems(orderID: String, in sql: any SQLDatabase) async throws -> [Order.GoodsItem] {
         try await sql.raw("""
-            SELECT reservation_id, product_id, option_id, product_name, option_name, quantity, unit_price_amount, currency, status
+            SELECT reservation_id, product_id, option_id, product_name, option_name, quantity, unit_price_amount, discount_amount, currency, status
             FROM order_goods WHERE order_id = \(bind: orderID) ORDER BY reservation_id
             """).all().map { row in
                 let quantity = try row.decode(column: "quantity", as: Int.self)
@@ -161,7 +183,9 @@ extension CheckoutService {
                     id: try row.decode(column: "reservation_id", as: String.self), productId: try row.decode(column: "product_id", as: String.self),
                     optionId: try row.decode(column: "option_id", as: String.self), name: try row.decode(column: "product_name", as: String.self),
                     optionName: try row.decode(column: "option_name", as: String.self), quantity: quantity, unitPrice: unitPrice,
-                    total: try unitPrice.multiplied(by: quantity), status: try row.decode(column: "status", as: String.self))
+                    total: try unitPrice.multiplied(by: quantity),
+                    discount: Money(amount: try row.decode(column: "discount_amount", as: Int64.self), currency: unitPrice.currency),
+                    status: try row.decode(column: "status", as: String.self))
             }
     }
 
@@ -174,12 +198,16 @@ extension CheckoutService {
     func cancelGoods(orderID: String, lines: [Order.GoodsItem], reason: String, at now: Date, in transaction: DatabaseTransaction) async throws {
         let returned = try await products.returnGoods(orderID: orderID, reservationIDs: lines.map(\.id), in: transaction)
         guard !returned.isEmpty else { return }
-        let refund = try Money.sum(returned.map(\.total), currency: returned[0].total.currency)
+        let back = Set(returned.map(\.reservationId))
+        let refund = try Money.sum(lines.filter { back.contains($0.id) }.map(\.paid), currency: returned[0].total.currency)
         _ = try await payments.refund(orderID: orderID, amount: refund.amount, reason: reason, in: transaction)
         try await transaction.sql.raw("""
             UPDATE order_goods SET status = 'cancelled'
             WHERE order_id = \(bind: orderID) AND reservation_id IN \(SQLQueryString.list(returned.map(\.reservationId)))
             """).run()
+        // Once nothing the coupon paid for is left, the fan has the coupon again (while it is valid).
+        let discounted = try await Self.goodsItems(orderID: orderID, in: transaction.sql).filter { $0.status == "active" && $0.discount.amount > 0 }
+        if discounted.isEmpty { try await coupons.giveBack(orderID: orderID, in: transaction) }
         let status = try await statusAfterCancelling(orderID: orderID, in: transaction)
         try await transaction.sql.raw("""
             UPDATE orders SET status = \(bind: status), refunded_amount = refunded_amount + \(bind: refund.amount), updated_at = \(bind: now)
@@ -202,9 +230,14 @@ extension CheckoutService {
 }
 
 extension Order.GoodsItem {
-    init(reserved: ReservedGoods, status: String) {
+    init(reserved: ReservedGoods, discount: Int64, status: String) {
         self.init(
             id: reserved.reservationId, productId: reserved.productId, optionId: reserved.optionId, name: reserved.productName,
-            optionName: reserved.optionName, quantity: reserved.quantity, unitPrice: reserved.unitPrice, total: reserved.total, status: status)
+            optionName: reserved.optionName, quantity: reserved.quantity, unitPrice: reserved.unitPrice, total: reserved.total,
+            discount: Money(amount: discount, currency: reserved.total.currency), status: status)
     }
+
+    /// What the fan paid for this line: its total less the coupon's share.
+    /// (The share never exceeds the line's total: it is spread in proportion to the totals.)
+    var paid: Money { Money(amount: total.amount - discount.amount, currency: total.currency) }
 }

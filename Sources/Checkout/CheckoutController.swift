@@ -17,6 +17,8 @@ public struct CheckoutController: Sendable {
         let holdId: String?
         /// Goods bought in the same order, beside or instead of the hold.
         let items: [GoodsRequest]?
+        /// A coupon the fan holds (its `couponId`), off the goods it covers.
+        let couponId: String?
         let method: CheckoutService.Method
     }
 
@@ -31,7 +33,7 @@ public struct CheckoutController: Sendable {
             let key = try request.idempotencyKey()
             let body = try await request.decodeJSON(as: CheckoutRequest.self, context: context)
             let result = try await service.checkout(
-                holdID: body.holdId, items: body.items ?? [], method: body.method, idempotencyKey: key, fan: context.principal,
+                holdID: body.holdId, items: body.items ?? [], couponID: body.couponId, method: body.method, idempotencyKey: key, fan: context.principal,
                 accessToken: request.headers[.queueAccess])
             return Response.recordedJSON(status: result.status, body: result.body)
         }

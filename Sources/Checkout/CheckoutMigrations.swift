@@ -82,5 +82,15 @@ extension CheckoutService {
                 "CREATE INDEX order_goods_product ON order_goods (product_id)",
             ]
         },
+        // A coupon's discount: on the order (what it took off the total) and on each goods line
+        // (its share, so a line cancelled later gives back what was paid for it).
+        Migration("0004_add_order_discounts") { dialect in
+            let money = dialect == .postgres ? "BIGINT" : "INTEGER"
+            return [
+                "ALTER TABLE orders ADD COLUMN discount_amount \(money) NOT NULL DEFAULT 0",
+                "ALTER TABLE orders ADD COLUMN coupon_id TEXT",
+                "ALTER TABLE order_goods ADD COLUMN discount_amount \(money) NOT NULL DEFAULT 0",
+            ]
+        },
     ])
 }

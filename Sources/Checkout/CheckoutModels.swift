@@ -25,6 +25,8 @@ public struct Order: Codable, Sendable {
         public let quantity: Int
         public let unitPrice: Money
         public let total: Money
+        /// The coupon's share of the order's discount on this line: it paid `total − discount`.
+        public let discount: Money
         /// active or cancelled.
         public let status: String
     }
@@ -45,7 +47,11 @@ public struct Order: Codable, Sendable {
     /// The tickets.
     public let items: [Item]
     public let goods: [GoodsItem]
+    /// What was paid: tickets and goods, less `discount`.
     public let total: Money
+    /// What the coupon (`couponId`) took off.
+    public let discount: Money
+    public let couponId: String?
     public let refunded: Money
     public let payments: [Payment]
     public let refunds: [Refund]
@@ -57,7 +63,7 @@ extension Order {
     /// This order with `payment` added to its payments (a wallet checkout writes the order first).
     func paid(by payment: Payment) -> Order {
         Order(
-            id: id, status: status, performanceId: performanceId, holdId: holdId, method: method, items: items, goods: goods, total: total,
+            id: id, status: status, performanceId: performanceId, holdId: holdId, method: method, items: items, goods: goods, total: total, discount: discount, couponId: couponId,
             refunded: refunded, payments: payments + [payment], refunds: refunds, history: history, createdAt: createdAt)
     }
 }

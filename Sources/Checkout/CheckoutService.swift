@@ -19,8 +19,9 @@ public final class CheckoutService: Sendable {
     let database: Database
     let tickets: TicketService
     let payments: PaymentService
-    /// The goods an order may carry beside (or instead of) tickets.
+    /// The goods an order may carry beside (or instead of) tickets, and the coupons off them.
     let products: ProductService
+    let coupons: CouponService
     let clock: any WallClock
     let ids: IDGenerator
     let logger: Logger
@@ -33,11 +34,13 @@ public final class CheckoutService: Sendable {
     let admission: any ShopperAdmission
 
     public init(
-        database: Database, tickets: TicketService, payments: PaymentService, products: ProductService, gatewayHoldMinutes: Double = 10,
+        database: Database, tickets: TicketService, payments: PaymentService, products: ProductService, coupons: CouponService,
+        gatewayHoldMinutes: Double = 10,
         clock: any WallClock, logger: Logger, admission: any ShopperAdmission = OpenAdmission()
     ) {
         self.admission = admission
         self.products = products
+        self.coupons = coupons
         self.gatewayHoldMinutes = gatewayHoldMinutes
         self.database = database
         self.tickets = tickets
@@ -62,18 +65,21 @@ public final class CheckoutService: Sendable {
     struct BasketFingerprint: Encodable {
         let holdId: String?
         let items: [GoodsRequest]
+        let couponId: String?
         let method: String
     }
 
     /// Pays for a hold, goods, or both in one order. Without goods it is `checkout(holdID:…)`.
     public func checkout(
-        holdID: String?, items: [GoodsRequest], method: Method, idempotencyKey: String, fan: Principal, accessToken: String? = nil
+        holdID: String?, items: [GoodsRequest], couponID: String? = nil, method: Method, idempotencyKey: String, fan: Principal,
+        accessToken: String? = nil
     ) async throws -> (status: Int, body: String) {
         guard !items.isEmpty else {
+            if couponID != nil { throw Problem.validation([.init(field: "couponId", message: "applies to goods; there are no items")]) }
             guard let holdID else { throw Problem.validation([.init(field: "holdId", message: "is required when there are no items")]) }
             return try await checkout(holdID: holdID, method: method, idempotencyKey: idempotencyKey, fan: fan, accessToken: accessToken)
         }
-        let basket = Basket(holdID: holdID, items: items)
+        let basket = Basket(holdID: holdID, items: items, couponID: couponID)
         let result =
             switch method {
             case .wallet: try await walletCheckout(basket, key: idempotencyKey, fan: fan, accessToken: accessToken)
@@ -214,6 +220,7 @@ public final class CheckoutService: Sendable {
         guard paid else {
             try await setStatus("payment_failed", orderID: orderID, at: now, in: transaction)
             try await products.release(orderID: orderID, in: transaction)
+            try await coupons.giveBack(orderID: orderID, in: transaction)
             try await recordHistory(
                 orderID: orderID, status: "payment_failed",
                 note: hasSeats
@@ -263,6 +270,7 @@ public final class CheckoutService: Sendable {
     ) async throws {
         let total = try row.decode(column: "total_amount", as: Int64.self)
         try await setStatus("cancelled", orderID: orderID, at: now, in: transaction)
+        try await coupons.giveBack(orderID: orderID, in: transaction)
         _ = try await payments.refund(orderID: orderID, amount: total, reason: reason, in: transaction)
         try await transaction.sql.raw("UPDATE orders SET refunded_amount = \(bind: total) WHERE id = \(bind: orderID)").run()
         try await recordHistory(orderID: orderID, status: "cancelled", note: note, at: now, in: transaction)
@@ -292,7 +300,7 @@ public final class CheckoutService: Sendable {
         }.sorted { ($0.label ?? "", $0.ticketId) < ($1.label ?? "", $1.ticketId) }
         return Order(
             id: orderID, status: status, performanceId: hold.performanceID, holdId: hold.holdID, method: method.rawValue, items: items,
-            goods: [], total: hold.total, refunded: .zero(hold.total.currency), payments: payments, refunds: [],
+            goods: [], total: hold.total, discount: .zero(hold.total.currency), couponId: nil, refunded: .zero(hold.total.currency), payments: payments, refunds: [],
             history: [Order.HistoryEntry(status: status, note: note, at: now)], createdAt: now)
     }
 
@@ -410,7 +418,7 @@ public final class CheckoutService: Sendable {
                 feePercent = plan.feePercent
                 deadline = plan.deadline
             }
-            let goodsGross = try Money.sum(scope.goods.map(\.total), currency: scope.currency)
+            let goodsGross = try Money.sum(scope.goods.map(\.paid), currency: scope.currency)
             let gross = try ticketGross.adding(goodsGross)
             return CancellationQuote(
                 orderId: orderID, ticketIds: chosenTickets, goodsIds: scope.goods.map(\.id), gross: gross, fee: fee,
@@ -582,8 +590,8 @@ public final class CheckoutService: Sendable {
 
     private func loadOrder(id: String, in sql: any SQLDatabase) async throws -> Order {
         guard let row = try await sql.raw("""
-            SELECT id, status, performance_id, hold_id, method, total_amount, refunded_amount, currency, created_at FROM orders
-            WHERE id = \(bind: id)
+            SELECT id, status, performance_id, hold_id, method, total_amount, refunded_amount, discount_amount, coupon_id, currency, created_at
+            FROM orders WHERE id = \(bind: id)
             """).first()
         else { throw Problem.notFound(detail: "No such order.") }
         let currency = Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw
@@ -613,6 +621,8 @@ public final class CheckoutService: Sendable {
             performanceId: goodsOnly ? nil : try row.decode(column: "performance_id", as: String.self), holdId: goodsOnly ? nil : holdID,
             method: try row.decode(column: "method", as: String.self), items: items, goods: goods,
             total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency),
+            discount: Money(amount: try row.decode(column: "discount_amount", as: Int64.self), currency: currency),
+            couponId: try row.decode(column: "coupon_id", as: String?.self),
             refunded: Money(amount: try row.decode(column: "refunded_amount", as: Int64.self), currency: currency),
             payments: money.payments, refunds: money.refunds, history: history, createdAt: try row.decode(column: "created_at", as: Date.self))
     }

@@ -6,9 +6,11 @@ import Hummingbird
 /// `/v1/products`: the shop's goods, and the organizer's desk for them.
 public struct CommerceController: Sendable {
     let products: ProductService
+    let coupons: CouponService
 
-    public init(products: ProductService) {
+    public init(products: ProductService, coupons: CouponService) {
         self.products = products
+        self.coupons = coupons
     }
 
     struct StockRequest: Decodable {
@@ -35,6 +37,26 @@ public struct CommerceController: Sendable {
             return try Response.json(try await products.setStock(
                 productID: try context.parameters.require("productId"), optionID: try context.parameters.require("optionId"),
                 stock: body.stock, by: context.principal))
+        }
+        desk.post("/coupons") { request, context in
+            let draft = try await request.decodeJSON(as: CouponService.CouponDraft.self, context: context)
+            return try Response.json(try await coupons.createCoupon(draft, by: context.principal), status: .created)
+        }
+        desk.get("/organizers/me/coupons") { _, context in
+            try Response.json(Items(items: try await coupons.coupons(of: context.principal)))
+        }
+        let fans = routes.group("/v1", context: AuthenticatedContext.self)
+        fans.post("/coupons/:couponId/claim") { _, context in
+            try Response.json(try await coupons.claim(couponID: try context.parameters.require("couponId"), by: context.principal), status: .created)
+        }
+        fans.get("/me/coupons") { _, context in
+            try Response.json(Items(items: try await coupons.coupons(ofFan: context.principal)))
+        }
+        routes.get("/v1/products/:productId/coupons") { _, context in
+            try Response.json(Items(items: try await coupons.claimable(forProduct: try context.parameters.require("productId"))))
+        }
+        routes.get("/v1/coupons/:couponId") { _, context in
+            try Response.json(try await coupons.coupon(id: try context.parameters.require("couponId")))
         }
         // The organizer's own products, archived ones too.
         desk.get("/organizers/me/products") { request, context in

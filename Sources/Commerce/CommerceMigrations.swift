@@ -70,5 +70,46 @@ extension ProductService {
                 """,
             ]
         },
+        // First-come coupons: how many may be issued and how many were (the conditional update
+        // that issues one is the last guard), and the one each fan holds.
+        Migration("0002_create_coupons") { dialect in
+            let money = dialect == .postgres ? "BIGINT" : "INTEGER"
+            return [
+                """
+                CREATE TABLE coupons (
+                    id TEXT PRIMARY KEY,
+                    organizer_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    discount_amount \(money),
+                    discount_percent INTEGER,
+                    minimum_order_amount \(money) NOT NULL DEFAULT 0,
+                    currency TEXT NOT NULL,
+                    total_issuable INTEGER NOT NULL,
+                    issued INTEGER NOT NULL DEFAULT 0 CHECK (issued <= total_issuable),
+                    valid_from TIMESTAMPTZ NOT NULL,
+                    valid_until TIMESTAMPTZ NOT NULL,
+                    event_id TEXT,
+                    -- The products it applies to, comma-separated; empty: every product in scope.
+                    product_ids TEXT NOT NULL,
+                    created_at TIMESTAMPTZ NOT NULL
+                )
+                """,
+                "CREATE INDEX coupons_organizer ON coupons (organizer_id, id)",
+                """
+                CREATE TABLE fan_coupons (
+                    id TEXT PRIMARY KEY,
+                    coupon_id TEXT NOT NULL REFERENCES coupons (id),
+                    fan_id TEXT NOT NULL,
+                    -- issued, or used (by order_id).
+                    status TEXT NOT NULL,
+                    order_id TEXT,
+                    claimed_at TIMESTAMPTZ NOT NULL,
+                    used_at TIMESTAMPTZ
+                )
+                """,
+                "CREATE UNIQUE INDEX fan_coupons_one_per_fan ON fan_coupons (coupon_id, fan_id)",
+                "CREATE INDEX fan_coupons_fan ON fan_coupons (fan_id, id)",
+            ]
+        },
     ])
 }

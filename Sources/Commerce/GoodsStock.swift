@@ -58,13 +58,19 @@ extension ProductService {
         return reserved
     }
 
-    /// What `requests` would cost now, with the same checks as `reserve` but taking nothing
-    /// (a gateway checkout registers the amount before it takes the stock).
-    public func quote(_ requests: [GoodsRequest], in sql: any SQLDatabase) async throws -> Money {
+    /// What `requests` would cost now, line by line, with the same checks as `reserve` but
+    /// taking nothing (a gateway checkout registers the amount before it takes the stock). The
+    /// lines' reservation IDs are their option IDs: nothing is reserved yet.
+    public func quote(_ requests: [GoodsRequest], in sql: any SQLDatabase) async throws -> [ReservedGoods] {
         let wanted = try Self.merged(requests)
         let options = try await pricedOptions(wanted, at: clock.now(), in: sql)
         try Self.requireInStock(wanted.filter { options[$0.optionId]!.stockLeft < $0.quantity }.map(\.optionId))
-        return try Money.sum(try wanted.map { try options[$0.optionId]!.price.multiplied(by: $0.quantity) }, currency: .krw)
+        return try wanted.map { line in
+            let option = options[line.optionId]!
+            return ReservedGoods(
+                reservationId: line.optionId, productId: option.productID, optionId: line.optionId, productName: option.productName,
+                optionName: option.optionName, quantity: line.quantity, unitPrice: option.price, total: try option.price.multiplied(by: line.quantity))
+        }
     }
 
     struct PricedOption {

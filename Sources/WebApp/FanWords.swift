@@ -77,6 +77,16 @@ extension WordTable {
         "keepShopping": ("계속 쇼핑하기", "Keep shopping"),
         "withCart": ("장바구니 상품도 같은 주문으로 결제: %s", "Pay for your cart in the same order: %s"),
         "eventGoods": ("이 공연의 굿즈", "Goods for this show"),
-        "goodsFull": ("상품은 수수료 없이 전액 돌려받습니다.", "Goods come back in full, with no fee."), "noSuchProduct": ("이런 상품이 없습니다.", "There is no such product."),
+        "goodsFull": ("상품은 수수료 없이 전액 돌려받습니다.", "Goods come back in full, with no fee."),
+        // Coupons.
+        "couponsHere": ("이 상품에 쓸 수 있는 쿠폰", "Coupons for this"), "getCoupon": ("쿠폰 받기", "Get the coupon"),
+        "gotCoupon": ("쿠폰을 받았습니다. 장바구니에서 쓸 수 있습니다.", "It is yours: use it in your cart."),
+        "couponsGone": ("쿠폰이 모두 소진되었습니다.", "All of them have been given out."), "alreadyHave": ("이미 받은 쿠폰입니다.", "You already have it."),
+        "couponOff": ("%s 할인", "%s off"), "couponPercent": ("%d% 할인", "%d% off"), "minimumNote": ("%s 이상 구매 시", "on %s or more"),
+        "couponLeft": ("%d장 남음", "%d left"), "coupon": ("쿠폰", "Coupon"), "noCoupon": ("쿠폰 사용 안 함", "No coupon"),
+        "discountLine": ("쿠폰 할인", "Coupon discount"),
+        "couponNotApplicable": ("이 쿠폰으로 할인되는 상품이 장바구니에 없습니다.", "This coupon covers none of the goods in your cart."),
+        "couponMinimum": ("쿠폰의 최소 구매 금액에 미치지 않습니다.", "The goods it covers do not reach the coupon's minimum."),
+        "couponUsed": ("이미 사용한 쿠폰입니다.", "That coupon has been used."), "noSuchProduct": ("이런 상품이 없습니다.", "There is no such product."),
     ])
 }

@@ -16,6 +16,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, ARTIFACTS = sys.argv[1], sys.argv[2]
@@ -721,9 +722,18 @@ class Journeys(unittest.TestCase):
             self.assertEqual(driver.find_element(By.ID, "quantity").get_attribute("value"), "2", "kept to the limit of 2 per fan")
             driver.find_element(By.ID, "add-to-cart").click()
             self.wait(driver, seen.visibility_of_element_located((By.ID, "added")))
+            # The tour's coupon, claimed on the product's page.
+            coupons = self.wait(driver, seen.visibility_of_element_located((By.ID, "product-coupons")))
+            self.assertIn("Aurora tour 10% · 10% off · on ₩50,000 or more", coupons.text)
+            coupons.find_element(By.TAG_NAME, "button").click()
+            self.wait(driver, lambda d: "It is yours" in coupons.text)
             driver.get(f"{BASE}/cart")
             pay = self.wait(driver, seen.visibility_of_element_located((By.ID, "cart-pay")))
             self.assertIn("₩90,000", pay.text)
+            chooser = self.wait(driver, seen.visibility_of_element_located((By.ID, "coupon")))
+            Select(chooser).select_by_visible_text("Aurora tour 10% · 10% off · on ₩50,000 or more")
+            self.wait(driver, lambda d: "−₩9,000" in d.find_element(By.ID, "cart-discount").text)
+            self.assertIn("₩81,000", pay.text)
             self.assertIn("Aurora Light Stick", driver.find_element(By.ID, "cart-lines").text)
             self.assert_fits(driver, "the cart")
             driver.save_screenshot(f"{ARTIFACTS}/cart-en-360.png")
@@ -738,18 +748,20 @@ class Journeys(unittest.TestCase):
             driver.execute_script("arguments[0].click()", card.find_element(By.CSS_SELECTOR, "input[name=goods]"))
             card.find_element(By.CSS_SELECTOR, ".cancel-start").click()
             quote = self.wait(driver, lambda d: card.find_element(By.CSS_SELECTOR, ".quote") if card.find_element(By.CSS_SELECTOR, ".quote").is_displayed() else None)
-            self.assertIn("₩90,000", quote.text)
+            self.assertIn("₩81,000", quote.text, "what was paid for them, after the coupon")
             self.assertIn("Goods come back in full", quote.text)
             self.assertNotIn("Cancellation fee", quote.text, "no fee is taken on goods")
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", quote)
             self.assert_fits(driver, "my orders with goods")
             driver.save_screenshot(f"{ARTIFACTS}/orders-goods-en-360.png")
             quote.find_element(By.CSS_SELECTOR, "button.danger").click()
-            self.wait(driver, lambda d: "Cancelled: ₩90,000 comes back to you." in d.find_element(By.CSS_SELECTOR, ".order-card .order-note").text)
+            self.wait(driver, lambda d: "Cancelled: ₩81,000 comes back to you." in d.find_element(By.CSS_SELECTOR, ".order-card .order-note").text)
         finally:
             driver.quit()
         _, stick_now = api("GET", f"/v1/products/{stick['id']}")
         self.assertEqual(stick_now["options"][0]["stock"], stick["options"][0]["stock"], "the cancelled sticks are on sale again")
+        _, mine = api("GET", "/v1/me/coupons", token=token)
+        self.assertEqual([c["status"] for c in mine["items"]], ["issued"], "the coupon came back with the goods")
 
     def test_a_fan_buys_standing_tickets_by_tier_and_number(self):
         event = first_event_id("Daybreak")
@@ -839,8 +851,10 @@ class Journeys(unittest.TestCase):
         event = first_event_id("Aurora")
         _, details = api("GET", f"/v1/events/{event}")
         standing = api("GET", f"/v1/events/{first_event_id('Daybreak')}")[1]["performances"][0]["id"]
+        _, goods = api("GET", "/v1/products?q=t-shirt")
         pages = ["/", f"/events/{event}", f"/performances/{details['performances'][0]['id']}", f"/performances/{standing}",
-                 "/signin", "/signup", "/no/such/page", "/tickets", "/orders", "/wallet", "/scan", "/organizer"]
+                 "/signin", "/signup", "/no/such/page", "/tickets", "/orders", "/wallet", "/scan", "/organizer",
+                 "/shop", f"/products/{goods['items'][0]['id']}", "/cart"]
         problems = []
         for language in ("en", "ko"):
             driver = browser(1280, 900, language)

@@ -45,11 +45,12 @@ import Testing
             return option?["stock"] as? Int ?? -1
         }
 
-        func buy(_ items: [[String: Any]], hold: String? = nil, fan: String, method: String = "wallet", key: String = UUID().uuidString) async throws
-            -> OnSale.Reply
-        {
+        func buy(
+            _ items: [[String: Any]], hold: String? = nil, fan: String, method: String = "wallet", coupon: String? = nil, key: String = UUID().uuidString
+        ) async throws -> OnSale.Reply {
             var body: [String: Any] = ["items": items, "method": method]
             if let hold { body["holdId"] = hold }
+            if let coupon { body["couponId"] = coupon }
             return try await sale.call(.post, "/v1/checkout", fan: fan, body: body, headers: [HTTPField.Name("Idempotency-Key")!: key])
         }
     }

@@ -9,6 +9,8 @@
   var body = document.getElementById("cart-lines"), totalNode = document.getElementById("cart-total");
   var pay = document.getElementById("cart-pay"), done = document.getElementById("cart-done");
   var products = {};
+  var couponSelect = document.getElementById("coupon"), couponChoice = document.getElementById("coupon-choice");
+  var heldCoupons = {};
   // One key per attempt: a retried click after a lost answer is the same payment, not a second one.
   var attemptKey = null;
 
@@ -43,8 +45,19 @@
       body.appendChild(row);
       total += choice.price.amount * line.quantity;
     });
-    totalNode.textContent = D.money(total);
-    pay.textContent = t("payGoodsPoints").replace("%s", D.money(total));
+    // The chosen coupon's discount, as the server will work it out.
+    var coupon = heldCoupons[couponSelect.value], off = 0, discountLine = document.getElementById("discount-line");
+    if (coupon) {
+      var estimate = window.BoxofficeCoupons.discount(coupon, lines.map(function (line) {
+        var product = products[line.productId];
+        return { productId: product.id, eventId: product.eventId, total: option(line).price.amount * line.quantity };
+      }));
+      off = estimate.off;
+      document.getElementById("cart-discount").textContent = off ? "−" + D.money(off) : t(estimate.reason);
+    }
+    discountLine.hidden = !coupon;
+    totalNode.textContent = D.money(total - off);
+    pay.textContent = t("payGoodsPoints").replace("%s", D.money(total - off));
     status.hidden = true;
     form.hidden = false;
   }
@@ -57,7 +70,9 @@
     attemptKey = attemptKey || (window.crypto && window.crypto.randomUUID ? window.crypto.randomUUID() : String(Date.now()) + Math.random());
     pay.disabled = true;
     try {
-      await D.api("POST", "/v1/checkout", { items: items, method: "wallet" }, undefined, { "Idempotency-Key": attemptKey });
+      var body = { items: items, method: "wallet" };
+      if (couponSelect.value) body.couponId = couponSelect.value;
+      await D.api("POST", "/v1/checkout", body, undefined, { "Idempotency-Key": attemptKey });
       Cart.clear();
       attemptKey = null;
       form.hidden = true;
@@ -69,7 +84,8 @@
       attemptKey = null;
       var slug = String(problem.type || "").replace("/problems/", "");
       if (slug === "sold-out") { await refresh(); render(problem.soldOutOptionIds || []); }
-      var words = { "sold-out": "goneNow", "not-on-sale": "notOnSaleNow", "limit-reached": "limitReached", "insufficient-funds": "notEnoughPoints" };
+      var words = { "sold-out": "goneNow", "not-on-sale": "notOnSaleNow", "limit-reached": "limitReached", "insufficient-funds": "notEnoughPoints",
+        "coupon-not-applicable": "couponNotApplicable", "coupon-minimum-not-met": "couponMinimum", "coupon-not-held": "couponUsed" };
       D.showProblem(form, words[slug] ? { title: t(words[slug]) } : problem);
       return;
     } finally { pay.disabled = false; }
@@ -82,5 +98,18 @@
     }));
   }
 
-  (async function () { await refresh(); render(); })();
+  // The fan's unused coupons (signed out: none; the checkout asks to sign in).
+  async function loadCoupons() {
+    try {
+      var mine = await D.api("GET", "/v1/me/coupons");
+      mine.items.filter(function (held) { return held.status === "issued"; }).forEach(function (held) {
+        heldCoupons[held.couponId] = held.coupon;
+        couponSelect.appendChild(el("option", { value: held.couponId }, held.coupon.name + " · " + window.BoxofficeCoupons.describe(held.coupon)));
+      });
+      couponChoice.hidden = couponSelect.options.length < 2;
+    } catch (ignored) { couponChoice.hidden = true; }
+  }
+  couponSelect.addEventListener("change", function () { attemptKey = null; render(); });
+
+  (async function () { await Promise.all([refresh(), loadCoupons()]); render(); })();
 })();

@@ -68,11 +68,44 @@
     added.focus();
   });
 
+  // The coupons that cover this product: claimed here, used in the cart.
+  async function showCoupons() {
+    var box = document.getElementById("product-coupons"), list = box.querySelector(".coupon-list");
+    var found;
+    try { found = await D.api("GET", "/v1/products/" + encodeURIComponent(product.id) + "/coupons"); } catch (ignored) { return; }
+    found.items.forEach(function (coupon) {
+      var item = el("li");
+      var words = window.BoxofficeCoupons.describe(coupon, true);
+      item.appendChild(el("span", {}, coupon.name + " · " + words));
+      var button = el("button", { type: "button", "class": "secondary" }, t("getCoupon"));
+      var note = el("span", { "class": "meta", role: "status" });
+      button.addEventListener("click", async function () {
+        button.disabled = true;
+        try {
+          await D.api("POST", "/v1/coupons/" + encodeURIComponent(coupon.id) + "/claim");
+          note.textContent = t("gotCoupon");
+          button.hidden = true;
+        } catch (problem) {
+          if (problem.status === 401) { window.location.assign(root.getAttribute("data-signin")); return; }
+          var slug = String(problem.type || "").replace("/problems/", "");
+          note.textContent = slug === "coupon-already-claimed" ? t("alreadyHave") : slug === "coupons-gone" ? t("couponsGone")
+            : [problem.title, problem.detail].filter(Boolean).join(" ");
+          button.disabled = slug !== "coupon-already-claimed" && slug !== "coupons-gone" ? false : true;
+        }
+      });
+      item.appendChild(button);
+      item.appendChild(note);
+      list.appendChild(item);
+    });
+    box.hidden = !found.items.length;
+  }
+
   (async function () {
     try {
       product = await D.api("GET", "/v1/products/" + encodeURIComponent(root.getAttribute("data-product")));
       if (product.status !== "active") { status.textContent = t("notOnSaleNow"); return; }
       render();
+      showCoupons();
     } catch (problem) {
       status.textContent = problem.status === 404 ? t("noSuchProduct") : [problem.title, problem.detail].filter(Boolean).join(" ");
     }
