@@ -233,6 +233,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Fulfilment",
+            dependencies: [
+                "BoxofficeKit",
+                "HTTPKit",
+                "Messaging",
+                "Persistence",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: Process manager: the workflow that spans Reservations, Commerce and Payments
         .target(
             name: "Checkout",
@@ -275,6 +288,7 @@ let package = Package(
                 "Catalog",
                 "Checkout",
                 "Commerce",
+                "Fulfilment",
                 "Payments",
                 "Reservations",
                 "Coordination",
@@ -409,6 +423,7 @@ let package = Package(
                 "BoxofficeServer",
                 "Checkout",
                 "Commerce",
+                "Fulfilment",
                 "HTTPKit",
                 "Mail",
                 "Payments",

@@ -2,6 +2,7 @@ import BoxofficeKit
 import Catalog
 import Checkout
 import Commerce
+import Fulfilment
 import Coordination
 import Foundation
 import HTTPKit
@@ -53,6 +54,8 @@ public final class BoxofficePlatform: Sendable {
     /// Merchandise: products, options and their stock; coupons off them.
     public let products: ProductService
     public let coupons: CouponService
+    /// Delivery: addresses and shipments.
+    public let fulfilment: FulfilmentService
     public let waitingRoom: WaitingRoomService
     /// Shared state for several nodes; nil when this node keeps it all in process.
     public let redis: RedisClient?
@@ -84,6 +87,7 @@ public final class BoxofficePlatform: Sendable {
         ReservationService.migrations,
         PaymentService.migrations,
         ProductService.migrations,
+        FulfilmentService.migrations,
         CheckoutService.migrations,
         SQLQueueStore.migrations,
         MailQueue.migrations,
@@ -199,9 +203,11 @@ public final class BoxofficePlatform: Sendable {
         let coupons = CouponService(
             database: database, clock: clock, logger: logger.with(component: "commerce"), organizers: CatalogOrganizers(catalog: catalog))
         self.coupons = coupons
+        let fulfilment = FulfilmentService(database: database, outbox: outbox, clock: clock, logger: logger.with(component: "fulfilment"))
+        self.fulfilment = fulfilment
         let checkout = CheckoutService(
-            database: database, tickets: tickets, payments: payments, products: products, coupons: coupons,
-            gatewayHoldMinutes: configuration.gatewayHoldMinutes,
+            database: database, tickets: tickets, payments: payments, products: products, coupons: coupons, outbox: outbox,
+            deliveries: FulfilmentDeliveries(fulfilment: fulfilment), gatewayHoldMinutes: configuration.gatewayHoldMinutes,
             clock: clock, logger: logger.with(component: "checkout"), admission: admission)
         self.checkout = checkout
         self.reconciler = CheckoutReconciler(
@@ -225,6 +231,7 @@ public final class BoxofficePlatform: Sendable {
         let contextSubscribers: [any EventSubscriber] = [
             InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
             PerformanceCancellationRefunds(checkout: checkout), GatewayPaymentSaga(checkout: checkout), GatewayRefunds(payments: payments),
+            OrderShipping(fulfilment: fulfilment), ShipmentUpdates(checkout: checkout),
             FinishedShopping(service: waitingRoom), VerificationMail(identity: identity, mail: mailQueue, publicURL: publicURL),
             FanNotifications(
                 catalog: catalog, checkout: checkout, tickets: tickets, fans: IdentityFans(identity: identity), mail: mailQueue,
@@ -309,6 +316,7 @@ public final class BoxofficePlatform: Sendable {
         ReservationController(service: reservations, availability: availability).addRoutes(to: registrar)
         TicketController(service: tickets).addRoutes(to: registrar)
         CommerceController(products: products, coupons: coupons).addRoutes(to: registrar)
+        FulfilmentController(service: fulfilment).addRoutes(to: registrar)
         PaymentsController(service: payments, sandbox: sandboxGateway).addRoutes(to: registrar)
         CheckoutController(
             service: checkout,

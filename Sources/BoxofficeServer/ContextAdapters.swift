@@ -1,7 +1,9 @@
 import BoxofficeKit
 import Synchronization
 import Catalog
+import Checkout
 import Commerce
+import Fulfilment
 import Identity
 import Reservations
 import WaitingRoom
@@ -117,5 +119,23 @@ final class DeferredAdmission: ShopperAdmission {
         }
         try await admission.requireAdmission(
             performanceID: performanceID, fanID: fanID, accessToken: accessToken, sessionMustBeRunning: sessionMustBeRunning)
+    }
+}
+
+/// Checkout's questions about delivery, answered from Fulfilment.
+struct FulfilmentDeliveries: Deliveries {
+    let fulfilment: FulfilmentService
+
+    func isAddress(_ addressID: String, ofFan fanID: String) async throws -> Bool {
+        try await fulfilment.address(id: addressID, fanID: fanID) != nil
+    }
+
+    func shipment(forOrder orderID: String) async throws -> OrderShipment? {
+        guard let shipment = try await fulfilment.shipment(forOrder: orderID) else { return nil }
+        let address = shipment.address
+        return OrderShipment(
+            id: shipment.id, status: shipment.status, orderIds: shipment.orderIds, carrier: shipment.carrier,
+            trackingNumber: shipment.trackingNumber, recipient: address.recipient, postcode: address.postcode,
+            address: [address.address1, address.address2].compactMap { $0 }.joined(separator: " "))
     }
 }

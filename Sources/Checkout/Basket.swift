@@ -2,6 +2,7 @@ import BoxofficeKit
 import Commerce
 import Foundation
 import HTTPKit
+import Messaging
 import Payments
 import Persistence
 import Reservations
@@ -13,10 +14,14 @@ struct Basket: Sendable {
     let items: [GoodsRequest]
     /// A coupon the fan holds, off the goods it covers.
     let couponID: String?
+    /// Where the goods go (for the shipping fee); nil: picked up at the venue.
+    let addressID: String?
 
     func fingerprint(_ method: CheckoutService.Method) -> CheckoutService.BasketFingerprint {
-        CheckoutService.BasketFingerprint(holdId: holdID, items: items, couponId: couponID, method: method.rawValue)
+        CheckoutService.BasketFingerprint(holdId: holdID, items: items, couponId: couponID, addressId: addressID, method: method.rawValue)
     }
+
+    var shippingFee: Money { addressID == nil ? .zero(.krw) : CheckoutService.shippingFee }
 }
 
 /// Orders with goods: one order and one payment for the seats and the goods together. The
@@ -43,10 +48,12 @@ extension CheckoutService {
             }
             var issued: [Ticket] = []
             if let hold { issued = try await self.tickets.issueTickets(for: hold, orderID: orderID, in: transaction) }
-            let total = try Self.total(hold: hold, goods: goods, coupon: coupon)
+            let total = try Self.total(hold: hold, goods: goods, coupon: coupon, basket: basket)
             let opened = try await self.openBasketOrder(
-                id: orderID, fanID: fan.userID, hold: hold, goods: goods, coupon: coupon, total: total, method: .wallet, status: "paid", tickets: issued,
-                payments: [], note: "Paid \(total.amount) \(total.currency.rawValue) from the wallet.", at: now, in: transaction)
+                id: orderID, fanID: fan.userID, hold: hold, goods: goods, coupon: coupon, basket: basket, total: total, method: .wallet,
+                status: "paid", tickets: issued, payments: [], note: "Paid \(total.amount) \(total.currency.rawValue) from the wallet.", at: now,
+                in: transaction)
+            try await self.announceDelivery(orderID: orderID, fanID: fan.userID, at: now, in: transaction)
             let payment = try await self.payments.payWithWallet(userID: fan.userID, amount: total, orderID: orderID, in: transaction)
             let body = String(
                 decoding: try JSONCoding.encoder.encode(CheckoutResult(order: opened.paid(by: payment), tickets: issued)), as: UTF8.self)
@@ -73,7 +80,7 @@ extension CheckoutService {
             if let couponID = basket.couponID {
                 coupon = try await self.coupons.quote(couponID: couponID, fanID: fan.userID, goods: goods, in: transaction.sql)
             }
-            return try Self.total(hold: hold, goods: goods, coupon: coupon)
+            return try Self.total(hold: hold, goods: goods, coupon: coupon, basket: basket)
         }
         let paymentID = ids.next()
         let seats = basket.holdID == nil ? "" : "Tickets and "
@@ -94,7 +101,7 @@ extension CheckoutService {
             if let couponID = basket.couponID {
                 coupon = try await self.coupons.use(couponID: couponID, fanID: fan.userID, orderID: orderID, goods: goods, in: transaction)
             }
-            let total = try Self.total(hold: hold, goods: goods, coupon: coupon)
+            let total = try Self.total(hold: hold, goods: goods, coupon: coupon, basket: basket)
             guard total == quoted else {
                 throw Problem.conflict(detail: "The price changed while the payment was being set up; try again.", slug: "price-changed")
             }
@@ -105,8 +112,8 @@ extension CheckoutService {
                     holdID: hold.holdID, until: min(now.addingTimeInterval(keepFor), hold.createdAt.addingTimeInterval(2 * keepFor)), in: transaction)
             }
             let order = try await self.openBasketOrder(
-                id: orderID, fanID: fan.userID, hold: hold, goods: goods, coupon: coupon, total: total, method: .gateway, status: "pending_payment",
-                tickets: [],
+                id: orderID, fanID: fan.userID, hold: hold, goods: goods, coupon: coupon, basket: basket, total: total, method: .gateway,
+                status: "pending_payment", tickets: [],
                 payments: [payment], note: "Waiting for \(total.amount) \(total.currency.rawValue) at the payment gateway.", at: now, in: transaction)
             let body = String(decoding: try JSONCoding.encoder.encode(GatewayCheckoutStarted(order: order, paymentIntent: intent)), as: UTF8.self)
             try await IdempotencyKeys.record(scope: scope, key: key, status: 202, body: body, in: transaction)
@@ -124,25 +131,25 @@ extension CheckoutService {
         return hold
     }
 
-    /// The seats and the goods, less the coupon's discount.
-    private static func total(hold: PricedHold?, goods: [ReservedGoods], coupon: AppliedCoupon?) throws -> Money {
+    /// The seats, the goods and their delivery, less the coupon's discount.
+    private static func total(hold: PricedHold?, goods: [ReservedGoods], coupon: AppliedCoupon?, basket: Basket) throws -> Money {
         let currency = hold?.total.currency ?? goods.first?.total.currency ?? .krw
-        let gross = try Money.sum((hold.map { [$0.total] } ?? []) + goods.map(\.total), currency: currency)
+        let gross = try Money.sum((hold.map { [$0.total] } ?? []) + goods.map(\.total) + [basket.shippingFee], currency: currency)
         return try gross.subtracting(coupon?.discount ?? .zero(currency))
     }
 
     /// Writes the order, its tickets, its goods and its first history entry, and answers it as written.
     private func openBasketOrder(
-        id orderID: String, fanID: String, hold: PricedHold?, goods: [ReservedGoods], coupon: AppliedCoupon?, total: Money, method: Method,
-        status: String,
+        id orderID: String, fanID: String, hold: PricedHold?, goods: [ReservedGoods], coupon: AppliedCoupon?, basket: Basket, total: Money,
+        method: Method, status: String,
         tickets issued: [Ticket], payments: [Payment], note: String, at now: Date, in transaction: DatabaseTransaction
     ) async throws -> Order {
         try await transaction.sql.raw("""
             INSERT INTO orders (id, fan_id, hold_id, performance_id, method, status, total_amount, refunded_amount, discount_amount, coupon_id,
-                                currency, created_at, updated_at)
+                                address_id, shipping_fee_amount, currency, created_at, updated_at)
             VALUES (\(bind: orderID), \(bind: fanID), \(bind: hold?.holdID ?? Self.goodsOnlyKey(orderID: orderID)), \(bind: hold?.performanceID ?? ""),
                     \(bind: method.rawValue), \(bind: status), \(bind: total.amount), 0, \(bind: coupon?.discount.amount ?? 0), \(bind: coupon?.couponID),
-                    \(bind: total.currency.rawValue), \(bind: now), \(bind: now))
+                    \(bind: basket.addressID), \(bind: basket.shippingFee.amount), \(bind: total.currency.rawValue), \(bind: now), \(bind: now))
             """).run()
         try await OrderStatements.insertItems(orderID: orderID, tickets: issued, in: transaction)
         var lines: SQLQueryString = ""
@@ -166,7 +173,8 @@ extension CheckoutService {
         return Order(
             id: orderID, status: status, performanceId: hold?.performanceID, holdId: hold?.holdID, method: method.rawValue, items: items,
             goods: goods.map { Order.GoodsItem(reserved: $0, discount: coupon?.perLine[$0.reservationId] ?? 0, status: "active") }, total: total,
-            discount: coupon?.discount ?? .zero(total.currency), couponId: coupon?.couponID, refunded: .zero(total.currency),
+            discount: coupon?.discount ?? .zero(total.currency), couponId: coupon?.couponID, shippingFee: basket.shippingFee,
+            addressId: basket.addressID, shipment: nil, refunded: .zero(total.currency),
             payments: payments, refunds: [], history: [Order.HistoryEntry(status: status, note: note, at: now)], createdAt: now)
     }
 
@@ -213,6 +221,9 @@ extension CheckoutService {
             UPDATE orders SET status = \(bind: status), refunded_amount = refunded_amount + \(bind: refund.amount), updated_at = \(bind: now)
             WHERE id = \(bind: orderID)
             """).run()
+        // Delivery hears of it: with no goods left, the order leaves its shipment.
+        let goodsLeft = try await Self.goodsItems(orderID: orderID, in: transaction.sql).filter { $0.status == "active" }.count
+        try await outbox.publish(OrderGoodsCancelled(orderId: orderID, goodsLeft: goodsLeft, at: now), in: transaction)
         let units = returned.reduce(0) { $0 + $1.quantity }
         try await recordHistory(
             orderID: orderID, status: status,

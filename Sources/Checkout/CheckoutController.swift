@@ -19,6 +19,8 @@ public struct CheckoutController: Sendable {
         let items: [GoodsRequest]?
         /// A coupon the fan holds (its `couponId`), off the goods it covers.
         let couponId: String?
+        /// Where the goods go (one of the fan's addresses, for a shipping fee); none: picked up at the venue.
+        let addressId: String?
         let method: CheckoutService.Method
     }
 
@@ -33,7 +35,7 @@ public struct CheckoutController: Sendable {
             let key = try request.idempotencyKey()
             let body = try await request.decodeJSON(as: CheckoutRequest.self, context: context)
             let result = try await service.checkout(
-                holdID: body.holdId, items: body.items ?? [], couponID: body.couponId, method: body.method, idempotencyKey: key, fan: context.principal,
+                holdID: body.holdId, items: body.items ?? [], couponID: body.couponId, addressID: body.addressId, method: body.method, idempotencyKey: key, fan: context.principal,
                 accessToken: request.headers[.queueAccess])
             return Response.recordedJSON(status: result.status, body: result.body)
         }

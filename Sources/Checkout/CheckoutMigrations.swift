@@ -92,5 +92,15 @@ extension CheckoutService {
                 "ALTER TABLE order_goods ADD COLUMN discount_amount \(money) NOT NULL DEFAULT 0",
             ]
         },
+        // Goods sent to an address: where, and the shipping fee the order paid (given back by
+        // `shipping_fee_refunded` when its goods ship with another order's: combined shipping).
+        Migration("0005_add_order_delivery") { dialect in
+            let money = dialect == .postgres ? "BIGINT" : "INTEGER"
+            return [
+                "ALTER TABLE orders ADD COLUMN address_id TEXT",
+                "ALTER TABLE orders ADD COLUMN shipping_fee_amount \(money) NOT NULL DEFAULT 0",
+                "ALTER TABLE orders ADD COLUMN shipping_fee_refunded \(money) NOT NULL DEFAULT 0",
+            ]
+        },
     ])
 }

@@ -3,6 +3,57 @@ import Foundation
 import Payments
 import Reservations
 
+/// Where an order can be. Paid orders with goods to deliver move on through preparing, shipped
+/// and delivered as their shipment does.
+enum OrderStatus {
+    /// Paid for and not wholly cancelled: what is in it counts as sold.
+    static let live = ["paid", "partially_cancelled", "preparing", "shipped", "delivered"]
+    static let all: Set<String> = Set(live + ["pending_payment", "payment_failed", "cancelled"])
+    /// Goods can still be cancelled: they have not left.
+    static let goodsCancellable = ["paid", "partially_cancelled", "preparing"]
+}
+
+/// Where an order's goods are on their way to the fan (the shipment may carry other orders of
+/// theirs too: combined shipping).
+public struct OrderShipment: Codable, Sendable {
+    public let id: String
+    public let status: String
+    public let orderIds: [String]
+    public let carrier: String?
+    public let trackingNumber: String?
+    public let recipient: String
+    public let postcode: String
+    public let address: String
+
+    public init(
+        id: String, status: String, orderIds: [String], carrier: String?, trackingNumber: String?, recipient: String, postcode: String,
+        address: String
+    ) {
+        self.id = id
+        self.status = status
+        self.orderIds = orderIds
+        self.carrier = carrier
+        self.trackingNumber = trackingNumber
+        self.recipient = recipient
+        self.postcode = postcode
+        self.address = address
+    }
+}
+
+/// Where Checkout asks about delivery: whether an address is the fan's, and the shipment of an
+/// order. The composition root answers from Fulfilment.
+public protocol Deliveries: Sendable {
+    func isAddress(_ addressID: String, ofFan fanID: String) async throws -> Bool
+    func shipment(forOrder orderID: String) async throws -> OrderShipment?
+}
+
+/// No delivery: goods are picked up at the venue.
+public struct NoDeliveries: Deliveries {
+    public init() {}
+    public func isAddress(_ addressID: String, ofFan fanID: String) async throws -> Bool { false }
+    public func shipment(forOrder orderID: String) async throws -> OrderShipment? { nil }
+}
+
 /// What a fan bought in one checkout, with its money and its story.
 public struct Order: Codable, Sendable {
     public struct Item: Codable, Sendable {
@@ -52,6 +103,11 @@ public struct Order: Codable, Sendable {
     /// What the coupon (`couponId`) took off.
     public let discount: Money
     public let couponId: String?
+    /// The delivery charge in `total` (goods sent to an address); none for pick-up at the venue.
+    public let shippingFee: Money
+    public let addressId: String?
+    /// Where the goods are: filled in when the order is read, once the shipment exists.
+    public var shipment: OrderShipment?
     public let refunded: Money
     public let payments: [Payment]
     public let refunds: [Refund]
@@ -63,7 +119,8 @@ extension Order {
     /// This order with `payment` added to its payments (a wallet checkout writes the order first).
     func paid(by payment: Payment) -> Order {
         Order(
-            id: id, status: status, performanceId: performanceId, holdId: holdId, method: method, items: items, goods: goods, total: total, discount: discount, couponId: couponId,
+            id: id, status: status, performanceId: performanceId, holdId: holdId, method: method, items: items, goods: goods, total: total, discount: discount, couponId: couponId, shippingFee: shippingFee,
+            addressId: addressId, shipment: shipment,
             refunded: refunded, payments: payments + [payment], refunds: refunds, history: history, createdAt: createdAt)
     }
 }
@@ -98,4 +155,29 @@ public struct CancellationQuote: Codable, Sendable {
     public let deadline: Date?
     /// Where the refund goes: the wallet, or back through the payment gateway.
     public let method: String
+}
+
+// MARK: - Events this context publishes
+
+/// An order with goods to deliver is paid: Fulfilment puts them in a shipment.
+public struct OrderGoodsPaid: DomainEvent {
+    public static let eventType = "order.goods_paid"
+    public static let aggregateType = "order"
+    public let orderId: String
+    public let fanId: String
+    public let addressId: String
+    public let shippingFee: Int64
+    public let paidAt: Date
+    public var aggregateID: String { orderId }
+}
+
+/// Goods lines of an order were cancelled; `goodsLeft` is how many active lines remain (none:
+/// nothing of it is to be delivered).
+public struct OrderGoodsCancelled: DomainEvent {
+    public static let eventType = "order.goods_cancelled"
+    public static let aggregateType = "order"
+    public let orderId: String
+    public let goodsLeft: Int
+    public let at: Date
+    public var aggregateID: String { orderId }
 }

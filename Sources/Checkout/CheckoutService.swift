@@ -22,6 +22,9 @@ public final class CheckoutService: Sendable {
     /// The goods an order may carry beside (or instead of) tickets, and the coupons off them.
     let products: ProductService
     let coupons: CouponService
+    /// Where goods are delivered (Fulfilment), and the events that tell it.
+    let deliveries: any Deliveries
+    let outbox: Outbox
     let clock: any WallClock
     let ids: IDGenerator
     let logger: Logger
@@ -35,9 +38,11 @@ public final class CheckoutService: Sendable {
 
     public init(
         database: Database, tickets: TicketService, payments: PaymentService, products: ProductService, coupons: CouponService,
-        gatewayHoldMinutes: Double = 10,
+        outbox: Outbox, deliveries: any Deliveries = NoDeliveries(), gatewayHoldMinutes: Double = 10,
         clock: any WallClock, logger: Logger, admission: any ShopperAdmission = OpenAdmission()
     ) {
+        self.outbox = outbox
+        self.deliveries = deliveries
         self.admission = admission
         self.products = products
         self.coupons = coupons
@@ -66,20 +71,29 @@ public final class CheckoutService: Sendable {
         let holdId: String?
         let items: [GoodsRequest]
         let couponId: String?
+        let addressId: String?
         let method: String
     }
 
+    /// What delivering an order's goods to an address costs; one fee a shipment (an order that
+    /// ships with another's gets it back). Picking them up at the venue costs nothing.
+    public static let shippingFee = Money(amount: 3_000, currency: .krw)
+
     /// Pays for a hold, goods, or both in one order. Without goods it is `checkout(holdID:…)`.
     public func checkout(
-        holdID: String?, items: [GoodsRequest], couponID: String? = nil, method: Method, idempotencyKey: String, fan: Principal,
-        accessToken: String? = nil
+        holdID: String?, items: [GoodsRequest], couponID: String? = nil, addressID: String? = nil, method: Method, idempotencyKey: String,
+        fan: Principal, accessToken: String? = nil
     ) async throws -> (status: Int, body: String) {
         guard !items.isEmpty else {
             if couponID != nil { throw Problem.validation([.init(field: "couponId", message: "applies to goods; there are no items")]) }
+            if addressID != nil { throw Problem.validation([.init(field: "addressId", message: "is where goods go; there are no items")]) }
             guard let holdID else { throw Problem.validation([.init(field: "holdId", message: "is required when there are no items")]) }
             return try await checkout(holdID: holdID, method: method, idempotencyKey: idempotencyKey, fan: fan, accessToken: accessToken)
         }
-        let basket = Basket(holdID: holdID, items: items, couponID: couponID)
+        if let addressID, try await !deliveries.isAddress(addressID, ofFan: fan.userID) {
+            throw Problem.validation([.init(field: "addressId", message: "is not one of your addresses")])
+        }
+        let basket = Basket(holdID: holdID, items: items, couponID: couponID, addressID: addressID)
         let result =
             switch method {
             case .wallet: try await walletCheckout(basket, key: idempotencyKey, fan: fan, accessToken: accessToken)
@@ -255,6 +269,7 @@ public final class CheckoutService: Sendable {
             let issued = try await tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
             try await OrderStatements.insertItems(orderID: orderID, tickets: issued, in: transaction)
         }
+        try await announceDelivery(orderID: orderID, fanID: fan.userID, at: now, in: transaction)
         let paidTotal = try row.decode(column: "total_amount", as: Int64.self)
         try await setStatus("paid", orderID: orderID, at: now, in: transaction)
         try await recordHistory(
@@ -300,7 +315,8 @@ public final class CheckoutService: Sendable {
         }.sorted { ($0.label ?? "", $0.ticketId) < ($1.label ?? "", $1.ticketId) }
         return Order(
             id: orderID, status: status, performanceId: hold.performanceID, holdId: hold.holdID, method: method.rawValue, items: items,
-            goods: [], total: hold.total, discount: .zero(hold.total.currency), couponId: nil, refunded: .zero(hold.total.currency), payments: payments, refunds: [],
+            goods: [], total: hold.total, discount: .zero(hold.total.currency), couponId: nil, shippingFee: .zero(hold.total.currency),
+            addressId: nil, shipment: nil, refunded: .zero(hold.total.currency), payments: payments, refunds: [],
             history: [Order.HistoryEntry(status: status, note: note, at: now)], createdAt: now)
     }
 
@@ -353,7 +369,12 @@ public final class CheckoutService: Sendable {
             }
             return orders
         }
-        return Page(rows: orders, request: page) { Cursor.encode($0.id) }
+        var shown: [Order] = []
+        for var order in orders {
+            if order.addressId != nil { order.shipment = try await deliveries.shipment(forOrder: order.id) }
+            shown.append(order)
+        }
+        return Page(rows: shown, request: page) { Cursor.encode($0.id) }
     }
 
     /// One order, for the fan who placed it, or for whom `organizes` says runs its performance.
@@ -368,7 +389,9 @@ public final class CheckoutService: Sendable {
         if owner != viewer.userID, !viewer.has(.admin), try await !organizes(try found.decode(column: "performance_id", as: String.self)) {
             throw Problem.notFound(detail: "No such order.")
         }
-        return try await database.read { sql in try await self.loadOrder(id: id, in: sql) }
+        var order = try await database.read { sql in try await self.loadOrder(id: id, in: sql) }
+        if order.addressId != nil { order.shipment = try await deliveries.shipment(forOrder: id) }
+        return order
     }
 
     // MARK: Cancelling
@@ -447,7 +470,7 @@ public final class CheckoutService: Sendable {
         if whole && hasSeats { tickets = !(try await activeTicketIDs(orderID: orderID, in: transaction)).isEmpty }
         let status = try row.decode(column: "status", as: String.self)
         var active: [Order.GoodsItem] = []
-        if ["paid", "partially_cancelled"].contains(status) {
+        if OrderStatus.goodsCancellable.contains(status) {
             active = try await Self.goodsItems(orderID: orderID, in: transaction.sql).filter { $0.status == "active" }
         }
         var goods: [Order.GoodsItem] = []
@@ -533,7 +556,7 @@ public final class CheckoutService: Sendable {
         let now = clock.now()
         let orders = try await transaction.sql.raw("""
             SELECT id FROM orders WHERE performance_id IN \(SQLQueryString.list(performanceIDs))
-              AND status IN ('paid', 'partially_cancelled') ORDER BY id
+              AND status IN \(SQLQueryString.list(OrderStatus.live)) ORDER BY id
             """).all().map { try $0.decode(column: "id", as: String.self) }
         for orderID in orders {
             let active = try await activeTicketIDs(orderID: orderID, in: transaction)
@@ -590,7 +613,8 @@ public final class CheckoutService: Sendable {
 
     private func loadOrder(id: String, in sql: any SQLDatabase) async throws -> Order {
         guard let row = try await sql.raw("""
-            SELECT id, status, performance_id, hold_id, method, total_amount, refunded_amount, discount_amount, coupon_id, currency, created_at
+            SELECT id, status, performance_id, hold_id, method, total_amount, refunded_amount, discount_amount, coupon_id, address_id,
+                   shipping_fee_amount, currency, created_at
             FROM orders WHERE id = \(bind: id)
             """).first()
         else { throw Problem.notFound(detail: "No such order.") }
@@ -623,6 +647,8 @@ public final class CheckoutService: Sendable {
             total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency),
             discount: Money(amount: try row.decode(column: "discount_amount", as: Int64.self), currency: currency),
             couponId: try row.decode(column: "coupon_id", as: String?.self),
+            shippingFee: Money(amount: try row.decode(column: "shipping_fee_amount", as: Int64.self), currency: currency),
+            addressId: try row.decode(column: "address_id", as: String?.self), shipment: nil,
             refunded: Money(amount: try row.decode(column: "refunded_amount", as: Int64.self), currency: currency),
             payments: money.payments, refunds: money.refunds, history: history, createdAt: try row.decode(column: "created_at", as: Date.self))
     }

@@ -63,7 +63,7 @@ public struct SalesDesk: Sendable {
         }
     }
 
-    static let statuses: Set<String> = ["pending_payment", "payment_failed", "paid", "partially_cancelled", "cancelled"]
+    static let statuses = OrderStatus.all
     /// The longest search text: an email address is at most 254 characters (RFC 5321).
     static let longestSearch = 254
 
@@ -96,7 +96,7 @@ public struct SalesDesk: Sendable {
             let tiers = try await sql.raw("""
                 SELECT i.tier, COUNT(*) AS tickets, CAST(COALESCE(SUM(i.price_amount), 0) AS BIGINT) AS revenue
                 FROM order_items i JOIN orders o ON o.id = i.order_id
-                WHERE o.performance_id = \(bind: performanceID) AND o.status IN ('paid', 'partially_cancelled') AND i.status = 'active'
+                WHERE o.performance_id = \(bind: performanceID) AND o.status IN \(SQLQueryString.list(OrderStatus.live)) AND i.status = 'active'
                 GROUP BY i.tier ORDER BY i.tier
                 """).all().map { row in
                     Summary.TierSales(

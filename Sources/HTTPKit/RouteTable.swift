@@ -24,11 +24,17 @@ public final class RouteTable: Sendable {
         entries.withLock { $0.append(Entry(method: method.rawValue, path: path)) }
     }
 
-    /// The methods mounted on a concrete request path, e.g. `["GET", "DELETE"]`.
+    /// The methods mounted on a concrete request path, e.g. `["GET", "DELETE"]`. As in the
+    /// router, a literal segment wins over a parameter: `/v1/shipments/merge` is not also
+    /// `/v1/shipments/:shipmentId`.
     public func methods(matching requestPath: String) -> [String] {
         let requested = Self.segments(requestPath)
-        let methods = all.filter { Self.matches(pattern: Self.segments($0.path), path: requested) }.map(\.method)
-        return Array(Set(methods)).sorted()
+        var candidates = all.map { ($0, Self.segments($0.path)) }.filter { Self.matches(pattern: $0.1, path: requested) }
+        for index in requested.indices {
+            let literal = candidates.contains { index < $0.1.count && $0.1[index] == requested[index] }
+            if literal { candidates = candidates.filter { index >= $0.1.count || $0.1[index] == requested[index] || $0.1[index] == "**" } }
+        }
+        return Array(Set(candidates.map(\.0.method))).sorted()
     }
 
     static func segments(_ path: String) -> [Substring] {

@@ -5,7 +5,7 @@ public enum EventTopics {
     private static let owners: [String: String] = [
         "ticket": "reservation", "refund": "payment", "wallet": "payment",
         "event": "catalog", "performance": "catalog", "user": "identity",
-        "product": "commerce", "goods": "commerce",
+        "product": "commerce", "goods": "commerce", "shipment": "fulfilment",
     ]
 
     public static func topic(for eventType: String) -> String {

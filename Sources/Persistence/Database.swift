@@ -76,16 +76,33 @@ public final class Database: Sendable {
         }
     }
 
+    /// The transaction this task is inside, by the database that runs it.
+    private struct OpenTransaction: Sendable {
+        let database: ObjectIdentifier
+        let sql: any SQLDatabase
+    }
+
+    @TaskLocal private static var openTransaction: OpenTransaction?
+
     /// Runs reads outside a transaction. Never write here: SQLite writes must go through the
     /// single writer that `withTransaction` uses.
+    ///
+    /// A read made while this task is inside one of this database's transactions (a service
+    /// asked from within one: the waiting room's settings during a checkout) runs in that
+    /// transaction, on both databases, and sees its writes. Taking a second connection there
+    /// would, on PostgreSQL, wait forever once every connection of the pool is held by such a
+    /// transaction.
     public func read<Result: Sendable>(_ body: (any SQLDatabase) async throws -> Result) async throws -> Result {
+        if let open = Self.openTransaction, open.database == ObjectIdentifier(self) {
+            return try await body(open.sql)
+        }
         switch driver {
         case .sqlite(let store):
-            try await store.readers.withConnection { connection in
+            return try await store.readers.withConnection { connection in
                 try await body(connection.sql())
             }
         case .postgres(let store):
-            try await store.withConnection { connection in
+            return try await store.withConnection { connection in
                 try await body(connection.sql())
             }
         }
@@ -102,15 +119,20 @@ public final class Database: Sendable {
             // IMMEDIATE takes the write lock up front, so a transaction never fails halfway
             // because another process started writing after it read.
             return try await store.writer.withConnection { connection in
-                try await Self.runTransaction(
-                    on: connection.sql(), begin: "BEGIN IMMEDIATE", dialect: .sqlite, postgres: nil, logger: logger,
-                    onRollbackFailure: {}, body)
+                let sql = connection.sql()
+                return try await Self.$openTransaction.withValue(OpenTransaction(database: ObjectIdentifier(self), sql: sql)) {
+                    try await Self.runTransaction(
+                        on: sql, begin: "BEGIN IMMEDIATE", dialect: .sqlite, postgres: nil, logger: logger, onRollbackFailure: {}, body)
+                }
             }
         case .postgres(let store):
             return try await store.withConnection { connection in
-                try await Self.runTransaction(
-                    on: connection.sql(), begin: "BEGIN", dialect: .postgres, postgres: connection, logger: logger,
-                    onRollbackFailure: { try? await connection.close() }, body)
+                let sql = connection.sql()
+                return try await Self.$openTransaction.withValue(OpenTransaction(database: ObjectIdentifier(self), sql: sql)) {
+                    try await Self.runTransaction(
+                        on: sql, begin: "BEGIN", dialect: .postgres, postgres: connection, logger: logger,
+                        onRollbackFailure: { try? await connection.close() }, body)
+                }
             }
         }
     }

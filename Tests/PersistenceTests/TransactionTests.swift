@@ -93,10 +93,48 @@ private struct Boom: Error {}
         try await TestDatabases.withDatabase(dialect, migrations: counterSchema) { database in
             try await database.withTransaction { transaction in
                 try await transaction.sql.raw("INSERT INTO notes (id, body) VALUES ('inside', 'x')").run()
-                // Another connection does not see the uncommitted row, and is not blocked.
-                #expect(try await noteCount(database) == 0)
+                // Another task's read does not see the uncommitted row, and is not blocked…
+                #expect(try await Task.detached { try await noteCount(database) }.value == 0)
+                // …while a read this task makes inside its transaction runs in it.
+                #expect(try await noteCount(database) == 1)
             }
             #expect(try await noteCount(database) == 1)
+        }
+    }
+
+    /// Every connection of the pool is inside a transaction that reads before it commits (as a
+    /// checkout asks the waiting room): the reads run in those transactions, so none waits for
+    /// a connection that will never come free.
+    @Test(arguments: DatabaseDialect.allCases)
+    func readsInsideTransactionsNeverWaitForAConnectionWhenThePoolIsFull(dialect: DatabaseDialect) async throws {
+        try await TestDatabases.withDatabase(dialect, migrations: counterSchema) { database in
+            // A deadlock would hang: after 30 s the test gives up and fails instead.
+            let finished = try await withThrowingTaskGroup(of: Bool.self) { race in
+                race.addTask {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for index in 0..<64 {
+                            group.addTask {
+                                try await database.withTransaction { transaction in
+                                    try await transaction.sql.raw("INSERT INTO notes (id, body) VALUES (\(bind: "n\(index)"), 'x')").run()
+                                    try await Task.sleep(for: .milliseconds(20))
+                                    _ = try await noteCount(database)
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                    return true
+                }
+                race.addTask {
+                    try await Task.sleep(for: .seconds(30))
+                    return false
+                }
+                let first = try await race.next() ?? false
+                race.cancelAll()
+                return first
+            }
+            #expect(finished, "the transactions waited for connections held by each other")
+            if finished { #expect(try await noteCount(database) == 64) }
         }
     }
 

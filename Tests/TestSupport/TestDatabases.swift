@@ -40,7 +40,11 @@ public enum TestDatabases {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("boxoffice-test-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            return try await body(.sqlite(.init(path: directory.appendingPathComponent("test.sqlite").path)))
+            // Two readers, not four: the whole suite runs at once, and every database has a thread
+            // per connection; hundreds of idle threads only crowd the machine.
+            var settings = DatabaseConfiguration.SQLiteSettings(path: directory.appendingPathComponent("test.sqlite").path)
+            settings.readerCount = 2
+            return try await body(.sqlite(settings))
         case .postgres:
             let adminURL = try requirePostgres()
             guard case .postgres(var settings) = try DatabaseConfiguration(url: adminURL) else {

@@ -34,6 +34,7 @@ public enum TestRedis {
         // The whole suite runs at once on two cores: a command can wait seconds for the CPU.
         // Tests of timeouts set their own.
         configuration.commandTimeout = .seconds(10)
+        configuration.connectTimeout = .seconds(10)
         configure(&configuration)
         let client = RedisClient(configuration: configuration, logger: TestDatabases.logger)
         do {
