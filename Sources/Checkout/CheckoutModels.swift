@@ -167,7 +167,15 @@ public struct OrderGoodsPaid: DomainEvent {
     public let fanId: String
     public let addressId: String
     public let shippingFee: Int64
+    /// What to pack: each goods line's name, option and quantity.
+    public let goods: [PackLine]
     public let paidAt: Date
+
+    public struct PackLine: Codable, Sendable {
+        public let name: String
+        public let optionName: String
+        public let quantity: Int
+    }
     public var aggregateID: String { orderId }
 }
 

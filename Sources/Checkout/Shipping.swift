@@ -15,10 +15,12 @@ extension CheckoutService {
             SELECT address_id, shipping_fee_amount FROM orders WHERE id = \(bind: orderID) AND address_id IS NOT NULL
             """).first()
         else { return }
+        let goods = try await Self.goodsItems(orderID: orderID, in: transaction.sql).filter { $0.status == "active" }
+            .map { OrderGoodsPaid.PackLine(name: $0.name, optionName: $0.optionName, quantity: $0.quantity) }
         try await outbox.publish(
             OrderGoodsPaid(
                 orderId: orderID, fanId: fanID, addressId: try row.decode(column: "address_id", as: String.self),
-                shippingFee: try row.decode(column: "shipping_fee_amount", as: Int64.self), paidAt: now),
+                shippingFee: try row.decode(column: "shipping_fee_amount", as: Int64.self), goods: goods, paidAt: now),
             in: transaction)
     }
 

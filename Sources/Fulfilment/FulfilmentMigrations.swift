@@ -68,5 +68,9 @@ extension FulfilmentService {
                 "CREATE INDEX shipment_history_shipment ON shipment_history (shipment_id, id)",
             ]
         },
+        // What each order puts in the parcel (name, option, quantity), for the packing list.
+        Migration("0002_add_packing_lines", sql: [
+            "ALTER TABLE shipment_orders ADD COLUMN items TEXT NOT NULL DEFAULT '[]'",
+        ]),
     ])
 }

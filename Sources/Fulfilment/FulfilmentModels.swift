@@ -25,11 +25,20 @@ public struct Shipment: Codable, Sendable, Equatable {
         public let at: Date
     }
 
+    /// One line of the packing list: what an order puts in the parcel.
+    public struct PackingLine: Codable, Sendable, Equatable {
+        public let orderId: String
+        public let name: String
+        public let optionName: String
+        public let quantity: Int
+    }
+
     public let id: String
     public let fanId: String
     /// preparing, shipped, delivered or cancelled.
     public let status: String
     public let orderIds: [String]
+    public let packingList: [PackingLine]
     /// The address as it was when the shipment was made (or last changed).
     public let address: DeliveryAddress
     public let carrier: String?
@@ -37,6 +46,19 @@ public struct Shipment: Codable, Sendable, Equatable {
     public let history: [HistoryEntry]
     public let createdAt: Date
     public let updatedAt: Date
+}
+
+/// What an order asks to be packed (from Checkout's event).
+public struct GoodsToPack: Codable, Sendable, Equatable {
+    public let name: String
+    public let optionName: String
+    public let quantity: Int
+
+    public init(name: String, optionName: String, quantity: Int) {
+        self.name = name
+        self.optionName = optionName
+        self.quantity = quantity
+    }
 }
 
 // MARK: - Events this context publishes

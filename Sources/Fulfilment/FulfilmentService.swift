@@ -88,7 +88,9 @@ public final class FulfilmentService: Sendable {
 
     /// A paid order with goods to deliver joins the fan's shipment to the same address that has
     /// not shipped yet, or starts one. Once per order (a redelivered event finds it placed).
-    public func place(orderID: String, fanID: String, addressID: String, fee: Int64, in transaction: DatabaseTransaction) async throws {
+    public func place(
+        orderID: String, fanID: String, addressID: String, fee: Int64, goods: [GoodsToPack], in transaction: DatabaseTransaction
+    ) async throws {
         guard try await transaction.sql.raw("SELECT order_id FROM shipment_orders WHERE order_id = \(bind: orderID)").first() == nil else { return }
         let now = clock.now()
         let lock = transaction.dialect == .postgres ? " FOR UPDATE" : ""
@@ -117,8 +119,9 @@ public final class FulfilmentService: Sendable {
         // Combined: the shipment is already paid for, so this order's fee goes back.
         let combined = open != nil
         try await transaction.sql.raw("""
-            INSERT INTO shipment_orders (order_id, shipment_id, fee_amount, fee_refunded, joined_at)
-            VALUES (\(bind: orderID), \(bind: shipmentID), \(bind: fee), \(bind: combined && fee > 0 ? 1 : 0), \(bind: now))
+            INSERT INTO shipment_orders (order_id, shipment_id, fee_amount, fee_refunded, joined_at, items)
+            VALUES (\(bind: orderID), \(bind: shipmentID), \(bind: fee), \(bind: combined && fee > 0 ? 1 : 0), \(bind: now),
+                    \(bind: String(decoding: try JSONEncoder().encode(goods), as: UTF8.self)))
             """).run()
         let orders = try await orderIDs(of: shipmentID, in: transaction.sql)
         try await record(
@@ -367,8 +370,14 @@ public final class FulfilmentService: Sendable {
 
     static func fetchShipment(id: String, in sql: any SQLDatabase) async throws -> Shipment? {
         guard let row = try await sql.raw("SELECT * FROM shipments WHERE id = \(bind: id)").first() else { return nil }
-        let orders = try await sql.raw("SELECT order_id FROM shipment_orders WHERE shipment_id = \(bind: id) ORDER BY order_id").all()
-            .map { try $0.decode(column: "order_id", as: String.self) }
+        var orders: [String] = []
+        var packing: [Shipment.PackingLine] = []
+        for order in try await sql.raw("SELECT order_id, items FROM shipment_orders WHERE shipment_id = \(bind: id) ORDER BY order_id").all() {
+            let orderID = try order.decode(column: "order_id", as: String.self)
+            orders.append(orderID)
+            let goods = try JSONDecoder().decode([GoodsToPack].self, from: Data(try order.decode(column: "items", as: String.self).utf8))
+            packing += goods.map { Shipment.PackingLine(orderId: orderID, name: $0.name, optionName: $0.optionName, quantity: $0.quantity) }
+        }
         let history = try await sql.raw("SELECT status, note, by_user, at FROM shipment_history WHERE shipment_id = \(bind: id) ORDER BY id").all()
             .map { entry in
                 Shipment.HistoryEntry(
@@ -378,7 +387,7 @@ public final class FulfilmentService: Sendable {
         let created = try row.decode(column: "created_at", as: Date.self)
         return Shipment(
             id: id, fanId: try row.decode(column: "fan_id", as: String.self), status: try row.decode(column: "status", as: String.self),
-            orderIds: orders,
+            orderIds: orders, packingList: packing,
             address: DeliveryAddress(
                 id: try row.decode(column: "address_id", as: String.self), fanId: try row.decode(column: "fan_id", as: String.self),
                 recipient: try row.decode(column: "recipient", as: String.self), phone: try row.decode(column: "phone", as: String.self),

@@ -19,6 +19,7 @@ public struct OrderShipping: EventSubscriber {
         let fanId: String
         let addressId: String
         let shippingFee: Int64
+        let goods: [GoodsToPack]?
     }
 
     private struct Cancelled: Decodable {
@@ -29,7 +30,7 @@ public struct OrderShipping: EventSubscriber {
     public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
         if event.type == "order.goods_paid" {
             let paid = try event.decodePayload(as: Paid.self)
-            try await fulfilment.place(orderID: paid.orderId, fanID: paid.fanId, addressID: paid.addressId, fee: paid.shippingFee, in: transaction)
+            try await fulfilment.place(orderID: paid.orderId, fanID: paid.fanId, addressID: paid.addressId, fee: paid.shippingFee, goods: paid.goods ?? [], in: transaction)
         } else {
             let cancelled = try event.decodePayload(as: Cancelled.self)
             if cancelled.goodsLeft == 0 { try await fulfilment.withdraw(orderID: cancelled.orderId, in: transaction) }

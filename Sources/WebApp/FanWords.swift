@@ -87,6 +87,18 @@ extension WordTable {
         "discountLine": ("쿠폰 할인", "Coupon discount"),
         "couponNotApplicable": ("이 쿠폰으로 할인되는 상품이 장바구니에 없습니다.", "This coupon covers none of the goods in your cart."),
         "couponMinimum": ("쿠폰의 최소 구매 금액에 미치지 않습니다.", "The goods it covers do not reach the coupon's minimum."),
-        "couponUsed": ("이미 사용한 쿠폰입니다.", "That coupon has been used."), "noSuchProduct": ("이런 상품이 없습니다.", "There is no such product."),
+        "couponUsed": ("이미 사용한 쿠폰입니다.", "That coupon has been used."),
+        // Delivery.
+        "delivery": ("받는 방법", "How you get them"), "pickup": ("공연장에서 수령 (무료)", "Pick up at the venue (free)"),
+        "deliverTo": ("배송 받기 (배송비 %s)", "Deliver them (shipping %s)"), "addAddress": ("새 배송지 추가", "Add an address"),
+        "recipient": ("받는 분", "Recipient"), "phone": ("휴대폰 번호", "Phone"), "postcode": ("우편번호 (5자리)", "Postcode (5 digits)"),
+        "address1": ("주소", "Address"), "address2": ("상세 주소", "Flat, floor (optional)"),
+        "deliveryNote": ("배송 요청사항", "Note for the courier (optional)"), "saveAddress": ("배송지 저장", "Save the address"),
+        "shippingFee": ("배송비", "Shipping"), "chooseAddress": ("배송지를 고르거나 추가하세요.", "Choose or add an address."),
+        "combinedNote": ("아직 발송되지 않은 같은 배송지의 주문과 합배송되며, 배송비는 한 번만 냅니다.",
+                         "Orders to the same address that have not left ship together: you pay shipping once."),
+        "shipment": ("배송", "Delivery"), "preparing": ("상품 준비 중", "Being prepared"), "shipped": ("발송됨", "Shipped"),
+        "delivered": ("배송 완료", "Delivered"), "shipsWith": ("함께 배송되는 주문 %d건", "Ships with %d other orders"),
+        "tracking": ("%s 운송장 %s", "%s, tracking %s"), "pickupAtVenue": ("공연장에서 수령", "Picked up at the venue"), "noSuchProduct": ("이런 상품이 없습니다.", "There is no such product."),
     ])
 }

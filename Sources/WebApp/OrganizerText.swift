@@ -4,6 +4,14 @@ import Foundation
 extension WordTable {
     static let organizer = WordTable([
         "desk": ("주최자 콘솔", "Organizer desk"),
+        // The shipping desk.
+        "shipments": ("배송 관리", "Shipments"), "toShip": ("발송할 배송", "To ship"), "onTheWay": ("배송 중", "On the way"),
+        "nothingToShip": ("발송할 배송이 없습니다.", "Nothing to ship."), "packingList": ("포장 목록", "Packing list"),
+        "printPacking": ("포장 목록 인쇄", "Print the packing lists"), "carrier": ("택배사", "Carrier"),
+        "trackingNumber": ("운송장 번호", "Tracking number"), "markShipped": ("발송 처리", "Mark as shipped"),
+        "markDelivered": ("배송 완료 처리", "Mark as delivered"), "shippedNow": ("발송 처리했습니다.", "Marked as shipped."),
+        "deliveredNow": ("배송 완료로 처리했습니다.", "Marked as delivered."), "ordersLabel": ("주문", "Orders"),
+        "staffOnlyShipments": ("배송 관리는 스태프 계정으로만 할 수 있습니다.", "Only staff accounts can handle shipments."),
         "myEvents": ("내 공연", "My events"),
         "noEvents": ("아직 공연이 없습니다. 아래에서 공연장과 공연을 만드세요.", "No events yet: make a venue and an event below."),
         "draft": ("초안", "Draft"), "published": ("공개", "Published"), "cancelled": ("취소됨", "Cancelled"),

@@ -69,6 +69,7 @@ public struct WebApp: Sendable {
             try self.productPage(request, id: try context.parameters.require("productId"))
         }
         router.get("/cart") { request, _ in try self.cartPage(request) }
+        router.get("/staff/shipments") { request, _ in try self.shipmentsPage(request) }
         // At the root so it may control /tickets; it is told the assets' hashed names to keep.
         router.get("/tickets-sw.js") { _, _ in
             guard let worker = self.assets.source(of: "tickets-sw.js") else { throw HTTPError(.notFound) }
@@ -289,6 +290,15 @@ public struct WebApp: Sendable {
             scripts: ["pagekit.js", "cart-store.js", "cart.js"])
     }
 
+    /// The shipping desk (`shipments.js`): staff pack, send and deliver.
+    private func shipmentsPage(_ request: Request) throws -> Response {
+        let language = Self.language(of: request)
+        let body: [String: Any] = ["t": WordTable.organizer.chosen(language), "texts": WordTable.organizer.json(language)]
+        return try page(
+            "shipments", body, title: WordTable.organizer.word("shipments", language), language: language, request: request,
+            scripts: ["pagekit.js", "shipments.js"])
+    }
+
     /// The sandbox gateway's pay page (`sandbox-pay.js`), where a card payment started in the
     /// page is paid or declined; `return` is where the fan goes next (a path on this site only).
     private func sandboxPayPage(_ request: Request, paymentID: String) throws -> Response {
@@ -409,6 +419,7 @@ public struct WebApp: Sendable {
             "css": assets.path("app.css"), "js": assets.path("app.js"), "body": inner,
             "signIn": language.text(.signIn), "signOut": language.text(.signOut), "myTickets": language.text(.myTickets), "wallet": language.text(.wallet),
             "desk": WordTable.organizer.word("desk", language), "shop": WordTable.fan.word("shop", language),
+            "shipments": WordTable.organizer.word("shipments", language),
         ]
         var layoutWithScript = layout
         layoutWithScript["pageScripts"] = scripts.map { ["src": assets.path($0), "powWorker": assets.path("pow-worker.js")] }

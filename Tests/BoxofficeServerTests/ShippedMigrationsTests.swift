@@ -36,6 +36,7 @@ import Testing
         "commerce/0001_create_products": "8c0f4a8a13e5d74d 9229ef2d7a7e3cf1",
         "commerce/0002_create_coupons": "e76d2fbe66d61f90 5bb428583bf46ed3",
         "fulfilment/0001_create_shipments": "050da9d0325516a6 6af7312b4029f0b8",
+        "fulfilment/0002_add_packing_lines": "978cb50a38dbe216 978cb50a38dbe216",
         "coordination/0001_create_sessions": "ead94e06026795ff ead94e06026795ff",
         "idempotency/0001_create_idempotency_keys": "a20858f7e5edef88 a20858f7e5edef88",
         "idempotency/0002_index_idempotency_keys_by_time": "ef2433edb1b0f08a ef2433edb1b0f08a",

@@ -763,6 +763,84 @@ class Journeys(unittest.TestCase):
         _, mine = api("GET", "/v1/me/coupons", token=token)
         self.assertEqual([c["status"] for c in mine["items"]], ["issued"], "the coupon came back with the goods")
 
+    def test_a_fan_has_a_photo_book_delivered_and_staff_pack_and_send_it(self):
+        _, found = api("GET", "/v1/products?q=photo")
+        book = found["items"][0]
+        driver = browser(360, 800, "en")
+        try:
+            driver.get(f"{BASE}/signin?next=/products/{book['id']}")
+            sign_in(driver, FAN["email"], FAN["password"])
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "product-form")))
+            driver.find_element(By.ID, "add-to-cart").click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "added")))
+            driver.get(f"{BASE}/cart")
+            pay = self.wait(driver, seen.visibility_of_element_located((By.ID, "cart-pay")))
+            self.assertIn("₩32,000", pay.text)
+            # Delivered: a new address, refused at the field until the postcode has its five digits.
+            driver.execute_script("arguments[0].click()", driver.find_element(By.CSS_SELECTOR, "input[name=delivery][value=ship]"))
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "ship-to")))
+            self.assertIn("₩35,000", pay.text, "the 3,000 shipping fee is added")
+            fields = {"recipient": "김민지", "phone": "010-1234-5678", "postcode": "0555", "address1": "서울특별시 송파구 올림픽로 424",
+                      "address2": "101동 1001호", "note": "문 앞에 놓아 주세요"}
+            for name, value in fields.items():
+                driver.find_element(By.NAME, name).send_keys(value)
+            driver.find_element(By.ID, "save-address").click()
+            self.wait(driver, lambda d: "5-digit" in d.find_element(By.ID, "cart-form").text)
+            postcode = driver.find_element(By.NAME, "postcode")
+            postcode.clear()
+            postcode.send_keys("05551")
+            driver.find_element(By.ID, "save-address").click()
+            self.wait(driver, lambda d: "05551" in d.find_element(By.ID, "address").text)
+            self.assert_fits(driver, "the cart with delivery")
+            driver.save_screenshot(f"{ARTIFACTS}/cart-delivery-en-360.png")
+            pay.click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "cart-done")))
+        finally:
+            driver.quit()
+        _, session = api("POST", "/v1/auth/signin", FAN)
+        _, orders = api("GET", "/v1/orders?limit=1", token=session["accessToken"])
+        order = orders["items"][0]
+        self.assertEqual(order["shippingFee"]["amount"], 3_000)
+        # The shipment comes from the order's event; the staff desk lists it with its packing list.
+        _, staff_session = api("POST", "/v1/auth/signin", {"email": "staff@demo.boxoffice.local", "password": "demo staff 2026"})
+        for _ in range(50):
+            _, waiting = api("GET", "/v1/shipments?status=preparing", token=staff_session["accessToken"])
+            if any(order["id"] in shipment["orderIds"] for shipment in waiting["items"]):
+                break
+            time.sleep(0.2)
+        staff = browser(1280, 900, "en")
+        try:
+            staff.get(f"{BASE}/signin?next=/staff/shipments")
+            sign_in(staff, "staff@demo.boxoffice.local", "demo staff 2026")
+            card = self.wait(staff, lambda d: next((c for c in d.find_elements(By.CSS_SELECTOR, "#preparing-list .shipment-card")
+                                                    if order["id"] in c.text), None))
+            self.assertIn("김민지 · 010-1234-5678", card.text)
+            self.assertIn("Aurora Photo Book", card.text)
+            self.assertIn("Hardcover", card.text)
+            staff.save_screenshot(f"{ARTIFACTS}/shipments-en-1280.png")
+            Select(card.find_element(By.NAME, "carrier")).select_by_visible_text("CJ대한통운")
+            card.find_element(By.NAME, "trackingNumber").send_keys("6892 1234 5678")
+            card.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            self.wait(staff, lambda d: "Marked as shipped." in card.text)
+        finally:
+            staff.quit()
+        # The fan's order follows its shipment.
+        fan = browser(360, 800, "en")
+        try:
+            fan.get(f"{BASE}/signin?next=/orders")
+            sign_in(fan, FAN["email"], FAN["password"])
+            for _ in range(10):
+                mine = self.wait(fan, lambda d: next((c for c in d.find_elements(By.CSS_SELECTOR, ".order-card") if order["id"] in c.text), None))
+                if "CJ대한통운, tracking 6892 1234 5678" in mine.text:
+                    break
+                time.sleep(0.5)
+                fan.refresh()
+            self.assertIn("Shipped", mine.text)
+            self.assertIn("CJ대한통운, tracking 6892 1234 5678", mine.text)
+            fan.save_screenshot(f"{ARTIFACTS}/orders-shipped-en-360.png")
+        finally:
+            fan.quit()
+
     def test_a_fan_buys_standing_tickets_by_tier_and_number(self):
         event = first_event_id("Daybreak")
         _, details = api("GET", f"/v1/events/{event}")

@@ -100,6 +100,9 @@ import Testing
                 #expect(fans.status == 403)
                 let waiting = try await sale.call(.get, "/v1/shipments?status=preparing", fan: staff)
                 #expect((waiting.json["items"] as? [[String: Any]])?.map { $0["id"] as? String } == [shipment["id"] as? String], "\(waiting.rawBody)")
+                let packing = ((waiting.json["items"] as? [[String: Any]])?.first?["packingList"] as? [[String: Any]]) ?? []
+                #expect(packing.map { "\($0["name"] ?? "") \($0["optionName"] ?? "") ×\($0["quantity"] ?? "")" } == ["Tour T-shirt L ×1", "Tour T-shirt M ×1"],
+                        "the packing list: what the two orders left in it put in the parcel")
                 let shipmentID = try #require(shipment["id"] as? String)
                 let untracked = try await sale.call(.post, "/v1/shipments/\(shipmentID)/status", fan: staff, body: ["status": "shipped"])
                 #expect(untracked.status == 422 && untracked.rawBody.contains("trackingNumber"), "\(untracked.rawBody)")

@@ -57,6 +57,12 @@
         desk.textContent = account.getAttribute("data-desk");
         account.appendChild(desk);
       }
+      if ((user.roles || []).some(function (role) { return role === "staff" || role === "admin"; })) {
+        var shipping = document.createElement("a");
+        shipping.href = "/staff/shipments";
+        shipping.textContent = account.getAttribute("data-shipments");
+        account.appendChild(shipping);
+      }
       account.appendChild(tickets);
       account.appendChild(wallet);
       account.appendChild(name);

@@ -11,6 +11,9 @@
   var products = {};
   var couponSelect = document.getElementById("coupon"), couponChoice = document.getElementById("coupon-choice");
   var heldCoupons = {};
+  var addressSelect = document.getElementById("address"), shipTo = document.getElementById("ship-to");
+  var FEE = 3000;
+  function delivering() { var box = form.querySelector("input[name=delivery]:checked"); return box && box.value === "ship"; }
   // One key per attempt: a retried click after a lost answer is the same payment, not a second one.
   var attemptKey = null;
 
@@ -56,8 +59,12 @@
       document.getElementById("cart-discount").textContent = off ? "−" + D.money(off) : t(estimate.reason);
     }
     discountLine.hidden = !coupon;
-    totalNode.textContent = D.money(total - off);
-    pay.textContent = t("payGoodsPoints").replace("%s", D.money(total - off));
+    var fee = delivering() ? FEE : 0;
+    document.getElementById("fee-line").hidden = !fee;
+    document.getElementById("cart-fee").textContent = D.money(fee);
+    shipTo.hidden = !delivering();
+    totalNode.textContent = D.money(total - off + fee);
+    pay.textContent = t("payGoodsPoints").replace("%s", D.money(total - off + fee));
     status.hidden = true;
     form.hidden = false;
   }
@@ -72,6 +79,10 @@
     try {
       var body = { items: items, method: "wallet" };
       if (couponSelect.value) body.couponId = couponSelect.value;
+      if (delivering()) {
+        if (!addressSelect.value) { pay.disabled = false; D.showProblem(form, { title: t("chooseAddress") }); return; }
+        body.addressId = addressSelect.value;
+      }
       await D.api("POST", "/v1/checkout", body, undefined, { "Idempotency-Key": attemptKey });
       Cart.clear();
       attemptKey = null;
@@ -110,6 +121,38 @@
     } catch (ignored) { couponChoice.hidden = true; }
   }
   couponSelect.addEventListener("change", function () { attemptKey = null; render(); });
+  form.querySelectorAll("input[name=delivery]").forEach(function (box) { box.addEventListener("change", function () { attemptKey = null; render(); }); });
+  addressSelect.addEventListener("change", function () { attemptKey = null; });
+  document.getElementById("deliver-label").textContent = t("deliverTo").replace("%s", D.money(FEE));
 
-  (async function () { await Promise.all([refresh(), loadCoupons()]); render(); })();
+  // The fan's addresses; a new one is saved here and chosen.
+  function addressLabel(address) {
+    return address.recipient + " · " + address.postcode + " " + address.address1 + (address.address2 ? " " + address.address2 : "");
+  }
+  async function loadAddresses(choose) {
+    try {
+      var mine = await D.api("GET", "/v1/me/addresses");
+      addressSelect.textContent = "";
+      mine.items.forEach(function (address) { addressSelect.appendChild(el("option", { value: address.id }, addressLabel(address))); });
+      if (choose) addressSelect.value = choose;
+      document.getElementById("new-address").open = !mine.items.length;
+    } catch (ignored) { /* signed out: the checkout asks to sign in */ }
+  }
+  document.getElementById("save-address").addEventListener("click", async function () {
+    D.clearProblem(form);
+    var fields = {};
+    ["recipient", "phone", "postcode", "address1", "address2", "note"].forEach(function (name) {
+      fields[name] = form.querySelector("[name=" + name + "]").value;
+    });
+    try {
+      var saved = await D.api("POST", "/v1/me/addresses", fields);
+      await loadAddresses(saved.id);
+      document.getElementById("new-address").open = false;
+    } catch (problem) {
+      if (problem.status === 401) { window.location.assign(root.getAttribute("data-signin")); return; }
+      D.showProblem(form, problem);
+    }
+  });
+
+  (async function () { await Promise.all([refresh(), loadCoupons(), loadAddresses()]); render(); })();
 })();

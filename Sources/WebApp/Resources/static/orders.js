@@ -9,7 +9,7 @@
   var more = document.getElementById("orders-more"), banner = document.getElementById("orders-error");
   var fail = D.pageFailure(root, banner);
   var cursor = null;
-  var cancellable = { paid: true, partially_cancelled: true };
+  var cancellable = { paid: true, partially_cancelled: true, preparing: true };
 
   // A problem of one order's cancellation, in the fan's words where we know it.
   function cancelProblem(problem) {
@@ -142,7 +142,21 @@
       label.appendChild(el("span", { "class": "badge " + (line.status === "active" ? "on" : "out") }, t(line.status === "active" ? "bought" : line.status)));
       goods.appendChild(label);
     });
-    if ((order.goods || []).length) card.appendChild(goods);
+    if ((order.goods || []).length) {
+      card.appendChild(goods);
+      // Where the goods are: their shipment (perhaps with the fan's other orders), or the venue.
+      var where = el("p", { "class": "meta shipment-line" });
+      if (order.shipment) {
+        var parts = [t("shipment") + ": " + t(order.shipment.status)];
+        if (order.shipment.trackingNumber) parts.push(t("tracking").replace("%s", order.shipment.carrier || "").replace("%s", order.shipment.trackingNumber));
+        parts.push(order.shipment.postcode + " " + order.shipment.address);
+        if (order.shipment.orderIds.length > 1) parts.push(t("shipsWith").replace("%d", String(order.shipment.orderIds.length - 1)));
+        where.textContent = parts.join(" · ");
+      } else {
+        where.textContent = order.addressId ? t("shipment") + ": " + t("preparing") : t("pickupAtVenue");
+      }
+      card.appendChild(where);
+    }
     var error = el("p", { "class": "card-error", role: "alert" });
     error.hidden = true;
     card.appendChild(error);
