@@ -231,7 +231,7 @@ public final class BoxofficePlatform: Sendable {
         let contextSubscribers: [any EventSubscriber] = [
             InventoryBuilder(seatMaps: seatMaps), AvailabilityProjection(seatMaps: seatMaps), StockProjection(catalog: catalog),
             PerformanceCancellationRefunds(checkout: checkout), GatewayPaymentSaga(checkout: checkout), GatewayRefunds(payments: payments),
-            OrderShipping(fulfilment: fulfilment), ShipmentUpdates(checkout: checkout),
+            OrderShipping(fulfilment: fulfilment), ShipmentUpdates(checkout: checkout), ProductSalesProjection(),
             FinishedShopping(service: waitingRoom), VerificationMail(identity: identity, mail: mailQueue, publicURL: publicURL),
             FanNotifications(
                 catalog: catalog, checkout: checkout, tickets: tickets, fans: IdentityFans(identity: identity), mail: mailQueue,

@@ -70,6 +70,9 @@ public struct CommerceController: Sendable {
                 page: try request.pageRequest())
             return try Response.json(try await products.listProducts(query))
         }
+        routes.get("/v1/products/popular") { _, _ in
+            try Response.json(Items(items: try await products.popular()))
+        }
         routes.get("/v1/products/:productId") { _, context in
             try Response.json(try await products.product(id: try context.parameters.require("productId")))
         }

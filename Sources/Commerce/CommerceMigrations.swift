@@ -111,5 +111,20 @@ extension ProductService {
                 "CREATE INDEX fan_coupons_fan ON fan_coupons (fan_id, id)",
             ]
         },
+        // Units sold per product per day (UTC), kept from goods.sold and goods.returned after
+        // commit: what "popular products" ranks, without reading orders.
+        Migration("0003_create_product_sales") { dialect in
+            [
+                """
+                CREATE TABLE product_sales (
+                    product_id TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    units INTEGER NOT NULL,
+                    PRIMARY KEY (product_id, day)
+                )
+                """,
+                "CREATE INDEX product_sales_day ON product_sales (day)",
+            ]
+        },
     ])
 }

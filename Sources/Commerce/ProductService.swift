@@ -17,7 +17,7 @@ public final class ProductService: Sendable {
     private let organizers: any EventOrganizers
     /// Product details, shared by the nodes (Redis): an hour, dropped on every change. The stock
     /// left is not in the cached copy; it is read fresh (one indexed query) on every request.
-    private let cache: any Cache
+    let cache: any Cache
     static let cacheSeconds: TimeInterval = 3600
     /// How long a gateway payment keeps the goods it pays for before they go back on sale.
     public let holdMinutes: Double

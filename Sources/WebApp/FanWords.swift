@@ -88,6 +88,7 @@ extension WordTable {
         "couponNotApplicable": ("이 쿠폰으로 할인되는 상품이 장바구니에 없습니다.", "This coupon covers none of the goods in your cart."),
         "couponMinimum": ("쿠폰의 최소 구매 금액에 미치지 않습니다.", "The goods it covers do not reach the coupon's minimum."),
         "couponUsed": ("이미 사용한 쿠폰입니다.", "That coupon has been used."),
+        "popularNow": ("요즘 많이 팔린 상품", "Selling fast"), "soldRecently": ("최근 3일 %d개 판매", "%d sold in the last 3 days"),
         // Delivery.
         "delivery": ("받는 방법", "How you get them"), "pickup": ("공연장에서 수령 (무료)", "Pick up at the venue (free)"),
         "deliverTo": ("배송 받기 (배송비 %s)", "Deliver them (shipping %s)"), "addAddress": ("새 배송지 추가", "Add an address"),

@@ -35,6 +35,7 @@ import Testing
         "checkout/0005_add_order_delivery": "297aa1cceee64582 9ef22ddd4b5a6b49",
         "commerce/0001_create_products": "8c0f4a8a13e5d74d 9229ef2d7a7e3cf1",
         "commerce/0002_create_coupons": "e76d2fbe66d61f90 5bb428583bf46ed3",
+        "commerce/0003_create_product_sales": "e8e2abdd6f0813a7 e8e2abdd6f0813a7",
         "fulfilment/0001_create_shipments": "050da9d0325516a6 6af7312b4029f0b8",
         "fulfilment/0002_add_packing_lines": "978cb50a38dbe216 978cb50a38dbe216",
         "coordination/0001_create_sessions": "ead94e06026795ff ead94e06026795ff",

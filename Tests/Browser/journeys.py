@@ -672,7 +672,8 @@ class Journeys(unittest.TestCase):
             # The shop, then the T-shirt's page: a size, one of it, into the cart.
             driver.get(f"{BASE}/signin?next=/shop")
             sign_in(driver, FAN["email"], FAN["password"])
-            link = self.wait(driver, seen.element_to_be_clickable((By.LINK_TEXT, "Aurora Tour T-shirt")))
+            link = self.wait(driver, seen.element_to_be_clickable((By.CSS_SELECTOR, "#products a.title")))
+            link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "#products a.title") if a.text == "Aurora Tour T-shirt")
             self.assert_fits(driver, "the shop")
             driver.save_screenshot(f"{ARTIFACTS}/shop-en-360.png")
             link.click()

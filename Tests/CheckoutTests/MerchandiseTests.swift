@@ -240,6 +240,50 @@ import Testing
     }
 
     @Test(arguments: DatabaseDialect.allCases)
+    func popularProductsRankTheLastThreeDaysOfSalesFromEventsRefreshedEveryTenMinutes(dialect: DatabaseDialect) async throws {
+        let clock = ManualClock(Date())
+        try await withPlatform(dialect, clock: clock) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let shop = try await Shop.make(sale, stock: 50, maxPerFan: nil)
+                let fan = try await OnSale.token(platform, userID: "fan")
+                try await sale.grant(2_000_000, to: "fan")
+                func product(_ name: String) async throws -> String {
+                    let made = try await sale.call(.post, "/v1/products", fan: shop.organizer, body: [
+                        "name": name, "description": "", "options": [["name": "One", "price": ["amount": 10_000, "currency": "KRW"], "stock": 50]],
+                    ])
+                    return try #require((made.json["options"] as? [[String: Any]])?.first?["id"] as? String)
+                }
+                let stick = try await product("Light stick"), book = try await product("Photo book")
+                func ranking() async throws -> [String] {
+                    try await platform.relay.deliverPending()
+                    // A fresh token: the clock moves on by more than a token lasts.
+                    let popular = try await sale.call(.get, "/v1/products/popular", fan: try await OnSale.token(platform, userID: "onlooker"))
+                    return (popular.json["items"] as? [[String: Any]] ?? []).map {
+                        "\(($0["product"] as? [String: Any])?["name"] as? String ?? "?") \($0["unitsSold"] as? Int ?? -1)"
+                    }
+                }
+                #expect(try await ranking() == [])
+                clock.advance(by: 601)
+                _ = try await shop.buy([["optionId": shop.medium, "quantity": 2], ["optionId": shop.large, "quantity": 2]], fan: fan)
+                _ = try await shop.buy([["optionId": book, "quantity": 1]], fan: fan)
+                let returned = try await shop.buy([["optionId": stick, "quantity": 3]], fan: fan)
+                #expect(try await sale.call(.post, "/v1/orders/\(try #require(returned.order["id"] as? String))/cancel", fan: fan).status == 200)
+                #expect(try await ranking() == ["Tour T-shirt 4", "Photo book 1"], "a returned sale does not count")
+                // The ranking is kept for ten minutes, then worked out again.
+                _ = try await shop.buy([["optionId": stick, "quantity": 5]], fan: fan)
+                #expect(try await ranking() == ["Tour T-shirt 4", "Photo book 1"])
+                clock.advance(by: 601)
+                #expect(try await ranking() == ["Light stick 5", "Tour T-shirt 4", "Photo book 1"])
+                // Three days on, those sales have aged out.
+                clock.advance(by: 3 * 86_400)
+                #expect(try await ranking() == [])
+                #expect(try await sale.sum("SELECT COUNT(*) AS n FROM product_sales") >= 3, "counted from events, not from orders")
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func aThousandBuyersForAHundredUnitsGetExactlyAHundredAndLapsedPaymentsGiveThemBack(dialect: DatabaseDialect) async throws {
         let clock = ManualClock(Date())
         try await withPlatform(dialect, clock: clock) { platform in

@@ -38,6 +38,21 @@
       banner.hidden = false;
     }
   }
+  // What sold most over the last three days (the server works it out every ten minutes).
+  async function loadPopular() {
+    try {
+      var popular = await D.api("GET", "/v1/products/popular");
+      var box = document.getElementById("popular"), ranked = box.querySelector(".popular-list");
+      popular.items.forEach(function (entry) {
+        var item = el("li");
+        item.appendChild(el("a", { href: "/products/" + encodeURIComponent(entry.product.id) }, entry.product.name));
+        item.appendChild(el("span", { "class": "meta" }, " · " + t("soldRecently").replace("%d", String(entry.unitsSold))));
+        ranked.appendChild(item);
+      });
+      box.hidden = !popular.items.length || !!query.get("q");
+    } catch (ignored) { /* the list below is what matters */ }
+  }
   more.addEventListener("click", load);
   load();
+  loadPopular();
 })();
