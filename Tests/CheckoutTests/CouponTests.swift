@@ -122,9 +122,8 @@ import Testing
                     for index in 0..<1000 { group.addTask { try await OnSale.token(platform, userID: "rusher-\(index)") } }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
-                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for fan in fans { group.addTask { try await sale.call(.post, "/v1/coupons/\(couponID)/claim", fan: fan).status } }
-                    return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+                let statuses = try await Rush.statuses(of: fans) { fan in
+                    try await sale.call(.post, "/v1/coupons/\(couponID)/claim", fan: fan).status
                 }
                 #expect(statuses[201] == 100 && statuses[409] == 900, "\(statuses)")
                 #expect(try await sale.sum("SELECT COUNT(DISTINCT fan_id) AS n FROM fan_coupons WHERE coupon_id = \(bind: couponID)") == 100)

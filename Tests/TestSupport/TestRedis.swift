@@ -53,7 +53,7 @@ public enum TestRedis {
 public final class RedisProcesses: @unchecked Sendable {
     public struct Server: Sendable {
         public let port: Int
-        let process: Process
+        let process: ChildProcess
     }
 
     private let directory: URL
@@ -95,26 +95,18 @@ public final class RedisProcesses: @unchecked Sendable {
 
     /// SIGKILL: the server gets no chance to say goodbye.
     public func kill(_ server: Server) {
-        Foundation.kill(server.process.processIdentifier, SIGKILL)
-        server.process.waitUntilExit()
+        server.process.kill()
     }
 
     public func stopAll() {
         let all = lock.withLock { servers }
-        for server in all where server.process.isRunning {
-            Foundation.kill(server.process.processIdentifier, SIGKILL)
-            server.process.waitUntilExit()
-        }
+        for server in all { server.process.kill() }
         try? FileManager.default.removeItem(at: directory)
     }
 
     private func launch(_ arguments: [String], port: Int) throws -> Server {
-        let process = Process()
-        process.executableURL = try Self.redisServer()
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable: try Self.redisServer().path, arguments: arguments, environment: ProcessInfo.processInfo.environment)
         let server = Server(port: port, process: process)
         lock.withLock { servers.append(server) }
         // Ready once it accepts connections.
