@@ -167,9 +167,7 @@ extension CheckoutService {
             VALUES \(lines)
             """).run()
         try await recordHistory(orderID: orderID, status: status, note: note, at: now, in: transaction)
-        let items = issued.map { ticket in
-            Order.Item(ticketId: ticket.id, seatId: ticket.seat?.id, label: ticket.seat?.label, tier: ticket.tier, price: ticket.price, status: "active")
-        }.sorted { ($0.label ?? "", $0.ticketId) < ($1.label ?? "", $1.ticketId) }
+        let items = Order.Item.issued(issued)
         return Order(
             id: orderID, status: status, performanceId: hold?.performanceID, holdId: hold?.holdID, method: method.rawValue, items: items,
             goods: goods.map { Order.GoodsItem(reserved: $0, discount: coupon?.perLine[$0.reservationId] ?? 0, status: "active") }, total: total,
@@ -195,11 +193,6 @@ extension CheckoutService {
                     discount: Money(amount: try row.decode(column: "discount_amount", as: Int64.self), currency: unitPrice.currency),
                     status: try row.decode(column: "status", as: String.self))
             }
-    }
-
-    /// What the order's active goods cost (a gateway order's history names the whole amount).
-    func goodsTotal(orderID: String, in transaction: DatabaseTransaction) async throws -> Int64 {
-        try await Self.goodsItems(orderID: orderID, in: transaction.sql).filter { $0.status == "active" }.reduce(0) { $0 + $1.total.amount }
     }
 
     /// Cancels goods lines of a paid order: back on sale, their whole price refunded.

@@ -115,6 +115,15 @@ public struct Order: Codable, Sendable {
     public let createdAt: Date
 }
 
+extension Order.Item {
+    /// The items of tickets just issued, in the order an order lists them (by seat).
+    static func issued(_ tickets: [Ticket]) -> [Order.Item] {
+        tickets.map { ticket in
+            Order.Item(ticketId: ticket.id, seatId: ticket.seat?.id, label: ticket.seat?.label, tier: ticket.tier, price: ticket.price, status: "active")
+        }.sorted { ($0.label ?? "", $0.ticketId) < ($1.label ?? "", $1.ticketId) }
+    }
+}
+
 extension Order {
     /// This order with `payment` added to its payments (a wallet checkout writes the order first).
     func paid(by payment: Payment) -> Order {

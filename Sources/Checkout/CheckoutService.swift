@@ -310,9 +310,7 @@ public final class CheckoutService: Sendable {
             try await requireNoLiveOrder(holdID: hold.holdID, in: transaction)
             try await OrderStatements.open(draft, in: transaction)
         }
-        let items = issued.map { ticket in
-            Order.Item(ticketId: ticket.id, seatId: ticket.seat?.id, label: ticket.seat?.label, tier: ticket.tier, price: ticket.price, status: "active")
-        }.sorted { ($0.label ?? "", $0.ticketId) < ($1.label ?? "", $1.ticketId) }
+        let items = Order.Item.issued(issued)
         return Order(
             id: orderID, status: status, performanceId: hold.performanceID, holdId: hold.holdID, method: method.rawValue, items: items,
             goods: [], total: hold.total, discount: .zero(hold.total.currency), couponId: nil, shippingFee: .zero(hold.total.currency),
