@@ -156,11 +156,13 @@ import Testing
         let redis = RedisClient(
             configuration: RedisConfiguration(
                 endpoint: .sentinel(sentinels: sentinels.map { .init(host: "127.0.0.1", port: $0.port) }, masterName: "boxoffice"),
-                connectTimeout: .seconds(1), commandTimeout: .seconds(2)),
+                // Generous: the suite shares two cores, and a killed master refuses at once anyway.
+                connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
             logger: TestDatabases.logger)
         defer { Task { await redis.shutdown() } }
 
-        try await redis.send("SET", "before", "1")
+        // Freshly started sentinels may not have answered for the master yet.
+        try await waitUntil { (try? await redis.send("SET", "before", "1")) != nil }
         #expect(try await redis.send("INFO", "server").string?.contains("tcp_port:\(master.port)") == true)
         // Wait until the replica has the data, as a real deployment would before a failover.
         try await waitUntil { (try? await redis.send("WAIT", "1", "100").int) == 1 }
