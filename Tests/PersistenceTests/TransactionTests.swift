@@ -108,7 +108,9 @@ private struct Boom: Error {}
     @Test(arguments: DatabaseDialect.allCases)
     func readsInsideTransactionsNeverWaitForAConnectionWhenThePoolIsFull(dialect: DatabaseDialect) async throws {
         try await TestDatabases.withDatabase(dialect, migrations: counterSchema) { database in
-            // A deadlock would hang: after 30 s the test gives up and fails instead.
+            // A deadlock hangs with nothing committing; a busy machine only goes slowly. So the
+            // test fails when 15 s pass without a single transaction finishing, not at a deadline.
+            let committed = CommitCounter()
             let finished = try await withThrowingTaskGroup(of: Bool.self) { race in
                 race.addTask {
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -119,6 +121,7 @@ private struct Boom: Error {}
                                     try await Task.sleep(for: .milliseconds(20))
                                     _ = try await noteCount(database)
                                 }
+                                committed.count.add(1, ordering: .relaxed)
                             }
                         }
                         try await group.waitForAll()
@@ -126,7 +129,11 @@ private struct Boom: Error {}
                     return true
                 }
                 race.addTask {
-                    try await Task.sleep(for: .seconds(30))
+                    var seen = -1
+                    while committed.count.load(ordering: .relaxed) != seen {
+                        seen = committed.count.load(ordering: .relaxed)
+                        try await Task.sleep(for: .seconds(15))
+                    }
                     return false
                 }
                 let first = try await race.next() ?? false
@@ -166,4 +173,9 @@ private func noteCount(_ database: Database) async throws -> Int {
     try await database.read { sql in
         try await sql.raw("SELECT COUNT(*) AS n FROM notes").first()?.decode(column: "n", as: Int.self) ?? -1
     }
+}
+
+/// How many transactions have committed, shared by the tasks of one test.
+private final class CommitCounter: Sendable {
+    let count = Atomic<Int>(0)
 }
