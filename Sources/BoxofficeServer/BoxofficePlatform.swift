@@ -59,6 +59,10 @@ public final class BoxofficePlatform: Sendable {
     public let waitingRoom: WaitingRoomService
     /// Shared state for several nodes; nil when this node keeps it all in process.
     public let redis: RedisClient?
+    /// What tokens, ticket codes and queue tickets are signed with, shared by every node.
+    public let signingKeys: SigningKeys
+    /// Where they are kept; nil when a configured secret stands in for them.
+    let signingKeyStore: SigningKeyStore?
     /// Singleton jobs (the relay, the hold sweeper) run where this store says.
     public let leases: any LeaseStore
     /// This node's name as a lease holder and stream consumer: host, process and a random part.
@@ -79,6 +83,7 @@ public final class BoxofficePlatform: Sendable {
 
     /// Every module's migrations, in the order they apply.
     public static let migrationGroups: [MigrationGroup] = [
+        SigningKeyStore.migrations,
         Outbox.migrations,
         IdempotencyKeys.migrations,
         SQLSessionStore.migrations,
@@ -141,16 +146,18 @@ public final class BoxofficePlatform: Sendable {
         identityConfiguration.accessTokenLifetime = configuration.accessTokenMinutes * 60
         identityConfiguration.refreshTokenLifetime = configuration.refreshTokenDays * 24 * 3600
         identityConfiguration.bcryptCost = UInt8(configuration.bcryptCost)
-        let signingKey = try SigningKey.load(configuration, logger: logger)
+        let keyStore = SigningKeyStore(database: database, clock: clock)
+        let signingKeys = try await SigningKey.load(configuration, store: keyStore)
+        self.signingKeys = signingKeys
+        self.signingKeyStore = configuration.jwtSecret == nil ? keyStore : nil
         let publicURL = configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)"
-        identityConfiguration.rotationSecret = IdentityService.Configuration.rotationSecret(from: signingKey)
-        let accessTokens = await AccessTokens(
-            signingKey: signingKey, lifetime: identityConfiguration.accessTokenLifetime, clock: clock)
+        identityConfiguration.signingKeys = signingKeys
+        let accessTokens = AccessTokens(keys: signingKeys, lifetime: identityConfiguration.accessTokenLifetime, clock: clock)
         let humanCheck: any HumanCheck =
             switch configuration.humanCheck {
             case .proofOfWork:
                 ProofOfWorkCheck(
-                    secret: signingKey, difficulty: configuration.proofOfWorkDifficulty, database: database, clock: clock)
+                    keys: signingKeys, difficulty: configuration.proofOfWorkDifficulty, database: database, clock: clock)
             case .recaptcha:
                 RecaptchaCheck(
                     configuration: .init(
@@ -165,10 +172,11 @@ public final class BoxofficePlatform: Sendable {
             rateLimiter: rateLimiter, clock: clock, configuration: identityConfiguration,
             logger: logger.with(component: "identity"))
         let tickets = TicketService(
-            database: database, outbox: outbox, codes: TicketCodes(secret: signingKey), recipients: IdentityRecipients(identity: identity),
+            database: database, outbox: outbox, codes: TicketCodes(keys: signingKeys), recipients: IdentityRecipients(identity: identity),
             doors: CatalogDoorAccess(catalog: catalog), clock: clock, logger: logger.with(component: "tickets"))
         self.tickets = tickets
-        let webhookSecret = configuration.paymentWebhookSecret ?? WebhookSignature.derivedSecret(from: signingKey)
+        // The sandbox delivers its webhooks within this process, so the key of the moment will do.
+        let webhookSecret = configuration.paymentWebhookSecret ?? WebhookSignature.derivedSecret(from: signingKeys.signing.secret)
         let gateway: any PaymentGateway
         switch configuration.paymentGateway {
         case .sandbox:
@@ -213,7 +221,7 @@ public final class BoxofficePlatform: Sendable {
         self.reconciler = CheckoutReconciler(
             checkout: checkout, payments: payments, database: database, clock: clock, logger: logger.with(component: "checkout"))
         let waitingRoom = await WaitingRoomService(
-            store: redis.map { RedisQueueStore(redis: $0) } ?? SQLQueueStore(database: database), secret: signingKey, organizers: CatalogOrganizers(catalog: catalog),
+            store: redis.map { RedisQueueStore(redis: $0) } ?? SQLQueueStore(database: database), keys: signingKeys, organizers: CatalogOrganizers(catalog: catalog),
             stock: ReservationStock(reservations: reservations), verifier: IdentityJoinVerifier(identity: identity),
             rateLimiter: rateLimiter, database: database, outbox: outbox, clock: clock, logger: logger.with(component: "waiting-room"))
         self.waitingRoom = waitingRoom
@@ -383,6 +391,9 @@ public final class BoxofficePlatform: Sendable {
                 try await consumer.run()
             }
         }
+        let signingKeyRefresh: [any Service] = signingKeyStore.map {
+            [SigningKeyRefresh(keys: signingKeys, store: $0, logger: logger.with(component: "keys"))]
+        } ?? []
         let services: [any Service] = [
             LeasedService(name: "outbox-relay", leases: leases, holder: nodeID, logger: logger.with(component: "outbox")) {
                 try await relay.run()
@@ -406,7 +417,7 @@ public final class BoxofficePlatform: Sendable {
                 try await mailSender.run()
             },
             WaitingRoomNode(service: waitingRoom),
-        ] + consumers + [
+        ] + consumers + signingKeyRefresh + [
             application, DrainOnShutdown(drain: drain, seconds: configuration.drainSeconds, logger: logger),
         ]
         var groupConfiguration = ServiceGroupConfiguration(

@@ -1,3 +1,4 @@
+import BoxofficeKit
 import Foundation
 import Identity
 import Logging
@@ -80,6 +81,27 @@ public enum Server {
             try await Migrator(database: database, groups: BoxofficePlatform.migrationGroups).migrate()
             let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: logger)
             return try await platform.identity.createAdmin(email: email, password: password, name: name, promoteExisting: promoteExisting)
+        }
+    }
+
+    /// Adds the next generation of signing keys (after migrating); every node signs with it
+    /// once it activates, and the ones it replaces verify for `overlap` after that.
+    public static func rotateKeys(_ configuration: ServerConfiguration, overlap: TimeInterval, logger: Logger) async throws -> SigningKeyStore.Generation {
+        try await withDatabase(configuration, logger: logger) { database in
+            try await Migrator(database: database, groups: BoxofficePlatform.migrationGroups).migrate()
+            let store = SigningKeyStore(database: database, clock: SystemClock())
+            // The first generation is made first (from an embedded install's old key file, if any).
+            var unconfigured = configuration
+            unconfigured.jwtSecret = nil
+            _ = try await SigningKey.load(unconfigured, store: store)
+            return try await store.rotate(overlap: overlap)
+        }
+    }
+
+    /// Every generation of signing keys, newest first (never the secrets).
+    public static func keyGenerations(_ configuration: ServerConfiguration, logger: Logger) async throws -> [SigningKeyStore.Generation] {
+        try await withDatabase(configuration, logger: logger) { database in
+            try await SigningKeyStore(database: database, clock: SystemClock()).generations()
         }
     }
 

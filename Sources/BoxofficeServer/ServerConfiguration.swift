@@ -312,8 +312,8 @@ public struct Setting: Hashable, Sendable, CaseIterable {
 
     public static let jwtSecret = Setting(
         flag: "--jwt-secret", environmentVariable: "BOXOFFICE_JWT_SECRET",
-        summary: "Access-token signing secret, 32+ bytes; every node must share it.",
-        defaultValue: "a key generated in <data-dir>/jwt-signing.key")
+        summary: "Signing secret (tokens, ticket codes, queue tickets), 32+ bytes; overrides the keys kept in the database.",
+        defaultValue: "keys generated once in the database, shared by every node")
     public static let accessTokenMinutes = Setting(
         flag: "--access-token-minutes", environmentVariable: "BOXOFFICE_ACCESS_TOKEN_MINUTES",
         summary: "Lifetime of access tokens.", defaultValue: "15")

@@ -1,41 +1,53 @@
+import BoxofficeKit
 import Foundation
 import Logging
 import Persistence
+import ServiceLifecycle
 
-/// The key access tokens are signed with.
+/// The keys tokens, ticket codes, queue tickets and challenges are signed with.
 ///
-/// From `--jwt-secret`/`BOXOFFICE_JWT_SECRET` when given (every node of a cluster must share
-/// it); otherwise generated once and kept in `<data-dir>/jwt-signing.key`, readable only by
-/// its owner, so a laptop install needs no setup and tokens survive restarts.
+/// From `--jwt-secret`/`BOXOFFICE_JWT_SECRET` when given (a ring of that one key, which
+/// rotates only when the setting changes); otherwise kept in the database (`SigningKeyStore`),
+/// so every node sharing it signs alike with no setup, and `boxoffice keys rotate` rotates them.
 enum SigningKey {
-    static let fileName = "jwt-signing.key"
+    /// Where an embedded install kept its key before keys moved into the database: it becomes
+    /// the first generation, so tokens and ticket codes issued before the upgrade stay valid.
+    static let legacyFileName = "jwt-signing.key"
 
-    static func load(_ configuration: ServerConfiguration, logger: Logger) throws -> [UInt8] {
+    static func load(_ configuration: ServerConfiguration, store: SigningKeyStore) async throws -> SigningKeys {
         if let secret = configuration.jwtSecret {
-            return Array(secret.utf8)
+            return SigningKeys(fixed: Array(secret.utf8))
         }
-        let url = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent(fileName)
-        if configuration.database.dialect == .postgres {
-            logger.warning(
-                "no BOXOFFICE_JWT_SECRET: signing tokens with a key generated on this node; nodes sharing a database must share a secret",
-                metadata: ["key_file": .string(url.path)])
+        let legacy = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent(legacyFileName)
+        let seed = (try? String(contentsOf: legacy, encoding: .utf8))
+            .flatMap { Data(base64Encoded: $0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            .flatMap { $0.count >= 32 ? Array($0) : nil }
+        return try await store.load(seed: seed)
+    }
+}
+
+/// Reloads the ring now and then, so a rotation (and keys activating and retiring) reaches
+/// this node without a restart.
+struct SigningKeyRefresh: Service {
+    let keys: SigningKeys
+    let store: SigningKeyStore
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: SigningKeyStore.refreshInterval)
+                guard !Task.isCancelled else { return }
+                let before = keys.signing.generation
+                do {
+                    try await store.refresh(keys)
+                } catch {
+                    logger.warning("could not reload the signing keys; keeping the ones loaded", metadata: ["error": .string("\(error)")])
+                }
+                if keys.signing.generation != before {
+                    logger.notice("signing with a new key generation", metadata: ["generation": .stringConvertible(keys.signing.generation)])
+                }
+            }
         }
-        if let text = try? String(contentsOf: url, encoding: .utf8),
-           let key = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), key.count >= 32 {
-            return Array(key)
-        }
-        var generator = SystemRandomNumberGenerator()
-        let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(
-                atPath: url.path, contents: Data(Data(key).base64EncodedString().utf8), attributes: [.posixPermissions: 0o600])
-            else { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            throw ConfigurationError(origin: "--data-dir/BOXOFFICE_DATA_DIR", problem: "cannot write \(url.path): \(error.localizedDescription)")
-        }
-        logger.notice("generated a token signing key", metadata: ["key_file": .string(url.path)])
-        return key
     }
 }

@@ -44,6 +44,13 @@ public final class InMemoryLeaseStore: LeaseStore {
 /// `retryInterval`, renews it every third of `duration` while running, and cancels the job the
 /// moment a renewal fails, so two nodes never run it for longer than the lease overlaps.
 public struct LeasedService: Service {
+    /// Short, so a dead node's jobs move within about 3 s: the lease runs out at most this long
+    /// after the last renewal, and another node tries every `defaultRetryInterval`. Renewing
+    /// every 0.7 s costs a Redis call per job per node; a stalled node that misses two renewals
+    /// hands the job over, which the jobs are built to survive.
+    public static let defaultDuration: TimeInterval = 2.1
+    public static let defaultRetryInterval: Duration = .milliseconds(500)
+
     public let name: String
     private let leases: any LeaseStore
     private let holder: String
@@ -53,7 +60,8 @@ public struct LeasedService: Service {
     private let logger: Logger
 
     public init(
-        name: String, leases: any LeaseStore, holder: String, duration: TimeInterval = 10, retryInterval: Duration = .seconds(1),
+        name: String, leases: any LeaseStore, holder: String, duration: TimeInterval = LeasedService.defaultDuration,
+        retryInterval: Duration = LeasedService.defaultRetryInterval,
         logger: Logger, job: @escaping @Sendable () async throws -> Void
     ) {
         self.name = name

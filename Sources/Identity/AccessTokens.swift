@@ -11,16 +11,26 @@ public final class AccessTokens: AccessTokenVerifier {
     static let issuer = "boxoffice"
     static let audience = "boxoffice-api"
 
-    private let keys: JWTKeyCollection
+    /// Every accepted key under its generation as `kid`; the signing one is also the default,
+    /// for tokens issued before keys had generations.
+    private let keys: AsyncDerivedSigningKeys<(collection: JWTKeyCollection, signingKid: JWKIdentifier)>
     private let clock: any WallClock
     let lifetime: TimeInterval
 
-    public init(signingKey: [UInt8], lifetime: TimeInterval, clock: any WallClock) async {
-        self.keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: signingKey), digestAlgorithm: .sha256)
+    public init(keys ring: SigningKeys, lifetime: TimeInterval, clock: any WallClock) {
+        self.keys = AsyncDerivedSigningKeys(ring) { snapshot in
+            let collection = JWTKeyCollection()
+            for key in snapshot.verifying {
+                await collection.add(hmac: HMACKey(from: key.secret), digestAlgorithm: .sha256, kid: Self.kid(key))
+            }
+            await collection.add(hmac: HMACKey(from: snapshot.signing.secret), digestAlgorithm: .sha256)
+            return (collection, Self.kid(snapshot.signing))
+        }
         self.clock = clock
         self.lifetime = lifetime
     }
+
+    static func kid(_ key: SigningKeys.Key) -> JWKIdentifier { JWKIdentifier(string: "g\(key.generation)") }
 
     struct Claims: JWTPayload {
         var sub: SubjectClaim
@@ -36,19 +46,20 @@ public final class AccessTokens: AccessTokenVerifier {
 
     func issue(for user: User) async throws -> String {
         let now = clock.now()
-        return try await keys.sign(Claims(
+        let keys = await keys.value()
+        return try await keys.collection.sign(Claims(
             sub: SubjectClaim(value: user.id),
             roles: user.roles.map(\.rawValue),
             iss: IssuerClaim(value: Self.issuer),
             aud: AudienceClaim(value: [Self.audience]),
             iat: IssuedAtClaim(value: now),
-            exp: ExpirationClaim(value: now.addingTimeInterval(lifetime))))
+            exp: ExpirationClaim(value: now.addingTimeInterval(lifetime))), kid: keys.signingKid)
     }
 
     public func principal(fromAccessToken token: String) async throws -> Principal {
         let claims: Claims
         do {
-            claims = try await keys.verify(token, as: Claims.self)
+            claims = try await keys.value().collection.verify(token, as: Claims.self)
         } catch {
             throw Problem.unauthorized(detail: "The access token is not valid.")
         }

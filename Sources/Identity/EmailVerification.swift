@@ -39,9 +39,11 @@ struct EmailVerificationToken {
 }
 
 extension IdentityService {
-    private var verificationKey: SymmetricKey {
+    /// The verification key of one signing key: links are signed with the current one, and
+    /// those sent before a rotation keep working for its overlap.
+    private func verificationKey(_ key: SigningKeys.Key) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: configuration.rotationSecret), info: Data("boxoffice email verification v1".utf8),
+            inputKeyMaterial: Self.rotationSecret(from: key), info: Data("boxoffice email verification v1".utf8),
             outputByteCount: 32)
     }
 
@@ -51,7 +53,7 @@ extension IdentityService {
         guard let user = try await database.read({ sql in try await Self.fetchUser(sql, id: userID) }), !user.emailVerified else { return nil }
         let token = EmailVerificationToken(userID: user.id, email: user.email, expiresAt: clock.now().addingTimeInterval(EmailVerificationToken.lifetime))
         var link = URLComponents(string: publicURL + "/v1/auth/verify-email")
-        link?.queryItems = [URLQueryItem(name: "token", value: token.signed(with: verificationKey))]
+        link?.queryItems = [URLQueryItem(name: "token", value: token.signed(with: verificationKey(configuration.signingKeys.signing)))]
         let url = link?.string ?? publicURL
         return MailMessage(
             to: user.email, subject: "Confirm your email address for Boxoffice",
@@ -69,7 +71,10 @@ extension IdentityService {
     /// Marks the address in a valid link as verified (again is fine). The link stops working
     /// when the account's address has changed since it was sent.
     public func verifyEmail(token: String) async throws -> User {
-        guard let claim = EmailVerificationToken.verify(token, key: verificationKey, now: clock.now()) else {
+        let now = clock.now()
+        guard let claim = configuration.signingKeys.snapshot.verifying.lazy
+            .compactMap({ EmailVerificationToken.verify(token, key: self.verificationKey($0), now: now) }).first
+        else {
             throw Problem(
                 type: Problem.typeURI("verification-link-invalid"), title: "This verification link does not work.", status: 403,
                 detail: "It is expired, damaged or not ours. Sign in and ask for a new one.")

@@ -55,16 +55,16 @@ public final class ProofOfWorkCheck: HumanCheck {
         public let expiresAt: Date
     }
 
-    private let key: SymmetricKey
+    private let keys: DerivedSigningKeys<SymmetricKey>
     private let difficulty: Int
     private let lifetime: TimeInterval
     private let database: Database
     private let clock: any WallClock
     private let ids: IDGenerator
 
-    public init(secret: [UInt8], difficulty: Int, lifetime: TimeInterval = 300, database: Database, clock: any WallClock) {
-        // A key of its own, derived from the token-signing secret, so neither can stand in for the other.
-        self.key = SymmetricKey(data: SHA256.hash(data: Array("boxoffice human check".utf8) + secret))
+    public init(keys: SigningKeys, difficulty: Int, lifetime: TimeInterval = 300, database: Database, clock: any WallClock) {
+        // A key of its own, derived from the signing secret, so neither can stand in for the other.
+        self.keys = DerivedSigningKeys(keys) { key in SymmetricKey(data: SHA256.hash(data: Array("boxoffice human check".utf8) + key.secret)) }
         self.difficulty = difficulty
         self.lifetime = lifetime
         self.database = database
@@ -75,7 +75,7 @@ public final class ProofOfWorkCheck: HumanCheck {
     public func issue() -> Challenge {
         let expiresAt = clock.now().addingTimeInterval(lifetime)
         let body = "\(ids.next()).\(Int(expiresAt.timeIntervalSince1970)).\(difficulty)"
-        return Challenge(challenge: "\(body).\(signature(body))", difficulty: difficulty, expiresAt: expiresAt)
+        return Challenge(challenge: "\(body).\(Self.signature(body, key: keys.signing))", difficulty: difficulty, expiresAt: expiresAt)
     }
 
     public func verify(_ proof: HumanCheckProof?, clientAddress: String?) async throws {
@@ -84,7 +84,7 @@ public final class ProofOfWorkCheck: HumanCheck {
         }
         let parts = challenge.split(separator: ".")
         guard parts.count == 4, let expires = Int(parts[1]), let required = Int(parts[2]),
-              Secrets.constantTimeEquals(String(parts[3]), signature(parts[0...2].joined(separator: ".")))
+              keys.verifying.contains(where: { Secrets.constantTimeEquals(String(parts[3]), Self.signature(parts[0...2].joined(separator: "."), key: $0)) })
         else { throw Problem.humanCheckFailed("has a challenge this server did not issue") }
         let now = clock.now()
         guard Double(expires) > now.timeIntervalSince1970 else { throw Problem.humanCheckFailed("has an expired challenge") }
@@ -102,7 +102,7 @@ public final class ProofOfWorkCheck: HumanCheck {
         guard fresh else { throw Problem.humanCheckFailed("has a challenge that was already used") }
     }
 
-    private func signature(_ body: String) -> String {
+    private static func signature(_ body: String, key: SymmetricKey) -> String {
         Secrets.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)))
     }
 

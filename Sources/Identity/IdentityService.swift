@@ -26,19 +26,20 @@ public final class IdentityService: Sendable {
         /// How long after a refresh token is used a second use (another tab refreshing at the
         /// same moment) gets the same new pair instead of revoking the session.
         public var refreshReuseGrace: TimeInterval = 10
-        /// Keys the derivation of a rotated refresh token from the one it replaces, so a second
-        /// use within the grace can be answered with the same token without storing it. The
-        /// composition root derives it from the signing key.
-        public var rotationSecret: [UInt8] = Array(Secrets.token().utf8)
+        /// The platform's signing keys: a rotated refresh token is derived from the one it
+        /// replaces under a key of their own, so a second use within the grace can be answered
+        /// with the same token without storing it; email verification links are signed the
+        /// same way. The composition root passes the shared ring.
+        public var signingKeys = SigningKeys(fixed: Array(Secrets.token().utf8))
 
         public init() {}
+    }
 
-        /// A rotation secret of its own from the server's signing key (never the key itself).
-        public static func rotationSecret(from signingKey: [UInt8]) -> [UInt8] {
-            HKDF<SHA256>.deriveKey(
-                inputKeyMaterial: SymmetricKey(data: signingKey), info: Data("boxoffice refresh rotation v1".utf8), outputByteCount: 32
-            ).withUnsafeBytes { Array($0) }
-        }
+    /// The refresh-rotation secret of one signing key (never the key itself); email
+    /// verification derives its own key from this one.
+    static func rotationSecret(from key: SigningKeys.Key) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: key.secret), info: Data("boxoffice refresh rotation v1".utf8), outputByteCount: 32)
     }
 
     /// A signed-in session as the API returns it.
@@ -446,8 +447,9 @@ public final class IdentityService: Sendable {
             if let usedAt = try row.decode(column: "used_at", as: Date?.self) {
                 // Two tabs refreshing at once: the later one gets the pair the first one got.
                 if now.timeIntervalSince(usedAt) <= self.configuration.refreshReuseGrace,
-                   let replacedBy = try row.decode(column: "replaced_by", as: String?.self) {
-                    return .rotated(userID: userID, refreshToken: self.rotatedToken(from: token, id: replacedBy).value)
+                   let replacedBy = try row.decode(column: "replaced_by", as: String?.self),
+                   let replacement = try await self.replacement(of: token, id: replacedBy, in: transaction) {
+                    return .rotated(userID: userID, refreshToken: replacement.value)
                 }
                 try await transaction.sql.raw("""
                     UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE family_id = \(bind: familyID) AND revoked_at IS NULL
@@ -510,10 +512,21 @@ public final class IdentityService: Sendable {
     /// The token that replaces `used`: its secret is a keyed hash of the used token, so the
     /// same one can be handed out again within the grace, and nobody without the key can
     /// compute it from a stolen old token.
-    private func rotatedToken(from used: OpaqueToken, id: String) -> OpaqueToken {
+    private func rotatedToken(from used: OpaqueToken, id: String, key: SigningKeys.Key? = nil) -> OpaqueToken {
         let mac = HMAC<SHA256>.authenticationCode(
-            for: Data("refresh-rotation:\(used.value):\(id)".utf8), using: SymmetricKey(data: configuration.rotationSecret))
+            for: Data("refresh-rotation:\(used.value):\(id)".utf8),
+            using: Self.rotationSecret(from: key ?? configuration.signingKeys.signing))
         return OpaqueToken(id: id, secret: Secrets.base64URL(Data(mac)))
+    }
+
+    /// The token that already replaced `used`, worked out again: under whichever accepted key
+    /// it was made with, as the signing key may have rotated since (or differ on another node).
+    private func replacement(of used: OpaqueToken, id: String, in transaction: DatabaseTransaction) async throws -> OpaqueToken? {
+        guard let stored = try await transaction.sql.raw("SELECT secret_hash FROM refresh_tokens WHERE id = \(bind: id)").first()?
+            .decode(column: "secret_hash", as: String.self)
+        else { return nil }
+        return configuration.signingKeys.snapshot.verifying.lazy.map { self.rotatedToken(from: used, id: id, key: $0) }
+            .first { Secrets.constantTimeEquals($0.secretHash, stored) }
     }
 
     private func insertRefreshToken(

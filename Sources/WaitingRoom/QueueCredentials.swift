@@ -17,24 +17,31 @@ struct QueueTicket: Sendable, Equatable {
 /// Signs and checks queue tickets (HMAC-SHA256) and admission tokens (JWT, audience = the
 /// performance), with keys derived from the platform's signing secret.
 final class QueueCredentials: Sendable {
-    private let ticketKey: SymmetricKey
-    private let keys: JWTKeyCollection
+    private let ticketKeys: DerivedSigningKeys<SymmetricKey>
+    /// Every accepted key under its generation as `kid`, and the one to sign with.
+    private let accessKeys: AsyncDerivedSigningKeys<(collection: JWTKeyCollection, signingKid: JWKIdentifier)>
     static let issuer = "boxoffice-queue"
 
-    init(secret: [UInt8]) async {
-        func derive(_ label: String) -> [UInt8] {
-            Array(HMAC<SHA256>.authenticationCode(for: Data(label.utf8), using: SymmetricKey(data: secret)))
+    init(keys: SigningKeys) {
+        @Sendable func derive(_ label: String, from key: SigningKeys.Key) -> [UInt8] {
+            Array(HMAC<SHA256>.authenticationCode(for: Data(label.utf8), using: SymmetricKey(data: key.secret)))
         }
-        ticketKey = SymmetricKey(data: derive("waiting-room/queue-ticket"))
-        keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: derive("waiting-room/access-token")), digestAlgorithm: .sha256)
+        @Sendable func kid(_ key: SigningKeys.Key) -> JWKIdentifier { JWKIdentifier(string: "g\(key.generation)") }
+        ticketKeys = DerivedSigningKeys(keys) { SymmetricKey(data: derive("waiting-room/queue-ticket", from: $0)) }
+        accessKeys = AsyncDerivedSigningKeys(keys) { snapshot in
+            let collection = JWTKeyCollection()
+            for key in snapshot.verifying {
+                await collection.add(hmac: HMACKey(from: derive("waiting-room/access-token", from: key)), digestAlgorithm: .sha256, kid: kid(key))
+            }
+            return (collection, kid(snapshot.signing))
+        }
     }
 
     /// `QT1.<base64url of "performance fan sequence">.<HMAC>`: no JSON, so checking a ticket on
     /// every poll is a hash and a split. (IDs never contain the space, and "-" marks the pre-queue.)
     func ticket(_ ticket: QueueTicket) -> String {
         let payload = Secrets.base64URL(Data("\(ticket.p) \(ticket.f) \(ticket.s.map(String.init) ?? "-")".utf8))
-        let signature = Secrets.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: ticketKey)))
+        let signature = Secrets.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: ticketKeys.signing)))
         return "QT1.\(payload).\(signature)"
     }
 
@@ -44,7 +51,7 @@ final class QueueCredentials: Sendable {
         let bytes = Array(text.utf8)
         guard bytes.count < 1024, bytes.starts(with: Array("QT1.".utf8)), let dot = bytes[4...].lastIndex(of: UInt8(ascii: ".")),
               dot > 4, let signature = Self.decodeBase64URL(bytes[(dot + 1)...]),
-              HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: bytes[4..<dot], using: ticketKey),
+              ticketKeys.verifying.contains(where: { HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: bytes[4..<dot], using: $0) }),
               let payload = Self.decodeBase64URL(bytes[4..<dot])
         else { return nil }
         let fields = payload.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
@@ -94,9 +101,10 @@ final class QueueCredentials: Sendable {
     }
 
     func accessToken(performanceID: String, fanID: String, issuedAt: Date, expiresAt: Date) async throws -> String {
-        try await keys.sign(AccessClaims(
+        let keys = await accessKeys.value()
+        return try await keys.collection.sign(AccessClaims(
             sub: SubjectClaim(value: fanID), aud: AudienceClaim(value: [performanceID]), iss: IssuerClaim(value: Self.issuer),
-            iat: IssuedAtClaim(value: issuedAt), exp: ExpirationClaim(value: expiresAt)))
+            iat: IssuedAtClaim(value: issuedAt), exp: ExpirationClaim(value: expiresAt)), kid: keys.signingKid)
     }
 
     /// Throws a 403 problem unless `token` admits `fanID` to `performanceID` at `now`.
@@ -106,7 +114,7 @@ final class QueueCredentials: Sendable {
         }
         let claims: AccessClaims
         do {
-            claims = try await keys.verify(token, as: AccessClaims.self)
+            claims = try await accessKeys.value().collection.verify(token, as: AccessClaims.self)
         } catch {
             throw Problem.queueAccessRequired(detail: "The Queue-Access token is not valid.")
         }

@@ -52,12 +52,12 @@ public final class WaitingRoomService: ShopperAdmission {
     }
 
     public init(
-        store: any QueueStore, secret: [UInt8], organizers: any PerformanceOrganizers, stock: any StockLevels,
+        store: any QueueStore, keys: SigningKeys, organizers: any PerformanceOrganizers, stock: any StockLevels,
         verifier: (any JoinVerifier)?, rateLimiter: any RateLimiter, database: Database, outbox: Outbox, clock: any WallClock,
         configuration: Configuration = .init(), logger: Logger
     ) async {
         self.store = store
-        self.credentials = await QueueCredentials(secret: secret)
+        self.credentials = QueueCredentials(keys: keys)
         self.organizers = organizers
         self.stock = stock
         self.verifier = verifier

@@ -12,7 +12,7 @@ struct Boxoffice: AsyncParsableCommand {
         commandName: "boxoffice",
         abstract: "Ticketing and commerce for high-demand on-sales.",
         version: BoxofficeVersion.current,
-        subcommands: [Serve.self, Migrate.self, Users.self, Events.self, Version.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Keys.self, Events.self, Version.self])
 }
 
 /// Options every command that touches the database shares.
@@ -362,6 +362,67 @@ struct Users: AsyncParsableCommand {
                 let (user, created) = try await Server.createAdmin(
                     configuration, email: email, password: line, name: name, promoteExisting: promoteExisting, logger: logger)
                 print(created ? "created administrator \(user.email) (\(user.id))" : "\(user.email) (\(user.id)) is now an administrator")
+            }
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The signing keys every node shares (kept in the database unless --jwt-secret is set).",
+        subcommands: [Rotate.self, List.self])
+
+    static func configuration(_ common: CommonOptions) throws -> (ServerConfiguration, Logger) {
+        var flags = common.flags
+        if flags[.logLevel] == nil, ProcessInfo.processInfo.environment[Setting.logLevel.environmentVariable] == nil {
+            flags[.logLevel] = "warning"
+        }
+        let configuration = try ServerConfiguration.resolve(flags: flags)
+        return (configuration, bootstrapLogging(configuration))
+    }
+
+    static func describe(_ generation: SigningKeyStore.Generation) -> String {
+        let format = Date.ISO8601FormatStyle()
+        let retires = generation.retiresAt.map { "retires \($0.formatted(format))" } ?? "current"
+        return "generation \(generation.generation): created \(generation.createdAt.formatted(format)), signs from \(generation.activeFrom.formatted(format)), \(retires)"
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a new generation of signing keys. Nodes accept it at once and sign with it a minute later; tokens, ticket codes and queue tickets of the old keys keep verifying for the overlap.")
+
+        @OptionGroup var common: CommonOptions
+
+        @Option(help: "Hours the old keys keep verifying once the new one signs (phones may keep ticket codes offline).")
+        var overlapHours: Double = SigningKeyStore.defaultOverlap / 3600
+
+        func run() async throws {
+            try await reportingFailures {
+                let (configuration, logger) = try Keys.configuration(common)
+                guard overlapHours >= 0 else {
+                    printError("boxoffice: --overlap-hours: must not be negative")
+                    throw ExitCode(64)
+                }
+                if configuration.jwtSecret != nil {
+                    printError("boxoffice: note: nodes given --jwt-secret/BOXOFFICE_JWT_SECRET sign with it, not with the keys rotated here")
+                }
+                let generation = try await Server.rotateKeys(configuration, overlap: overlapHours * 3600, logger: logger)
+                print("rotated: \(Keys.describe(generation))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the generations of signing keys, newest first (never the secrets).")
+
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let (configuration, logger) = try Keys.configuration(common)
+                let generations = try await Server.keyGenerations(configuration, logger: logger)
+                if generations.isEmpty { print("no signing keys yet: the first is made when a node starts") }
+                for generation in generations { print(Keys.describe(generation)) }
             }
         }
     }

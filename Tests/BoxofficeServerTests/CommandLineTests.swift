@@ -1,3 +1,4 @@
+import BoxofficeKit
 import BoxofficeServer
 import Foundation
 import HummingbirdTesting
@@ -105,6 +106,36 @@ import Testing
             let status = try await BoxofficeExecutable.run(["migrate", "--status"], environment: environment)
             #expect(status.standardOutput.contains("\(names.count) applied, 0 pending"))
         }
+    }
+
+    /// An embedded install from before keys moved into the database keeps its key as the first
+    /// generation; a rotation adds the second, and the list never shows a secret.
+    @Test func keysRotateKeepsAnOldInstallsKeyAndListsGenerations() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let oldKey = Data((0..<32).map { UInt8($0) })
+        try Data(oldKey.base64EncodedString().utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("jwt-signing.key"))
+
+        let rotated = try await BoxofficeExecutable.run(["keys", "rotate", "--overlap-hours", "2", "--data-dir", directory])
+        #expect(rotated.status == 0, "\(rotated.standardError)")
+        #expect(rotated.standardOutput.hasPrefix("rotated: generation 2: created "))
+        let listed = try await BoxofficeExecutable.run(["keys", "list", "--data-dir", directory])
+        let lines = listed.standardOutput.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first?.hasSuffix("current") == true)
+        #expect(lines.last?.hasPrefix("generation 1: ") == true && lines.last?.contains("retires ") == true)
+        #expect(!listed.standardOutput.contains(oldKey.base64EncodedString()))
+
+        let configuration = try ServerConfiguration.resolve(flags: [.dataDirectory: directory], environment: [:])
+        try await Database.withDatabase(configuration.database, logger: TestDatabases.logger) { database in
+            let store = SigningKeyStore(database: database, clock: SystemClock())
+            let ring = try await store.load()
+            #expect(ring.snapshot.verifying.first { $0.generation == 1 }?.secret == Array(oldKey))
+            #expect(ring.signing.generation == 1, "the new key signs only a minute after the rotation")
+        }
+        let negative = try await BoxofficeExecutable.run(["keys", "rotate", "--overlap-hours", "-1", "--data-dir", directory])
+        #expect(negative.status == 64)
     }
 
     @Test func createAdminMakesAnAccountThatCanSignInAsAdmin() async throws {

@@ -38,6 +38,7 @@ import Testing
         "commerce/0003_create_product_sales": "e8e2abdd6f0813a7 e8e2abdd6f0813a7",
         "fulfilment/0001_create_shipments": "050da9d0325516a6 6af7312b4029f0b8",
         "fulfilment/0002_add_packing_lines": "978cb50a38dbe216 978cb50a38dbe216",
+        "keys/0001_create_signing_keys": "5114ecfac78b3675 5114ecfac78b3675",
         "coordination/0001_create_sessions": "ead94e06026795ff ead94e06026795ff",
         "idempotency/0001_create_idempotency_keys": "a20858f7e5edef88 a20858f7e5edef88",
         "idempotency/0002_index_idempotency_keys_by_time": "ef2433edb1b0f08a ef2433edb1b0f08a",

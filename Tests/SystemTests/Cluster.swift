@@ -110,9 +110,11 @@ final class Cluster: Sendable {
         return process.terminationStatus
     }
 
-    /// Access tokens signed with the cluster's secret, as its nodes sign them.
-    func tokens() async -> AccessTokens {
-        await AccessTokens(signingKey: Array((settings["CLUSTER_JWT_SECRET"] ?? "").utf8), lifetime: 3600, clock: SystemClock())
+    /// Access tokens signed with the keys the nodes made in their shared database (the cluster
+    /// is given no secret), as the nodes sign them.
+    func tokens() async throws -> AccessTokens {
+        let keys = try await withDatabase { database in try await SigningKeyStore(database: database, clock: SystemClock()).load() }
+        return AccessTokens(keys: keys, lifetime: 3600, clock: SystemClock())
     }
 
     /// A client of the cluster's Redis, found through its sentinels.
