@@ -366,8 +366,9 @@ public final class BoxofficePlatform: Sendable {
 
     /// The service group `run` runs; tests trigger its graceful shutdown themselves.
     public func makeServiceGroup(_ application: some ApplicationProtocol, signals: [UnixSignal] = []) -> ServiceGroup {
-        // ServiceGroup stops services in reverse order: drain first, then the HTTP server
-        // (which waits for in-flight requests), then the relay.
+        // ServiceGroup stops services in reverse order, each after the one before has ended:
+        // drain, then the HTTP server (which waits for in-flight requests); the leased jobs
+        // before or after those (see `services`).
         // One node at a time runs each singleton job; another takes over within a lease's
         // length when that node dies. (Both would be safe on several nodes at once, but would
         // only compete for the same rows.)
@@ -394,7 +395,7 @@ public final class BoxofficePlatform: Sendable {
         let signingKeyRefresh: [any Service] = signingKeyStore.map {
             [SigningKeyRefresh(keys: signingKeys, store: $0, logger: logger.with(component: "keys"))]
         } ?? []
-        let services: [any Service] = [
+        let leased: [any Service] = [
             LeasedService(name: "outbox-relay", leases: leases, holder: nodeID, logger: logger.with(component: "outbox")) {
                 try await relay.run()
             },
@@ -416,10 +417,16 @@ public final class BoxofficePlatform: Sendable {
             LeasedService(name: "mail-sender", leases: leases, holder: nodeID, logger: logger.with(component: "mail")) {
                 try await mailSender.run()
             },
-            WaitingRoomNode(service: waitingRoom),
-        ] + consumers + signingKeyRefresh + [
+        ] + consumers
+        let serving: [any Service] = [WaitingRoomNode(service: waitingRoom)] + signingKeyRefresh + [
             application, DrainOnShutdown(drain: drain, seconds: configuration.drainSeconds, logger: logger),
         ]
+        // Shut down last-listed first. Alone, this node keeps its jobs (the relay above all)
+        // until its last request has finished. With other nodes it hands them over the moment
+        // shutdown begins, so another node carries on while this one drains.
+        // The jobs stop side by side: one waiting on a blocking read must not hold up the rest.
+        let jobs = ConcurrentServices(services: leased)
+        let services: [any Service] = redis == nil ? [jobs] + serving : serving + [jobs]
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: signals,
@@ -432,6 +439,20 @@ public final class BoxofficePlatform: Sendable {
 /// The first service to hear of shutdown: marks the node draining and holds the rest of the
 /// shutdown back for the drain period, so load balancers see `/ready` fail before the
 /// listener closes.
+/// Services run as one: a graceful shutdown reaches them all at once, not one after another.
+struct ConcurrentServices: Service {
+    let services: [any Service]
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in services {
+                group.addTask { try await service.run() }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
 struct DrainOnShutdown: Service {
     let drain: DrainState
     let seconds: Double

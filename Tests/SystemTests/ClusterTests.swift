@@ -161,6 +161,21 @@ import Testing
             FileHandle.standardError.write(Data(
                 "node killed: the seat map was current \(caughtUp - raceEnded) after the race ended, \(sinceKill) after the kill\n".utf8))
             #expect(caughtUp - raceEnded < .seconds(5))
+
+            // A node stopped gracefully hands its leases over as its shutdown begins, without
+            // waiting for them to run out or for its own drain to end.
+            let stopping = try #require(try await leaseHolderPID(cluster, "hold-sweeper"))
+            kill(stopping, SIGTERM)
+            let stoppedAt = ContinuousClock.now
+            var holder = stopping
+            while holder == stopping || holder == victim, ContinuousClock.now - stoppedAt < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(20))
+                holder = try await leaseHolderPID(cluster, "hold-sweeper") ?? stopping
+            }
+            let handover = ContinuousClock.now - stoppedAt
+            FileHandle.standardError.write(Data("node stopped with SIGTERM: its lease was taken \(handover) later\n".utf8))
+            #expect(holder != stopping && holder != victim && cluster.nodePIDs.contains(holder))
+            #expect(handover < .seconds(1.5), "handed over in \(handover)")
         }
     }
 
