@@ -16,6 +16,9 @@ public final class SigningKeys: Sendable {
             self.generation = generation
             self.secret = secret
         }
+
+        /// What names the key in what it signed (a JWT's `kid`), never the secret.
+        public var id: String { "g\(generation)" }
     }
 
     /// What the ring held at one moment, read all at once.

@@ -30,7 +30,7 @@ public final class AccessTokens: AccessTokenVerifier {
         self.lifetime = lifetime
     }
 
-    static func kid(_ key: SigningKeys.Key) -> JWKIdentifier { JWKIdentifier(string: "g\(key.generation)") }
+    static func kid(_ key: SigningKeys.Key) -> JWKIdentifier { JWKIdentifier(string: key.id) }
 
     struct Claims: JWTPayload {
         var sub: SubjectClaim

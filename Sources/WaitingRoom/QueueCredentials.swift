@@ -26,7 +26,7 @@ final class QueueCredentials: Sendable {
         @Sendable func derive(_ label: String, from key: SigningKeys.Key) -> [UInt8] {
             Array(HMAC<SHA256>.authenticationCode(for: Data(label.utf8), using: SymmetricKey(data: key.secret)))
         }
-        @Sendable func kid(_ key: SigningKeys.Key) -> JWKIdentifier { JWKIdentifier(string: "g\(key.generation)") }
+        @Sendable func kid(_ key: SigningKeys.Key) -> JWKIdentifier { JWKIdentifier(string: key.id) }
         ticketKeys = DerivedSigningKeys(keys) { SymmetricKey(data: derive("waiting-room/queue-ticket", from: $0)) }
         accessKeys = AsyncDerivedSigningKeys(keys) { snapshot in
             let collection = JWTKeyCollection()
