@@ -70,9 +70,15 @@ import Testing
     func oneHolderAtATimeRenewalKeepsItAndExpiryHandsItOver(implementation: String) async throws {
         try await withLeases(implementation) { leases async throws in
             // Generous lengths: a loaded 2-core machine can pause a test for seconds.
+            let taken = ContinuousClock.now
             #expect(try await leases.acquire("sweeper", holder: "node-a", duration: 5))
-            #expect(try await !leases.acquire("sweeper", holder: "node-b", duration: 5))
-            #expect(try await leases.acquire("sweeper", holder: "node-a", duration: 5))  // renewal
+            let refused = try await !leases.acquire("sweeper", holder: "node-b", duration: 5)
+            let renewed = try await leases.acquire("sweeper", holder: "node-a", duration: 5)  // renewal
+            // Redis keeps its own time: when the machine stalled past the lease, these prove nothing.
+            if ContinuousClock.now - taken < .seconds(4) {
+                #expect(refused)
+                #expect(renewed)
+            }
             #expect(try await leases.acquire("relay", holder: "node-b", duration: 5))  // another name
             try await Task.sleep(for: .milliseconds(5500))
             // node-a stopped renewing (its node died): node-b takes over.

@@ -40,12 +40,19 @@ import Testing
         let clock = ManualClock()
         try await withLimiter(implementation, clock: clock) { limiter async throws in
             let limit = RateLimit.perPeriod(2, 10)
+            let started = ContinuousClock.now
             #expect(try await limiter.consume("k", limit: limit).allowed)
             #expect(try await limiter.consume("k", limit: limit).allowed)
-            #expect(try await !limiter.consume("k", limit: limit).allowed)
+            let deniedAtFirst = try await !limiter.consume("k", limit: limit).allowed
             clock.advance(by: 5)
             #expect(try await limiter.consume("k", limit: limit).allowed)
-            #expect(try await !limiter.consume("k", limit: limit).allowed)
+            let deniedAgain = try await !limiter.consume("k", limit: limit).allowed
+            // Redis forgets an idle key after the period in its own time: a machine stalled that
+            // long proves nothing about the rate.
+            if ContinuousClock.now - started < .seconds(8) {
+                #expect(deniedAtFirst)
+                #expect(deniedAgain)
+            }
         }
     }
 
