@@ -118,11 +118,13 @@ public final class Database: Sendable {
         case .sqlite(let store):
             // IMMEDIATE takes the write lock up front, so a transaction never fails halfway
             // because another process started writing after it read.
-            return try await store.writer.withConnection { connection in
-                let sql = connection.sql()
-                return try await Self.$openTransaction.withValue(OpenTransaction(database: ObjectIdentifier(self), sql: sql)) {
-                    try await Self.runTransaction(
-                        on: sql, begin: "BEGIN IMMEDIATE", dialect: .sqlite, postgres: nil, logger: logger, onRollbackFailure: {}, body)
+            return try await store.writerThread.run {
+                try await store.writer.withConnection { connection in
+                    let sql = connection.sql()
+                    return try await Self.$openTransaction.withValue(OpenTransaction(database: ObjectIdentifier(self), sql: sql)) {
+                        try await Self.runTransaction(
+                            on: sql, begin: "BEGIN IMMEDIATE", dialect: .sqlite, postgres: nil, logger: logger, onRollbackFailure: {}, body)
+                    }
                 }
             }
         case .postgres(let store):
@@ -255,13 +257,16 @@ public struct DatabaseUnavailableError: Error, CustomStringConvertible {
 
 private final class SQLiteStore: Sendable {
     let writer: ConnectionGate<SQLiteConnection>
+    /// Where write transactions run, statements and all.
+    let writerThread: WriterThread
     let readers: ConnectionGate<SQLiteConnection>
-    private let threadPool: NIOThreadPool
+    private let readerThreads: NIOThreadPool
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool) {
+    private init(writer: SQLiteConnection, writerThread: WriterThread, readers: [SQLiteConnection], readerThreads: NIOThreadPool) {
         self.writer = ConnectionGate([writer])
+        self.writerThread = writerThread
         self.readers = ConnectionGate(readers)
-        self.threadPool = threadPool
+        self.readerThreads = readerThreads
     }
 
     static func open(_ settings: DatabaseConfiguration.SQLiteSettings, logger: Logger) async throws -> SQLiteStore {
@@ -275,15 +280,17 @@ private final class SQLiteStore: Sendable {
         }
         // SQLite calls block their thread (a busy writer from another process makes them sleep),
         // so every connection gets a thread of its own instead of sharing NIO's small default
-        // pool, where one sleeping connection could starve the one it is waiting for.
-        let connectionCount = max(1, settings.readerCount) + 1
-        let threadPool = NIOThreadPool(numberOfThreads: connectionCount)
-        threadPool.start()
+        // pool, where one sleeping connection could starve the one it is waiting for. The
+        // writer's is the thread its transactions run on (`WriterThread`).
+        let readerCount = max(1, settings.readerCount)
+        let writerThread = WriterThread()
+        let readerThreads = NIOThreadPool(numberOfThreads: readerCount)
+        readerThreads.start()
         var opened: [SQLiteConnection] = []
         do {
-            for _ in 0..<connectionCount {
+            for index in 0...readerCount {
                 let connection = try await SQLiteConnection.open(
-                    storage: .file(path: url.path), threadPool: threadPool, logger: logger,
+                    storage: .file(path: url.path), threadPool: index == 0 ? writerThread.pool : readerThreads, logger: logger,
                     on: MultiThreadedEventLoopGroup.singleton.any())
                 opened.append(connection)
                 let sql = connection.sql()
@@ -301,22 +308,22 @@ private final class SQLiteStore: Sendable {
                 }
             }
         } catch {
-            await closeAll(opened, threadPool: threadPool)
+            await closeAll(opened, threadPools: [writerThread.pool, readerThreads])
             throw DatabaseUnavailableError(database: "sqlite:\(settings.path)", reason: String(describing: error))
         }
-        return SQLiteStore(writer: opened[0], readers: Array(opened.dropFirst()), threadPool: threadPool)
+        return SQLiteStore(writer: opened[0], writerThread: writerThread, readers: Array(opened.dropFirst()), readerThreads: readerThreads)
     }
 
     func close() async {
-        await Self.closeAll(writer.allIdleConnections + readers.allIdleConnections, threadPool: threadPool)
+        await Self.closeAll(writer.allIdleConnections + readers.allIdleConnections, threadPools: [writerThread.pool, readerThreads])
     }
 
     /// Closes connections and their threads even when the calling task has been cancelled
     /// (a cancelled task's thread-pool work would be skipped, leaking the file handles).
-    private static func closeAll(_ connections: [SQLiteConnection], threadPool: NIOThreadPool) async {
+    private static func closeAll(_ connections: [SQLiteConnection], threadPools: [NIOThreadPool]) async {
         await Task {
             for connection in connections { try? await connection.close() }
-            try? await threadPool.shutdownGracefully()
+            for threadPool in threadPools { try? await threadPool.shutdownGracefully() }
         }.value
     }
 }
