@@ -37,10 +37,20 @@ struct FanNotifications: EventSubscriber {
         clock.now().timeIntervalSince(event.occurredAt) < Self.staleAfter
     }
 
+    /// At an on-sale the relay hands over hundreds of confirmations at once: their fans, orders,
+    /// shows and refund policies are read a few queries per batch, not a dozen per order.
+    var handlesBatches: Bool { true }
+
+    func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
+        let confirmations = try events.filter { $0.type == ReservationConfirmed.eventType }.map { try $0.decode(as: ReservationConfirmed.self) }
+        try await ordersConfirmed(confirmations, in: transaction)
+        for event in events where event.type != ReservationConfirmed.eventType { try await handle(event, in: transaction) }
+    }
+
     func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
         switch event.type {
         case ReservationConfirmed.eventType:
-            try await orderConfirmed(try event.decode(as: ReservationConfirmed.self), in: transaction)
+            try await ordersConfirmed([try event.decode(as: ReservationConfirmed.self)], in: transaction)
         case TicketTransferred.eventType:
             try await ticketReceived(try event.decode(as: TicketTransferred.self), eventID: event.id, in: transaction)
         case QueueAdmitted.eventType:
@@ -50,21 +60,26 @@ struct FanNotifications: EventSubscriber {
         }
     }
 
-    private func orderConfirmed(_ confirmed: ReservationConfirmed, in transaction: DatabaseTransaction) async throws {
-        guard let fan = try await fans.contacts(of: [confirmed.fanId])[confirmed.fanId],
-              let show = try await show(performanceID: confirmed.performanceId)
-        else { return }
-        let order = try await checkout.order(id: confirmed.orderId, viewer: system)
-        let policy = try await tickets.refundPolicy(performanceID: confirmed.performanceId, in: transaction)
-        let deadline = policy.deadline.flatMap { $0 > clock.now() ? $0 : nil }
-        let lines = order.items.filter { confirmed.ticketIds.contains($0.ticketId) }
-            .map { FanMail.TicketLine(seat: $0.label, tier: $0.tier, price: $0.price) }
-        let message = FanMail.orderConfirmed(
-            .init(
-                orderID: order.id, show: show, tickets: lines, total: order.total, method: order.method, cancelUntil: deadline,
-                feePercent: policy.feePercent),
-            to: fan, publicURL: publicURL)
-        _ = try await mail.enqueue(message, key: "order-confirmed:\(confirmed.orderId)", in: transaction)
+    private func ordersConfirmed(_ confirmations: [ReservationConfirmed], in transaction: DatabaseTransaction) async throws {
+        guard !confirmations.isEmpty else { return }
+        let contacts = try await fans.contacts(of: confirmations.map(\.fanId))
+        let receipts = try await checkout.receipts(orderIDs: confirmations.map(\.orderId))
+        var shows = PerPerformance<FanMail.Show?> { try await show(performanceID: $0) }
+        var policies = PerPerformance { try await tickets.refundPolicy(performanceID: $0, in: transaction) }
+        for confirmed in confirmations {
+            guard let fan = contacts[confirmed.fanId], let show = try await shows.value(for: confirmed.performanceId) else { continue }
+            guard let order = receipts[confirmed.orderId] else { throw Problem.notFound(detail: "No order \(confirmed.orderId).") }
+            let policy = try await policies.value(for: confirmed.performanceId)
+            let deadline = policy.deadline.flatMap { $0 > clock.now() ? $0 : nil }
+            let lines = order.items.filter { confirmed.ticketIds.contains($0.ticketId) }
+                .map { FanMail.TicketLine(seat: $0.label, tier: $0.tier, price: $0.price) }
+            let message = FanMail.orderConfirmed(
+                .init(
+                    orderID: order.orderId, show: show, tickets: lines, total: order.total, method: order.method, cancelUntil: deadline,
+                    feePercent: policy.feePercent),
+                to: fan, publicURL: publicURL)
+            _ = try await mail.enqueue(message, key: "order-confirmed:\(confirmed.orderId)", in: transaction)
+        }
     }
 
     private func ticketReceived(_ transfer: TicketTransferred, eventID: String, in transaction: DatabaseTransaction) async throws {
@@ -102,5 +117,22 @@ struct FanNotifications: EventSubscriber {
         let event = try await catalog.event(id: performance.eventId, viewer: system)
         let venue = try await catalog.venue(id: event.venueId)
         return FanMail.Show(title: event.title, venue: venue.name, startsAt: performance.startsAt)
+    }
+}
+
+/// What a batch of mails needs to know about each performance, read once per performance.
+private struct PerPerformance<Value> {
+    let read: (String) async throws -> Value
+    private var known: [String: Value] = [:]
+
+    init(_ read: @escaping (String) async throws -> Value) {
+        self.read = read
+    }
+
+    mutating func value(for performanceID: String) async throws -> Value {
+        if let value = known[performanceID] { return value }
+        let value = try await read(performanceID)
+        known[performanceID] = value
+        return value
     }
 }

@@ -54,6 +54,14 @@ public struct NoDeliveries: Deliveries {
     public func shipment(forOrder orderID: String) async throws -> OrderShipment? { nil }
 }
 
+/// What a confirmation says about an order: how it was paid, what it cost, its tickets.
+public struct OrderReceipt: Sendable {
+    public let orderId: String
+    public let method: String
+    public let total: Money
+    public let items: [Order.Item]
+}
+
 /// What a fan bought in one checkout, with its money and its story.
 public struct Order: Codable, Sendable {
     public struct Item: Codable, Sendable {

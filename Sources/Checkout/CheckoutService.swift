@@ -392,6 +392,32 @@ public final class CheckoutService: Sendable {
         return order
     }
 
+    /// The receipts of many orders in two queries, for whoever tells fans about them (mail)
+    /// at an on-sale's pace: keyed by order; an unknown ID is left out.
+    public func receipts(orderIDs: [String]) async throws -> [String: OrderReceipt] {
+        var receipts: [String: OrderReceipt] = [:]
+        for chunk in Array(Set(orderIDs)).chunked(500) {
+            let ids = SQLQueryString.list(Array(chunk))
+            try await database.read { sql in
+                var items: [String: [Order.Item]] = [:]
+                for row in try await sql.raw("""
+                    SELECT order_id, ticket_id, seat_id, seat_label, tier, price_amount, currency, status FROM order_items
+                    WHERE order_id IN \(ids) ORDER BY seat_label, ticket_id
+                    """).all() {
+                    items[try row.decode(column: "order_id", as: String.self), default: []].append(try Self.item(row))
+                }
+                for row in try await sql.raw("SELECT id, method, total_amount, currency FROM orders WHERE id IN \(ids)").all() {
+                    let id = try row.decode(column: "id", as: String.self)
+                    let currency = Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw
+                    receipts[id] = OrderReceipt(
+                        orderId: id, method: try row.decode(column: "method", as: String.self),
+                        total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency), items: items[id] ?? [])
+                }
+            }
+        }
+        return receipts
+    }
+
     // MARK: Cancelling
 
     /// The fan cancels some tickets or goods of an order (or all of it): tickets within the
@@ -609,6 +635,17 @@ public final class CheckoutService: Sendable {
             """).run()
     }
 
+    /// A ticket line of an order, from a row of `order_items`.
+    private static func item(_ row: any SQLRow) throws -> Order.Item {
+        Order.Item(
+            ticketId: try row.decode(column: "ticket_id", as: String.self), seatId: try row.decode(column: "seat_id", as: String?.self),
+            label: try row.decode(column: "seat_label", as: String?.self), tier: try row.decode(column: "tier", as: String.self),
+            price: Money(
+                amount: try row.decode(column: "price_amount", as: Int64.self),
+                currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw),
+            status: try row.decode(column: "status", as: String.self))
+    }
+
     private func loadOrder(id: String, in sql: any SQLDatabase) async throws -> Order {
         guard let row = try await sql.raw("""
             SELECT id, status, performance_id, hold_id, method, total_amount, refunded_amount, discount_amount, coupon_id, address_id,
@@ -620,13 +657,7 @@ public final class CheckoutService: Sendable {
         let items = try await sql.raw("""
             SELECT ticket_id, seat_id, seat_label, tier, price_amount, currency, status FROM order_items
             WHERE order_id = \(bind: id) ORDER BY seat_label, ticket_id
-            """).all().map { item in
-                Order.Item(
-                    ticketId: try item.decode(column: "ticket_id", as: String.self), seatId: try item.decode(column: "seat_id", as: String?.self),
-                    label: try item.decode(column: "seat_label", as: String?.self), tier: try item.decode(column: "tier", as: String.self),
-                    price: Money(amount: try item.decode(column: "price_amount", as: Int64.self), currency: currency),
-                    status: try item.decode(column: "status", as: String.self))
-            }
+            """).all().map(Self.item)
         let history = try await sql.raw("""
             SELECT status, note, at FROM order_history WHERE order_id = \(bind: id) ORDER BY id
             """).all().map { entry in

@@ -81,6 +81,47 @@ import WaitingRoom
         }
     }
 
+    /// At an on-sale the relay hands the mail subscriber many confirmations at once; each fan
+    /// still gets one mail, in their language, with their own seats and total.
+    @Test(arguments: DatabaseDialect.allCases)
+    func confirmationsDeliveredTogetherMailEachFanTheirOwnOrder(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let fans = [
+                    try await account(sale, "one@example.com", name: "One", language: "en"),
+                    try await account(sale, "two@example.com", name: "둘", language: "ko"),
+                    try await account(sale, "three@example.com", name: "Three", language: "en"),
+                ]
+                var bought: [(orderID: String, labels: [String])] = []
+                for (index, fan) in fans.enumerated() {
+                    try await sale.grant(500_000, to: fan.id)
+                    let seats = Array(sale.seatIDs.dropFirst(2 * index).prefix(index + 1))
+                    let paid = try await sale.checkout(hold: try await sale.holdID(seats, fan: fan.token), fan: fan.token)
+                    #expect(paid.status == 201, "\(paid.rawBody)")
+                    bought.append((
+                        try #require(paid.order["id"] as? String),
+                        paid.tickets.compactMap { ($0["seat"] as? [String: Any])?["label"] as? String }))
+                }
+                try await platform.relay.deliverPending()
+
+                for (index, fan) in ["one@example.com", "two@example.com", "three@example.com"].enumerated() {
+                    let received = try await mails(to: fan, platform).filter { mail in bought.contains { mail.contains($0.orderID) } }
+                    #expect(received.count == 1, "one confirmation for \(fan): \(received)")
+                    let mail = try #require(received.first)
+                    #expect(mail.contains(bought[index].orderID))
+                    for label in bought[index].labels { #expect(mail.contains(label), "\(mail)") }
+                    for (other, order) in bought.enumerated() where other != index {
+                        #expect(!mail.contains(order.orderID) && order.labels.allSatisfy { !mail.contains("\($0) (R") }, "\(mail)")
+                    }
+                    let total = 110_000 * (index + 1)
+                    #expect(mail.contains(total.formatted(.number.locale(Locale(identifier: "en_US")))), "\(mail)")
+                }
+                #expect(try await mails(to: "two@example.com", platform).contains { $0.contains("둘님, 예매가 완료되었습니다.") })
+            }
+        }
+    }
+
     @Test(arguments: DatabaseDialect.allCases)
     func aFanWhosePageWasClosedIsMailedWhenTheirTurnComesAndAFanWatchingIsNot(dialect: DatabaseDialect) async throws {
         let clock = ManualClock()
