@@ -64,15 +64,18 @@ public struct AvailabilityProjection: EventSubscriber {
 
     public var handlesBatches: Bool { true }
 
-    /// A batch in few statements: general-admission counters only add up, so the whole batch's
-    /// deltas go in one update per tier; seat changes keep their order, one statement per run
-    /// of same-type events (at an on-sale, a run of `reservation.held` hundreds long).
+    /// A batch in few statements. General-admission counters only add up, so the whole batch's
+    /// deltas go in one update per tier. Seat changes of different seats commute (each
+    /// statement touches only its seats' rows), so the batch is cut into layers in which no seat
+    /// changes twice, and each layer is one statement per event type — at an on-sale, where
+    /// holds and purchases of random seats interleave, hundreds of events in two or three
+    /// statements. A seat changing again starts a new layer, which keeps its changes in order.
     public func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
         var tierDeltas: [TierKey: (held: Int, sold: Int)] = [:]
-        var run: (type: String, changes: [HoldChange])?
+        var layer = SeatChangeLayer()
         func flush() async throws {
-            if let pending = run { try await applySeatChanges(pending.changes, type: pending.type, in: transaction) }
-            run = nil
+            for (type, changes) in layer.changesByType { try await applySeatChanges(changes, type: type, in: transaction) }
+            layer = SeatChangeLayer()
         }
         for event in events {
             if event.type == "performance.scheduled" {
@@ -100,8 +103,8 @@ public struct AvailabilityProjection: EventSubscriber {
                 tierDeltas[key, default: (0, 0)].sold += delta.sold
                 continue
             }
-            if run?.type != event.type { try await flush() }
-            run = (event.type, (run?.changes ?? []) + [change])
+            if !layer.accepts(change) { try await flush() }
+            layer.add(change, type: event.type)
         }
         try await flush()
         for (key, delta) in tierDeltas.sorted(by: { ($0.key.performanceID, $0.key.tier) < ($1.key.performanceID, $1.key.tier) }) {
@@ -109,6 +112,31 @@ public struct AvailabilityProjection: EventSubscriber {
                 UPDATE availability_tiers SET held = held + \(bind: delta.held), sold = sold + \(bind: delta.sold)
                 WHERE performance_id = \(bind: key.performanceID) AND tier = \(bind: key.tier)
                 """).run()
+        }
+    }
+
+    /// Seat changes none of which touches a seat another one touches, so they may be applied
+    /// in any order: grouped by event type, in the order the types first appeared.
+    private struct SeatChangeLayer {
+        private(set) var changesByType: [(type: String, changes: [HoldChange])] = []
+        private var seats = Set<SeatKey>()
+
+        private struct SeatKey: Hashable {
+            let performanceID: String
+            let seatID: String
+        }
+
+        func accepts(_ change: HoldChange) -> Bool {
+            change.seatIds.allSatisfy { !seats.contains(SeatKey(performanceID: change.performanceId, seatID: $0)) }
+        }
+
+        mutating func add(_ change: HoldChange, type: String) {
+            for seatID in change.seatIds { seats.insert(SeatKey(performanceID: change.performanceId, seatID: seatID)) }
+            if let index = changesByType.firstIndex(where: { $0.type == type }) {
+                changesByType[index].changes.append(change)
+            } else {
+                changesByType.append((type, [change]))
+            }
         }
     }
 

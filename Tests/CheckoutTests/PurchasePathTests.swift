@@ -143,6 +143,41 @@ import Testing
 
     /// The gateway saga settles gateway payments; wallet payments complete in their own checkout,
     /// so the relay does not hand the saga their `payment.completed` at all (no inbox row).
+    /// The seat map applies a delivery's seat changes a few statements at a time, grouped by
+    /// type; a seat that changes hands several times within one delivery must still end as the
+    /// holds left it.
+    @Test(arguments: DatabaseDialect.allCases)
+    func aSeatThatChangesHandsSeveralTimesInOneDeliveryEndsOnTheMapAsItIs(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform, rows: 2, limits: ["maxSeatsPerFan": 20])
+                while try await platform.relay.deliverPending() > 0 {}
+                let fans = try await (1...3).asyncMap { try await OnSale.token(platform, userID: "fan-\($0)") }
+                for index in 1...3 { try await sale.grant(1_000_000, to: "fan-\(index)") }
+                let seats = sale.seatIDs
+                // One delivery's worth: seat 0 is held, let go, held by another fan and bought;
+                // seat 1 is bought, seat 2 held and let go, seat 3 held and left held, and seats
+                // 4–9 are held and bought in between, interleaved.
+                let first = try await sale.holdID([seats[0], seats[2]], fan: fans[0])
+                #expect(try await sale.checkout(hold: try await sale.holdID([seats[1]], fan: fans[1]), fan: fans[1]).status == 201)
+                #expect(try await sale.call(.delete, "/v1/holds/\(first)", fan: fans[0]).status == 204)
+                let second = try await sale.holdID([seats[0]], fan: fans[2])
+                _ = try await sale.holdID([seats[3]], fan: fans[0])
+                for seat in seats[4...9] {
+                    #expect(try await sale.checkout(hold: try await sale.holdID([seat], fan: fans[1]), fan: fans[1]).status == 201)
+                }
+                #expect(try await sale.checkout(hold: second, fan: fans[2]).status == 201)
+                #expect(try await platform.relay.deliverPending() > 0)
+
+                let truth = try await sale.seatStates(in: "performance_seats")
+                let map = try await sale.seatStates(in: "availability_seats")
+                #expect(map == truth)
+                #expect(truth[seats[0]] == "sold" && truth[seats[1]] == "sold" && truth[seats[2]] == "available" && truth[seats[3]] == "held")
+                #expect(seats[4...9].allSatisfy { truth[$0] == "sold" })
+            }
+        }
+    }
+
     @Test(arguments: DatabaseDialect.allCases)
     func theGatewaySagaIsNotHandedWalletPayments(dialect: DatabaseDialect) async throws {
         try await withPlatform(dialect) { platform in

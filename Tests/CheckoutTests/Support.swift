@@ -41,6 +41,15 @@ extension OnSale {
     func sum(_ query: SQLQueryString) async throws -> Int {
         try await platform.database.read { sql in try await sql.raw(query).first()?.decode(column: "n", as: Int?.self) ?? 0 }
     }
+
+    /// Each seat's state in `table` (the reservations' `performance_seats`, or the seat map's
+    /// `availability_seats`), by seat.
+    func seatStates(in table: String) async throws -> [String: String] {
+        try await platform.database.read { sql in
+            try await sql.raw("SELECT seat_id, state FROM \(unsafeRaw: table) WHERE performance_id = \(bind: performanceID)").all()
+                .reduce(into: [String: String]()) { $0[try $1.decode(column: "seat_id", as: String.self)] = try $1.decode(column: "state", as: String.self) }
+        }
+    }
 }
 
 extension OnSale.Reply {
