@@ -341,8 +341,9 @@ private final class PostgresStore: Sendable {
             password: settings.password, database: settings.database, tls: Self.tls(settings.tls))
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
-        // Only named prepared statements (`DatabaseTransaction.execute`) are affected: plan them
-        // once. Left to choose, PostgreSQL kept re-planning the hold statements on every call.
+        // Plan prepared statements once (`DatabaseTransaction.execute`): left to choose, PostgreSQL
+        // kept re-planning the hold statements on every call. It applies to SQLKit's unnamed
+        // statements too, so a query must not need its parameters' values to be planned well.
         configuration.options.additionalStartupParameters = [("plan_cache_mode", "force_generic_plan")]
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.maximumConnections = maximumConnections
