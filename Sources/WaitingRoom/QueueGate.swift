@@ -193,22 +193,36 @@ public struct FinishedShopping: EventSubscriber {
         let fanId: String
     }
 
-    /// Ends the session once the relay's transaction has committed: the queue's store is not
-    /// part of it (and an embedded database has one writer, which the relay holds). Ending a
-    /// session is idempotent; if it fails, the session still runs out on its own.
-    public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
-        let confirmed = try event.decodePayload(as: Confirmed.self)
+    public var handlesBatches: Bool { true }
+
+    /// Ends the sessions once the relay's transaction has committed, one call per performance
+    /// of the batch: the queue's store is not part of the transaction (and an embedded database
+    /// has one writer, which the relay holds). Ending a session is idempotent; if it fails, the
+    /// session still runs out on its own.
+    public func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
+        var buyers: [String: [String]] = [:]
+        for event in events {
+            let confirmed = try event.decodePayload(as: Confirmed.self)
+            buyers[confirmed.performanceId, default: []].append(confirmed.fanId)
+        }
         let service = self.service
+        let finished = buyers
         transaction.afterCommit {
             Task {
-                do {
-                    try await service.finishShopping(performanceID: confirmed.performanceId, fanID: confirmed.fanId)
-                } catch {
-                    service.logger.warning("could not end a finished shopping session", metadata: [
-                        "performance_id": .string(confirmed.performanceId), "error": .string(String(describing: error)),
-                    ])
+                for (performanceID, fanIDs) in finished {
+                    do {
+                        try await service.finishShopping(performanceID: performanceID, fanIDs: fanIDs)
+                    } catch {
+                        service.logger.warning("could not end finished shopping sessions", metadata: [
+                            "performance_id": .string(performanceID), "error": .string(String(describing: error)),
+                        ])
+                    }
                 }
             }
         }
+    }
+
+    public func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
+        try await handle(batch: [event], in: transaction)
     }
 }

@@ -31,8 +31,8 @@ public protocol QueueStore: Sendable {
     func outcome(performanceID: String, fanID: String) async throws -> GateOutcome?
     /// Ends every session that ran out by `at`; returns whose.
     func endExpiredSessions(performanceID: String, at: Date) async throws -> [String]
-    /// Ends one fan's session (they finished buying). False when it was not running.
-    func endSession(performanceID: String, fanID: String) async throws -> Bool
+    /// Ends these fans' sessions (they finished buying); returns those whose session was running.
+    func endSessions(performanceID: String, fanIDs: [String]) async throws -> [String]
 
     /// Admissions since `since` (what a node's view needs four times a second: cheap).
     func admissions(performanceID: String, since: Date) async throws -> Int

@@ -214,11 +214,13 @@ public final class RedisQueueStore: QueueStore {
     /// KEYS: active, outcome. ARGV: up to (ms), or a fan with "fan". Ends the sessions and
     /// returns whose.
     private static let endScript = RedisScript("""
-        local fans
-        if ARGV[2] == 'fan' then
-            if redis.call('ZSCORE', KEYS[1], ARGV[1]) then fans = {ARGV[1]} else fans = {} end
+        local fans = {}
+        if ARGV[1] == 'fans' then
+            for i = 2, #ARGV do
+                if redis.call('ZSCORE', KEYS[1], ARGV[i]) then fans[#fans + 1] = ARGV[i] end
+            end
         else
-            fans = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+            fans = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
         end
         for _, fan in ipairs(fans) do
             local ends = redis.call('ZSCORE', KEYS[1], fan)
@@ -229,13 +231,14 @@ public final class RedisQueueStore: QueueStore {
         """)
 
     public func endExpiredSessions(performanceID: String, at: Date) async throws -> [String] {
-        try await redis.eval(Self.endScript, keys: [key(performanceID, "active"), key(performanceID, "outcome")], arguments: [Self.milliseconds(at), "due"])
+        try await redis.eval(Self.endScript, keys: [key(performanceID, "active"), key(performanceID, "outcome")], arguments: ["due", Self.milliseconds(at)])
             .array?.compactMap(\.string) ?? []
     }
 
-    public func endSession(performanceID: String, fanID: String) async throws -> Bool {
-        try await !(redis.eval(Self.endScript, keys: [key(performanceID, "active"), key(performanceID, "outcome")], arguments: [fanID, "fan"])
-            .array ?? []).isEmpty
+    public func endSessions(performanceID: String, fanIDs: [String]) async throws -> [String] {
+        guard !fanIDs.isEmpty else { return [] }
+        return try await redis.eval(Self.endScript, keys: [key(performanceID, "active"), key(performanceID, "outcome")], arguments: ["fans"] + fanIDs)
+            .array?.compactMap(\.string) ?? []
     }
 
     public func admissions(performanceID: String, since: Date) async throws -> Int {

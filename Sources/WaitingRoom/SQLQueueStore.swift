@@ -246,13 +246,14 @@ public final class SQLQueueStore: QueueStore {
         }
     }
 
-    public func endSession(performanceID: String, fanID: String) async throws -> Bool {
-        try await database.withTransaction { transaction in
-            try await !transaction.sql.raw("""
+    public func endSessions(performanceID: String, fanIDs: [String]) async throws -> [String] {
+        guard !fanIDs.isEmpty else { return [] }
+        return try await database.withTransaction { transaction in
+            try await transaction.sql.raw("""
                 UPDATE queue_places SET state = 'ended'
-                WHERE performance_id = \(bind: performanceID) AND fan_id = \(bind: fanID) AND state = 'admitted'
+                WHERE performance_id = \(bind: performanceID) AND fan_id IN \(SQLQueryString.list(fanIDs)) AND state = 'admitted'
                 RETURNING fan_id
-                """).all().isEmpty
+                """).all().map { try $0.decode(column: "fan_id", as: String.self) }
         }
     }
 

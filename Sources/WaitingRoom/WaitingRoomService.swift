@@ -327,10 +327,13 @@ public final class WaitingRoomService: ShopperAdmission {
         }
     }
 
-    /// The fan finished buying: their slot goes to the next fan at the gate's next step.
-    func finishShopping(performanceID: String, fanID: String) async throws {
-        if try await store.endSession(performanceID: performanceID, fanID: fanID) {
-            logger.debug("shopping session finished", metadata: ["performance_id": .string(performanceID), "fan_id": .string(fanID)])
+    /// These fans finished buying: their slots go to the next fans at the gate's next step.
+    /// Nothing to do (not a write) where the performance sells without a waiting room.
+    func finishShopping(performanceID: String, fanIDs: [String]) async throws {
+        guard let settings = try await view(performanceID).settings, settings.enabled else { return }
+        let ended = try await store.endSessions(performanceID: performanceID, fanIDs: fanIDs)
+        if !ended.isEmpty {
+            logger.debug("shopping sessions finished", metadata: ["performance_id": .string(performanceID), "fans": .stringConvertible(ended.count)])
         }
     }
 

@@ -107,8 +107,9 @@ import WaitingRoom
             figures = try await store.figures(performanceID: "p1", at: later, seenSince: opensAt.addingTimeInterval(10), admittedSince: opensAt)
             #expect(figures.waiting == 1 && figures.abandoned == 0 && figures.active == 2 && figures.admitted == 2)
 
-            #expect(try await store.endSession(performanceID: "p1", fanID: "b"))
-            #expect(try await !store.endSession(performanceID: "p1", fanID: "b"))
+            // Only running sessions end: a skipped fan's and an unknown one's are left alone.
+            #expect(try await store.endSessions(performanceID: "p1", fanIDs: ["a", "b", "nobody"]) == ["b"])
+            #expect(try await store.endSessions(performanceID: "p1", fanIDs: ["b"]).isEmpty)
             #expect(try await store.outcome(performanceID: "p1", fanID: "b") == .admitted(sessionEndsAt: ends, ended: true))
             #expect(try await store.endExpiredSessions(performanceID: "p1", at: ends.addingTimeInterval(-1)).isEmpty)
             #expect(try await store.endExpiredSessions(performanceID: "p1", at: ends) == ["c"])
