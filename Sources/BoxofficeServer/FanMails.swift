@@ -18,7 +18,7 @@ extension MailQueue: MailOutbox {}
 /// the web app's `FanMail`.
 struct FanNotifications: EventSubscriber {
     let name = "mail.fan-notifications"
-    let eventTypes: Set<String> = [ReservationConfirmed.eventType, TicketTransferred.eventType, QueueAdmitted.eventType]
+    let eventTypes: Set<String> = [ReservationConfirmed.eventType, GoodsOrderPaid.eventType, TicketTransferred.eventType, QueueAdmitted.eventType]
     let catalog: CatalogService
     let checkout: CheckoutService
     let tickets: TicketService
@@ -42,15 +42,13 @@ struct FanNotifications: EventSubscriber {
     var handlesBatches: Bool { true }
 
     func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
-        let confirmations = try events.filter { $0.type == ReservationConfirmed.eventType }.map { try $0.decode(as: ReservationConfirmed.self) }
-        try await ordersConfirmed(confirmations, in: transaction)
-        for event in events where event.type != ReservationConfirmed.eventType { try await handle(event, in: transaction) }
+        try await ordersPaid(try events.compactMap(PaidOrder.init), in: transaction)
+        for event in events where try PaidOrder(event) == nil { try await handle(event, in: transaction) }
     }
 
     func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {
+        if let paid = try PaidOrder(event) { return try await ordersPaid([paid], in: transaction) }
         switch event.type {
-        case ReservationConfirmed.eventType:
-            try await ordersConfirmed([try event.decode(as: ReservationConfirmed.self)], in: transaction)
         case TicketTransferred.eventType:
             try await ticketReceived(try event.decode(as: TicketTransferred.self), eventID: event.id, in: transaction)
         case QueueAdmitted.eventType:
@@ -60,25 +58,58 @@ struct FanNotifications: EventSubscriber {
         }
     }
 
-    private func ordersConfirmed(_ confirmations: [ReservationConfirmed], in transaction: DatabaseTransaction) async throws {
-        guard !confirmations.isEmpty else { return }
-        let contacts = try await fans.contacts(of: confirmations.map(\.fanId))
-        let receipts = try await checkout.receipts(orderIDs: confirmations.map(\.orderId))
+    /// An order whose confirmation is due, from the event that says it is paid: its tickets are
+    /// issued (`reservation.confirmed`, goods in the same order included), or it is goods alone.
+    private struct PaidOrder {
+        let orderID: String
+        let fanID: String
+        /// The performance its tickets are for; nil for goods alone.
+        let performanceID: String?
+        let ticketIDs: [String]
+
+        init?(_ event: EventEnvelope) throws {
+            switch event.type {
+            case ReservationConfirmed.eventType:
+                let confirmed = try event.decode(as: ReservationConfirmed.self)
+                (orderID, fanID, performanceID, ticketIDs) = (confirmed.orderId, confirmed.fanId, confirmed.performanceId, confirmed.ticketIds)
+            case GoodsOrderPaid.eventType:
+                let paid = try event.decode(as: GoodsOrderPaid.self)
+                (orderID, fanID, performanceID, ticketIDs) = (paid.orderId, paid.fanId, nil, [])
+            default:
+                return nil
+            }
+        }
+    }
+
+    private func ordersPaid(_ orders: [PaidOrder], in transaction: DatabaseTransaction) async throws {
+        guard !orders.isEmpty else { return }
+        let contacts = try await fans.contacts(of: orders.map(\.fanID))
+        let receipts = try await checkout.receipts(orderIDs: orders.map(\.orderID))
         var shows = PerPerformance<FanMail.Show?> { try await show(performanceID: $0) }
         var policies = PerPerformance { try await tickets.refundPolicy(performanceID: $0, in: transaction) }
-        for confirmed in confirmations {
-            guard let fan = contacts[confirmed.fanId], let show = try await shows.value(for: confirmed.performanceId) else { continue }
-            guard let order = receipts[confirmed.orderId] else { throw Problem.notFound(detail: "No order \(confirmed.orderId).") }
-            let policy = try await policies.value(for: confirmed.performanceId)
-            let deadline = policy.deadline.flatMap { $0 > clock.now() ? $0 : nil }
-            let lines = order.items.filter { confirmed.ticketIds.contains($0.ticketId) }
-                .map { FanMail.TicketLine(seat: $0.label, tier: $0.tier, price: $0.price) }
-            let message = FanMail.orderConfirmed(
-                .init(
-                    orderID: order.orderId, show: show, tickets: lines, total: order.total, method: order.method, cancelUntil: deadline,
-                    feePercent: policy.feePercent),
-                to: fan, publicURL: publicURL)
-            _ = try await mail.enqueue(message, key: "order-confirmed:\(confirmed.orderId)", in: transaction)
+        for paid in orders {
+            guard let fan = contacts[paid.fanID] else { continue }
+            guard let order = receipts[paid.orderID] else { throw Problem.notFound(detail: "No order \(paid.orderID).") }
+            let goods = order.goods.filter { $0.status == "active" }
+                .map { FanMail.GoodsLine(name: $0.name, option: $0.optionName, quantity: $0.quantity, total: $0.total) }
+            let message: MailMessage
+            if let performanceID = paid.performanceID {
+                guard let show = try await shows.value(for: performanceID) else { continue }
+                let policy = try await policies.value(for: performanceID)
+                let deadline = policy.deadline.flatMap { $0 > clock.now() ? $0 : nil }
+                let lines = order.items.filter { paid.ticketIDs.contains($0.ticketId) }
+                    .map { FanMail.TicketLine(seat: $0.label, tier: $0.tier, price: $0.price) }
+                message = FanMail.orderConfirmed(
+                    .init(
+                        orderID: order.orderId, show: show, tickets: lines, goods: goods, delivered: order.addressId != nil, total: order.total,
+                        method: order.method, cancelUntil: deadline, feePercent: policy.feePercent),
+                    to: fan, publicURL: publicURL)
+            } else {
+                message = FanMail.goodsOrderConfirmed(
+                    .init(orderID: order.orderId, goods: goods, delivered: order.addressId != nil, total: order.total, method: order.method),
+                    to: fan, publicURL: publicURL)
+            }
+            _ = try await mail.enqueue(message, key: "order-confirmed:\(paid.orderID)", in: transaction)
         }
     }
 

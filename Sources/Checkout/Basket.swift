@@ -53,7 +53,7 @@ extension CheckoutService {
                 id: orderID, fanID: fan.userID, hold: hold, goods: goods, coupon: coupon, basket: basket, total: total, method: .wallet,
                 status: "paid", tickets: issued, payments: [], note: "Paid \(total.amount) \(total.currency.rawValue) from the wallet.", at: now,
                 in: transaction)
-            try await self.announceDelivery(orderID: orderID, fanID: fan.userID, at: now, in: transaction)
+            try await self.announcePaidGoods(orderID: orderID, fanID: fan.userID, hasTickets: hold != nil, at: now, in: transaction)
             let payment = try await self.payments.payWithWallet(userID: fan.userID, amount: total, orderID: orderID, in: transaction)
             let body = String(
                 decoding: try JSONCoding.encoder.encode(CheckoutResult(order: opened.paid(by: payment), tickets: issued)), as: UTF8.self)
@@ -180,19 +180,25 @@ extension CheckoutService {
 
     static func goodsItems(orderID: String, in sql: any SQLDatabase) async throws -> [Order.GoodsItem] {
         try await sql.raw("""
-            SELECT reservation_id, product_id, option_id, product_name, option_name, quantity, unit_price_amount, discount_amount, currency, status
-            FROM order_goods WHERE order_id = \(bind: orderID) ORDER BY reservation_id
-            """).all().map { row in
-                let quantity = try row.decode(column: "quantity", as: Int.self)
-                let unitPrice = try row.decodeMoney("unit_price_amount", currency: "currency")
-                return Order.GoodsItem(
-                    id: try row.decode(column: "reservation_id", as: String.self), productId: try row.decode(column: "product_id", as: String.self),
-                    optionId: try row.decode(column: "option_id", as: String.self), name: try row.decode(column: "product_name", as: String.self),
-                    optionName: try row.decode(column: "option_name", as: String.self), quantity: quantity, unitPrice: unitPrice,
-                    total: try unitPrice.multiplied(by: quantity),
-                    discount: Money(amount: try row.decode(column: "discount_amount", as: Int64.self), currency: unitPrice.currency),
-                    status: try row.decode(column: "status", as: String.self))
-            }
+            SELECT \(unsafeRaw: goodsColumns) FROM order_goods WHERE order_id = \(bind: orderID) ORDER BY reservation_id
+            """).all().map(goodsItem)
+    }
+
+    /// The columns `goodsItem` reads.
+    static let goodsColumns =
+        "reservation_id, product_id, option_id, product_name, option_name, quantity, unit_price_amount, discount_amount, currency, status"
+
+    /// A goods line of an order, from a row of `order_goods`.
+    static func goodsItem(_ row: any SQLRow) throws -> Order.GoodsItem {
+        let quantity = try row.decode(column: "quantity", as: Int.self)
+        let unitPrice = try row.decodeMoney("unit_price_amount", currency: "currency")
+        return Order.GoodsItem(
+            id: try row.decode(column: "reservation_id", as: String.self), productId: try row.decode(column: "product_id", as: String.self),
+            optionId: try row.decode(column: "option_id", as: String.self), name: try row.decode(column: "product_name", as: String.self),
+            optionName: try row.decode(column: "option_name", as: String.self), quantity: quantity, unitPrice: unitPrice,
+            total: try unitPrice.multiplied(by: quantity),
+            discount: Money(amount: try row.decode(column: "discount_amount", as: Int64.self), currency: unitPrice.currency),
+            status: try row.decode(column: "status", as: String.self))
     }
 
     /// Cancels goods lines of a paid order: back on sale, their whole price refunded.

@@ -54,12 +54,15 @@ public struct NoDeliveries: Deliveries {
     public func shipment(forOrder orderID: String) async throws -> OrderShipment? { nil }
 }
 
-/// What a confirmation says about an order: how it was paid, what it cost, its tickets.
+/// What a confirmation says about an order: how it was paid, what it cost, its tickets and goods.
 public struct OrderReceipt: Sendable {
     public let orderId: String
     public let method: String
     public let total: Money
     public let items: [Order.Item]
+    public let goods: [Order.GoodsItem]
+    /// Where the goods go; nil: picked up at the venue.
+    public let addressId: String?
 }
 
 /// What a fan bought in one checkout, with its money and its story.
@@ -175,6 +178,17 @@ public struct CancellationQuote: Codable, Sendable {
 }
 
 // MARK: - Events this context publishes
+
+/// An order of goods alone is paid: what its confirmation goes out from (an order with tickets
+/// is told by `reservation.confirmed`).
+public struct GoodsOrderPaid: DomainEvent {
+    public static let eventType = "order.goods_order_paid"
+    public static let aggregateType = "order"
+    public let orderId: String
+    public let fanId: String
+    public let paidAt: Date
+    public var aggregateID: String { orderId }
+}
 
 /// An order with goods to deliver is paid: Fulfilment puts them in a shipment.
 public struct OrderGoodsPaid: DomainEvent {

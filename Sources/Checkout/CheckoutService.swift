@@ -269,7 +269,7 @@ public final class CheckoutService: Sendable {
             let issued = try await tickets.issueTickets(for: hold, orderID: orderID, in: transaction)
             try await OrderStatements.insertItems(orderID: orderID, tickets: issued, in: transaction)
         }
-        try await announceDelivery(orderID: orderID, fanID: fan.userID, at: now, in: transaction)
+        try await announcePaidGoods(orderID: orderID, fanID: fan.userID, hasTickets: hold != nil, at: now, in: transaction)
         let paidTotal = try row.decode(column: "total_amount", as: Int64.self)
         try await setStatus("paid", orderID: orderID, at: now, in: transaction)
         try await recordHistory(
@@ -392,7 +392,7 @@ public final class CheckoutService: Sendable {
         return order
     }
 
-    /// The receipts of many orders in two queries, for whoever tells fans about them (mail)
+    /// The receipts of many orders in three queries, for whoever tells fans about them (mail)
     /// at an on-sale's pace: keyed by order; an unknown ID is left out.
     public func receipts(orderIDs: [String]) async throws -> [String: OrderReceipt] {
         var receipts: [String: OrderReceipt] = [:]
@@ -406,12 +406,19 @@ public final class CheckoutService: Sendable {
                     """).all() {
                     items[try row.decode(column: "order_id", as: String.self), default: []].append(try Self.item(row))
                 }
-                for row in try await sql.raw("SELECT id, method, total_amount, currency FROM orders WHERE id IN \(ids)").all() {
+                var goods: [String: [Order.GoodsItem]] = [:]
+                for row in try await sql.raw("""
+                    SELECT order_id, \(unsafeRaw: Self.goodsColumns) FROM order_goods WHERE order_id IN \(ids) ORDER BY reservation_id
+                    """).all() {
+                    goods[try row.decode(column: "order_id", as: String.self), default: []].append(try Self.goodsItem(row))
+                }
+                for row in try await sql.raw("SELECT id, method, total_amount, currency, address_id FROM orders WHERE id IN \(ids)").all() {
                     let id = try row.decode(column: "id", as: String.self)
                     let currency = Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw
                     receipts[id] = OrderReceipt(
                         orderId: id, method: try row.decode(column: "method", as: String.self),
-                        total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency), items: items[id] ?? [])
+                        total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency), items: items[id] ?? [],
+                        goods: goods[id] ?? [], addressId: try row.decode(column: "address_id", as: String?.self))
                 }
             }
         }

@@ -9,14 +9,18 @@ import SQLKit
 /// and hears back what became of them (`shipment.joined`, `shipment.changed`): the order's
 /// status and history follow its shipment, and a shipping fee paid twice goes back.
 extension CheckoutService {
-    /// When the order is paid and has goods for an address: the event that puts them in a shipment.
-    func announceDelivery(orderID: String, fanID: String, at now: Date, in transaction: DatabaseTransaction) async throws {
+    /// When an order with goods is paid: `order.goods_order_paid` when it has no tickets (its
+    /// confirmation), and `order.goods_paid` when the goods go to an address (Fulfilment puts
+    /// them in a shipment).
+    func announcePaidGoods(orderID: String, fanID: String, hasTickets: Bool, at now: Date, in transaction: DatabaseTransaction) async throws {
+        let goods = try await Self.goodsItems(orderID: orderID, in: transaction.sql).filter { $0.status == "active" }
+            .map { OrderGoodsPaid.PackLine(name: $0.name, optionName: $0.optionName, quantity: $0.quantity) }
+        guard !goods.isEmpty else { return }
+        if !hasTickets { try await outbox.publish(GoodsOrderPaid(orderId: orderID, fanId: fanID, paidAt: now), in: transaction) }
         guard let row = try await transaction.sql.raw("""
             SELECT address_id, shipping_fee_amount FROM orders WHERE id = \(bind: orderID) AND address_id IS NOT NULL
             """).first()
         else { return }
-        let goods = try await Self.goodsItems(orderID: orderID, in: transaction.sql).filter { $0.status == "active" }
-            .map { OrderGoodsPaid.PackLine(name: $0.name, optionName: $0.optionName, quantity: $0.quantity) }
         try await outbox.publish(
             OrderGoodsPaid(
                 orderId: orderID, fanId: fanID, addressId: try row.decode(column: "address_id", as: String.self),

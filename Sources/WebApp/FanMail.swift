@@ -30,10 +30,30 @@ public enum FanMail {
         }
     }
 
+    /// Goods bought: one line per product option.
+    public struct GoodsLine: Sendable {
+        public let name: String
+        public let option: String
+        public let quantity: Int
+        /// What the line cost (all its units, before any coupon).
+        public let total: Money
+
+        public init(name: String, option: String, quantity: Int, total: Money) {
+            self.name = name
+            self.option = option
+            self.quantity = quantity
+            self.total = total
+        }
+    }
+
     public struct Confirmation: Sendable {
         public let orderID: String
         public let show: Show
         public let tickets: [TicketLine]
+        /// Goods bought in the same order.
+        public let goods: [GoodsLine]
+        /// Whether the goods are sent to the fan's address (else picked up at the venue).
+        public let delivered: Bool
         public let total: Money
         /// wallet or gateway.
         public let method: String
@@ -41,14 +61,36 @@ public enum FanMail {
         public let cancelUntil: Date?
         public let feePercent: Int
 
-        public init(orderID: String, show: Show, tickets: [TicketLine], total: Money, method: String, cancelUntil: Date?, feePercent: Int) {
+        public init(
+            orderID: String, show: Show, tickets: [TicketLine], goods: [GoodsLine] = [], delivered: Bool = false, total: Money, method: String,
+            cancelUntil: Date?, feePercent: Int
+        ) {
             self.orderID = orderID
             self.show = show
             self.tickets = tickets
+            self.goods = goods
+            self.delivered = delivered
             self.total = total
             self.method = method
             self.cancelUntil = cancelUntil
             self.feePercent = feePercent
+        }
+    }
+
+    /// An order of goods alone.
+    public struct GoodsConfirmation: Sendable {
+        public let orderID: String
+        public let goods: [GoodsLine]
+        public let delivered: Bool
+        public let total: Money
+        public let method: String
+
+        public init(orderID: String, goods: [GoodsLine], delivered: Bool, total: Money, method: String) {
+            self.orderID = orderID
+            self.goods = goods
+            self.delivered = delivered
+            self.total = total
+            self.method = method
         }
     }
 
@@ -75,18 +117,56 @@ public enum FanMail {
         let ticketsHeading = words.ko ? "티켓 \(order.tickets.count)매" : "\(order.tickets.count) ticket\(order.tickets.count == 1 ? "" : "s")"
         let showAtDoor = words.ko ? "입장할 때 보여 줄 QR 코드는 내 티켓에 있습니다:" : "The QR codes to show at the door are in My tickets:"
         let manage = words.ko ? "주문 내역과 취소:" : "Your order and cancellation:"
+        let goods = order.goods.isEmpty ? nil : words.goodsSection(order.goods, delivered: order.delivered)
         let text = ([greeting, ""] + summary.map { "\($0.0): \($0.1)" } + ["", ticketsHeading] + lines.map { "- \($0)" }
+            + (goods.map { ["", $0.heading] + $0.lines.map { "- \($0)" } + [$0.delivery] } ?? [])
             + ["", showAtDoor, ticketsLink, "", manage, orderLink, cancel]).joined(separator: "\n")
         let html = page([
             "<p>\(escape(greeting))</p>",
             table(summary),
             "<h2>\(escape(ticketsHeading))</h2>",
             "<ul>" + lines.map { "<li>\(escape($0))</li>" }.joined() + "</ul>",
+            goods.map(Self.html) ?? "",
             "<p>\(escape(showAtDoor)) <a href=\"\(escape(ticketsLink))\">\(escape(ticketsLink))</a></p>",
             "<p>\(escape(manage)) <a href=\"\(escape(orderLink))\">\(escape(orderLink))</a><br>\(escape(cancel))</p>",
         ])
         let subject = words.ko ? "[박스오피스] 예매 완료: \(order.show.title)" : "Your tickets for \(order.show.title)"
         return MailMessage(to: fan.email, subject: words.subject(subject), text: text, html: html)
+    }
+
+    /// An order of goods alone is paid.
+    public static func goodsOrderConfirmed(_ order: GoodsConfirmation, to fan: FanContact, publicURL: String) -> MailMessage {
+        let words = Words(fan)
+        let orderLink = link(publicURL, "/orders?order=\(order.orderID)")
+        let paidWith = order.method == "wallet" ? (words.ko ? "포인트" : "points") : (words.ko ? "카드" : "card")
+        let summary = [
+            (words.ko ? "주문번호" : "Order", order.orderID),
+            (words.ko ? "결제" : "Paid", "\(words.language.money(order.total)) (\(paidWith))"),
+        ]
+        let goods = words.goodsSection(order.goods, delivered: order.delivered)
+        let greeting = words.ko ? "\(fan.name)님, 주문이 완료되었습니다." : "Hello \(fan.name), your order is confirmed."
+        let manage = words.ko ? "주문 내역, 배송 조회와 취소:" : "Your order, its delivery and cancellation:"
+        let text = ([greeting, ""] + summary.map { "\($0.0): \($0.1)" } + ["", goods.heading] + goods.lines.map { "- \($0)" }
+            + [goods.delivery, "", manage, orderLink]).joined(separator: "\n")
+        let html = page([
+            "<p>\(escape(greeting))</p>",
+            table(summary),
+            Self.html(goods),
+            "<p>\(escape(manage)) <a href=\"\(escape(orderLink))\">\(escape(orderLink))</a></p>",
+        ])
+        let subject = words.ko ? "[박스오피스] 주문 완료: \(order.orderID)" : "Your order \(order.orderID) is confirmed"
+        return MailMessage(to: fan.email, subject: words.subject(subject), text: text, html: html)
+    }
+
+    private static func html(_ goods: GoodsSection) -> String {
+        "<h2>\(escape(goods.heading))</h2><ul>" + goods.lines.map { "<li>\(escape($0))</li>" }.joined() + "</ul><p>\(escape(goods.delivery))</p>"
+    }
+
+    /// The goods of an order as a mail lists them.
+    private struct GoodsSection {
+        let heading: String
+        let lines: [String]
+        let delivery: String
     }
 
     /// Someone gave the fan a ticket.
@@ -152,6 +232,16 @@ public enum FanMail {
         func seat(_ ticket: TicketLine) -> String {
             ticket.seat.map { ko ? "\($0) (\(ticket.tier)석)" : "\($0) (\(ticket.tier))" }
                 ?? (ko ? "\(ticket.tier)석 입장권" : "\(ticket.tier) admission")
+        }
+
+        /// "투어 티셔츠 (L) × 2 · 70,000원"; how they reach the fan.
+        func goodsSection(_ goods: [GoodsLine], delivered: Bool) -> GoodsSection {
+            GoodsSection(
+                heading: ko ? "상품 \(goods.count)종" : "\(goods.count) item\(goods.count == 1 ? "" : "s")",
+                lines: goods.map { "\($0.name) (\($0.option)) × \($0.quantity) · \(language.money($0.total))" },
+                delivery: delivered
+                    ? (ko ? "배송지로 보내 드립니다. 발송되면 주문 내역에서 운송장 번호를 볼 수 있습니다." : "We send them to your address; once they ship, your order shows the tracking number.")
+                    : (ko ? "공연장에서 수령합니다." : "Pick them up at the venue."))
         }
 
         /// A subject is one header line: titles are organizer-written and may hold line breaks.

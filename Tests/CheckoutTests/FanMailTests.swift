@@ -81,6 +81,53 @@ import WaitingRoom
         }
     }
 
+    /// Goods bought alone get a confirmation of their own; goods bought with a ticket are in the
+    /// ticket's confirmation: one mail an order either way, saying how the goods reach the fan.
+    @Test(arguments: DatabaseDialect.allCases)
+    func goodsAloneAndGoodsWithATicketEachGetOneConfirmationThatListsThem(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let shop = try await MerchandiseTests.Shop.make(sale)
+                let buyer = try await account(sale, "seoyeon@example.com", name: "서연", language: "ko")
+                try await sale.grant(500_000, to: buyer.id)
+                let address = try await sale.call(.post, "/v1/me/addresses", fan: buyer.token, body: [
+                    "recipient": "서연", "phone": "010-1234-5678", "postcode": "05551", "address1": "서울 송파구 올림픽로 1", "address2": "101동",
+                    "note": "문 앞",
+                ])
+                let addressID = try #require(address.json["id"] as? String, "\(address.rawBody)")
+                let alone = try await sale.call(
+                    .post, "/v1/checkout", fan: buyer.token,
+                    body: ["items": [["optionId": shop.medium, "quantity": 2]], "addressId": addressID, "method": "wallet"],
+                    headers: OnSale.idempotencyKey())
+                #expect(alone.status == 201, "\(alone.rawBody)")
+                let together = try await shop.buy(
+                    [["optionId": shop.large, "quantity": 1]], hold: try await sale.holdID([sale.seatIDs[0]], fan: buyer.token), fan: buyer.token)
+                #expect(together.status == 201, "\(together.rawBody)")
+                let aloneID = try #require(alone.order["id"] as? String)
+                let togetherID = try #require(together.order["id"] as? String)
+                for _ in 0..<3 { try await platform.relay.deliverPending() }
+
+                let received = try await mails(to: "seoyeon@example.com", platform)
+                let goodsMails = received.filter { $0.contains(aloneID) }
+                #expect(goodsMails.count == 1, "\(received)")
+                let goods = try #require(goodsMails.first)
+                #expect(goods.contains("서연님, 주문이 완료되었습니다."), "\(goods)")
+                #expect(goods.contains("Tour T-shirt (M) × 2 · 70,000원"), "\(goods)")
+                #expect(goods.contains("결제: 73,000원 (포인트)"), "the goods and one shipping fee: \(goods)")
+                #expect(goods.contains("배송지로 보내 드립니다") && goods.contains("/orders?order=\(aloneID)"), "\(goods)")
+                #expect(!goods.contains("예매"), "no tickets in this order: \(goods)")
+
+                let ticketMails = received.filter { $0.contains(togetherID) }
+                #expect(ticketMails.count == 1, "\(received)")
+                let both = try #require(ticketMails.first)
+                #expect(both.contains("서연님, 예매가 완료되었습니다."), "\(both)")
+                #expect(both.contains("(R석) · 110,000원") && both.contains("Tour T-shirt (L) × 1 · 35,000원"), "\(both)")
+                #expect(both.contains("결제: 145,000원 (포인트)") && both.contains("공연장에서 수령합니다."), "\(both)")
+            }
+        }
+    }
+
     /// At an on-sale the relay hands the mail subscriber many confirmations at once; each fan
     /// still gets one mail, in their language, with their own seats and total.
     @Test(arguments: DatabaseDialect.allCases)
