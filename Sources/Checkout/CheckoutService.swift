@@ -300,15 +300,16 @@ public final class CheckoutService: Sendable {
     ) async throws -> Order {
         let draft = OrderStatements.Draft(
             id: orderID, hold: hold, method: method.rawValue, status: status, tickets: issued, historyID: ids.next(), note: note, at: now)
-        if transaction.dialect == .postgres {
-            let opened = try await transaction.execute(OrderStatements.OpenOrder(draft: draft)).first
-            if opened != 1 {
-                try await requireNoLiveOrder(holdID: hold.holdID, in: transaction)
-                throw Problem.conflict(detail: "This hold is already being paid for.", slug: "order-exists")
+        let opened =
+            if transaction.dialect == .postgres {
+                try await transaction.execute(OrderStatements.OpenOrder(draft: draft)).first == 1
+            } else {
+                try await OrderStatements.open(draft, in: transaction)
             }
-        } else {
+        if !opened {
+            // Says which order it is (the caller's transaction rolls back whatever was written).
             try await requireNoLiveOrder(holdID: hold.holdID, in: transaction)
-            try await OrderStatements.open(draft, in: transaction)
+            throw Problem.conflict(detail: "This hold is already being paid for.", slug: "order-exists")
         }
         let items = Order.Item.issued(issued)
         return Order(

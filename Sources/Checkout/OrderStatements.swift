@@ -72,21 +72,25 @@ enum OrderStatements {
         }
     }
 
-    /// The same writes as `OpenOrder`, statement by statement (SQLite, inside its one writer);
-    /// the caller has checked that the hold has no live order.
-    static func open(_ draft: Draft, in transaction: DatabaseTransaction) async throws {
+    /// The same writes as `OpenOrder`, statement by statement (SQLite, inside its one writer):
+    /// false, having written nothing, when the hold has a live order.
+    static func open(_ draft: Draft, in transaction: DatabaseTransaction) async throws -> Bool {
         let hold = draft.hold
-        try await transaction.sql.raw("""
+        let opened = try await transaction.sql.raw("""
             INSERT INTO orders (id, fan_id, hold_id, performance_id, method, status, total_amount, refunded_amount, currency,
                                 created_at, updated_at)
-            VALUES (\(bind: draft.id), \(bind: hold.fanID), \(bind: hold.holdID), \(bind: hold.performanceID), \(bind: draft.method),
-                    \(bind: draft.status), \(bind: hold.total.amount), 0, \(bind: hold.total.currency.rawValue), \(bind: draft.at), \(bind: draft.at))
-            """).run()
+            SELECT \(bind: draft.id), \(bind: hold.fanID), \(bind: hold.holdID), \(bind: hold.performanceID), \(bind: draft.method),
+                   \(bind: draft.status), \(bind: hold.total.amount), 0, \(bind: hold.total.currency.rawValue), \(bind: draft.at), \(bind: draft.at)
+            WHERE NOT EXISTS (SELECT 1 FROM orders WHERE hold_id = \(bind: hold.holdID) AND status <> 'payment_failed')
+            RETURNING id
+            """).first() != nil
+        guard opened else { return false }
         try await insertItems(orderID: draft.id, tickets: draft.tickets, in: transaction)
         try await transaction.sql.raw("""
             INSERT INTO order_history (id, order_id, status, note, at)
             VALUES (\(bind: draft.historyID), \(bind: draft.id), \(bind: draft.status), \(bind: draft.note), \(bind: draft.at))
             """).run()
+        return true
     }
 
     /// One item per ticket (none for an order still waiting for its payment).
