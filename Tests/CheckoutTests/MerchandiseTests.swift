@@ -302,6 +302,42 @@ enum Rush {
         }
     }
 
+    /// Sixty fans pay from their wallets at once for two T-shirts each, with stock for fifty:
+    /// fifty orders are paid, ten refused with nothing taken, and every point is where it should be.
+    @Test(arguments: DatabaseDialect.allCases)
+    func sixtyFansPayingFromTheirWalletsAtOnceForFiftyOrdersOfStockConserveEveryPoint(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let shop = try await Shop.make(sale, stock: 50, maxPerFan: nil)
+                var fans: [String] = []
+                for index in 0..<60 {
+                    try await sale.grant(100_000, to: "wallet-fan-\(index)")
+                    fans.append(try await OnSale.token(platform, userID: "wallet-fan-\(index)"))
+                }
+                let statuses = try await Rush.statuses(of: fans) { fan in
+                    try await shop.buy([["optionId": shop.medium, "quantity": 1], ["optionId": shop.large, "quantity": 1]], fan: fan).status
+                }
+                #expect(statuses[201] == 50 && statuses[409] == 10, "\(statuses)")
+                #expect(try await shop.stock(shop.medium) == 0)
+                #expect(try await shop.stock(shop.large) == 0)
+                let balances = try await platform.database.read { sql in
+                    try await sql.raw("SELECT balance FROM wallets WHERE user_id LIKE 'wallet-fan-%'").all().map { try $0.decode(column: "balance", as: Int64.self) }
+                }
+                #expect(balances.count == 60)
+                #expect(balances.filter { $0 == 30_000 }.count == 50 && balances.filter { $0 == 100_000 }.count == 10, "\(balances.sorted())")
+                #expect(try await sale.sum("""
+                    SELECT CAST(SUM(amount) AS BIGINT) AS n FROM payments WHERE method = 'wallet' AND status = 'paid' AND user_id LIKE 'wallet-fan-%'
+                    """) == 50 * 70_000)
+                #expect(try await sale.sum("""
+                    SELECT CAST(SUM(-amount) AS BIGINT) AS n FROM wallet_ledger WHERE reason = 'purchase' AND user_id LIKE 'wallet-fan-%'
+                    """) == 50 * 70_000, "the ledger agrees with the payments")
+                #expect(try await sale.sum("SELECT COUNT(*) AS n FROM orders WHERE status = 'paid' AND fan_id LIKE 'wallet-fan-%'") == 50)
+                #expect(try await sale.sum("SELECT COUNT(*) AS n FROM order_goods WHERE status = 'active'") == 100)
+            }
+        }
+    }
+
     @Test(arguments: DatabaseDialect.allCases)
     func aThousandBuyersForAHundredUnitsGetExactlyAHundredAndLapsedPaymentsGiveThemBack(dialect: DatabaseDialect) async throws {
         let clock = ManualClock(Date())
