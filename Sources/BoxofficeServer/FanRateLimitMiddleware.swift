@@ -7,7 +7,10 @@ import Logging
 /// Limits each signed-in user to `limit` requests, shared by every node through the rate
 /// limiter's store (Redis with several nodes): at an on-sale a script hammering the API from one
 /// account gets 429s with `Retry-After` instead of crowding out the fans. Anonymous requests are
-/// not limited here (sign-in and sign-up have throttles of their own).
+/// not limited here (sign-in and sign-up have throttles of their own). Only the API counts:
+/// opening a page fetches its HTML, styles and scripts with the session cookie too — a dozen
+/// requests in a moment, answered from memory — and a fan moving from the cart to the payment
+/// page was refused mid-way.
 struct FanRateLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
@@ -16,7 +19,7 @@ struct FanRateLimitMiddleware: RouterMiddleware {
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let principal = context.principal else { return try await next(request, context) }
+        guard let principal = context.principal, request.uri.path.hasPrefix("/v1/") else { return try await next(request, context) }
         let decision: RateLimitDecision
         do {
             decision = try await limiter.consume("requests:\(principal.userID)", limit: limit)

@@ -387,7 +387,7 @@ public struct Setting: Hashable, Sendable, CaseIterable {
 
     public static let fanRateLimit = Setting(
         flag: "--fan-rate-limit", environmentVariable: "BOXOFFICE_FAN_RATE_LIMIT",
-        summary: "Requests per second a signed-in user may make, across all nodes (as many at once); 0 turns the limit off.",
+        summary: "API requests per second a signed-in user may make, across all nodes (as many at once); 0 turns the limit off.",
         defaultValue: "10")
     public static let eventStreamMaxLength = Setting(
         flag: "--event-stream-max-length", environmentVariable: "BOXOFFICE_EVENT_STREAM_MAX_LENGTH",

@@ -31,6 +31,12 @@ import Testing
                 // Another fan has a budget of their own; anonymous requests are not counted.
                 #expect(try await get(other).status == 200)
                 #expect(try await get(nil).status == 401)
+                // Pages and their styles and scripts are not the API: a page opened with the
+                // session's credentials is served whatever the API budget says.
+                for path in ["/", "/cart", "/shop"] {
+                    let status = try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer \(fan)"]) { $0.status.code }
+                    #expect(status == 200, "\(path)")
+                }
                 clock.advance(by: 0.4)  // two more requests' worth
                 #expect(try await get(fan).status == 200)
                 #expect(try await get(fan).status == 200)
