@@ -39,6 +39,7 @@ extension WordTable {
         // The wait for the gateway, back from paying by card.
         "awaitingGateway": ("카드 결제를 확인하는 중입니다…", "Waiting for the card payment to be confirmed…"),
         "paidNow": ("결제 완료! 티켓은 내 티켓에 있습니다.", "Paid! Your tickets are in My tickets."),
+        "paidGoodsNow": ("결제 완료! 상품 주문이 접수되었습니다.", "Paid! Your goods are ordered."),
         "failedNow": ("카드 결제가 되지 않았습니다. 청구된 금액은 없습니다. 선점 시간 안에 다시 결제할 수 있습니다.",
                       "The card payment did not go through and nothing was charged. The seats stay yours until the hold ends, so you can pay again."),
         "payAgainCard": ("카드로 다시 결제", "Pay by card again"), "payAgainPoints": ("포인트로 결제", "Pay with points"),
@@ -68,6 +69,7 @@ extension WordTable {
         "added": ("장바구니에 담았습니다.", "Added to your cart."), "viewCart": ("장바구니 보기", "View cart"),
         "cart": ("장바구니", "Cart"), "cartEmpty": ("장바구니가 비어 있습니다.", "Your cart is empty."),
         "remove": ("빼기", "Remove"), "cartTotal": ("합계", "Total"), "payGoodsPoints": ("포인트로 %s 결제", "Pay %s with points"),
+        "payGoodsCard": ("카드로 %s 결제", "Pay %s by card"),
         "stockNote": ("재고는 결제할 때 확보됩니다.", "Stock is taken when you pay."),
         "goneNow": ("재고가 부족합니다. 수량을 줄이거나 빼 주세요.", "Not enough left: take fewer or remove it."),
         "notOnSaleNow": ("지금은 판매하지 않는 상품입니다.", "This is not on sale now."),

@@ -284,7 +284,7 @@ public struct WebApp: Sendable {
     /// The cart (`cart.js`), paid for with points in one checkout.
     private func cartPage(_ request: Request) throws -> Response {
         let language = Self.language(of: request)
-        let body: [String: Any] = ["t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language)]
+        let body: [String: Any] = ["t": WordTable.fan.chosen(language), "texts": WordTable.fan.json(language), "cardPayments": cardPayments]
         return try page(
             "cart", body, title: WordTable.fan.word("cart", language), language: language, request: request,
             scripts: ["pagekit.js", "cart-store.js", "cart.js"])

@@ -662,6 +662,49 @@ class Journeys(unittest.TestCase):
         finally:
             driver.quit()
 
+    def test_a_fan_pays_for_the_cart_by_card_on_the_gateways_page(self):
+        _, found = api("GET", "/v1/products?q=t-shirt")
+        shirt = found["items"][0]
+        large = next(option for option in shirt["options"] if option["name"] == "L")
+        _, session = api("POST", "/v1/auth/signin", FAN)
+        token = session["accessToken"]
+        _, wallet_before = api("GET", "/v1/wallet", token=token)
+        driver = browser(360, 800, "ko")
+        try:
+            driver.get(f"{BASE}/signin?next=/products/{shirt['id']}")
+            sign_in(driver, FAN["email"], FAN["password"])
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "product-form")))
+            size = driver.find_element(By.CSS_SELECTOR, f'input[name=option][value="{large["id"]}"]')
+            driver.execute_script("arguments[0].click()", size)
+            driver.find_element(By.ID, "add-to-cart").click()
+            self.wait(driver, seen.visibility_of_element_located((By.ID, "added")))
+            driver.get(f"{BASE}/cart")
+            card = self.wait(driver, seen.visibility_of_element_located((By.ID, "cart-paycard")))
+            self.assertEqual(card.text, "카드로 39,000원 결제")
+            self.assert_fits(driver, "the cart, by card")
+            driver.save_screenshot(f"{ARTIFACTS}/cart-card-ko-360.png")
+            card.click()
+            self.wait(driver, lambda d: "/sandbox/payments/" in d.current_url)
+            # The pay button once the payment is loaded, or the page's reason why not.
+            self.wait(driver, lambda d: d.find_element(By.ID, "pay-now").is_enabled() or d.find_element(By.ID, "pay-error").is_displayed())
+            self.assertFalse(driver.find_element(By.ID, "pay-error").is_displayed(), driver.find_element(By.ID, "pay-error").text)
+            driver.find_element(By.ID, "pay-now").click()
+            # My orders follows the order until the gateway's webhook has paid it.
+            self.wait(driver, lambda d: "/orders?order=" in d.current_url)
+            order = driver.current_url.split("order=")[1]
+            note = lambda d: d.find_element(By.CSS_SELECTOR, f".order-card[data-order='{order}'] .order-note").text
+            self.wait(driver, lambda d: "결제 완료" in note(d))
+            self.assertEqual(note(driver), "결제 완료! 상품 주문이 접수되었습니다.", "no tickets to point at")
+            self.assert_fits(driver, "my orders, goods paid by card")
+            driver.save_screenshot(f"{ARTIFACTS}/orders-goods-by-card-ko-360.png")
+        finally:
+            driver.quit()
+        _, paid = api("GET", f"/v1/orders/{order}", token=token)
+        self.assertEqual((paid["status"], paid["method"]), ("paid", "gateway"))
+        self.assertEqual([(line["optionId"], line["quantity"]) for line in paid["goods"]], [(large["id"], 1)])
+        self.assertEqual(paid["total"]["amount"], 39_000)
+        self.assertEqual(api("GET", "/v1/wallet", token=token)[1]["balance"], wallet_before["balance"], "the card paid, not the wallet")
+
     def test_a_fan_buys_a_t_shirt_with_a_seat_in_one_order_then_goods_alone_from_the_cart_and_cancels_them(self):
         performance, _ = queued_aurora_performance(42, queued=False)
         _, found = api("GET", "/v1/products?q=t-shirt")

@@ -1,5 +1,6 @@
-// The cart: its lines at today's prices and stock, changed or removed in place, and paid for with
-// points in one checkout (one order). Goods that have gone are marked where they are.
+// The cart: its lines at today's prices and stock, changed or removed in place, and paid for in
+// one checkout (one order), with points or by card on the gateway's page. Goods that have gone
+// are marked where they are.
 (function () {
   "use strict";
   var root = document.getElementById("cart");
@@ -8,6 +9,7 @@
   var form = document.getElementById("cart-form"), status = document.getElementById("cart-status");
   var body = document.getElementById("cart-lines"), totalNode = document.getElementById("cart-total");
   var pay = document.getElementById("cart-pay"), done = document.getElementById("cart-done");
+  var payCard = document.getElementById("cart-paycard");
   var products = {};
   var couponSelect = document.getElementById("coupon"), couponChoice = document.getElementById("coupon-choice");
   var heldCoupons = {};
@@ -65,32 +67,41 @@
     shipTo.hidden = !delivering();
     totalNode.textContent = D.money(total - off + fee);
     pay.textContent = t("payGoodsPoints").replace("%s", D.money(total - off + fee));
+    if (payCard) payCard.textContent = t("payGoodsCard").replace("%s", D.money(total - off + fee));
     status.hidden = true;
     form.hidden = false;
   }
 
-  form.addEventListener("submit", async function (event) {
-    event.preventDefault();
+  // One checkout of the cart: with points the order is paid at once; by card the gateway's page
+  // takes the payment and My orders follows the order until the gateway confirms it.
+  async function checkout(method) {
     D.clearProblem(form);
     var items = Cart.lines().map(function (line) { return { optionId: line.optionId, quantity: line.quantity }; });
     if (!items.length) return;
     attemptKey = attemptKey || (window.crypto && window.crypto.randomUUID ? window.crypto.randomUUID() : String(Date.now()) + Math.random());
+    var body = { items: items, method: method };
+    if (couponSelect.value) body.couponId = couponSelect.value;
+    if (delivering()) {
+      if (!addressSelect.value) { D.showProblem(form, { title: t("chooseAddress") }); return; }
+      body.addressId = addressSelect.value;
+    }
     pay.disabled = true;
+    if (payCard) payCard.disabled = true;
     try {
-      var body = { items: items, method: "wallet" };
-      if (couponSelect.value) body.couponId = couponSelect.value;
-      if (delivering()) {
-        if (!addressSelect.value) { pay.disabled = false; D.showProblem(form, { title: t("chooseAddress") }); return; }
-        body.addressId = addressSelect.value;
-      }
-      await D.api("POST", "/v1/checkout", body, undefined, { "Idempotency-Key": attemptKey });
+      var answer = await D.api("POST", "/v1/checkout", body, undefined, { "Idempotency-Key": attemptKey + (method === "gateway" ? ":card" : "") });
       Cart.clear();
       attemptKey = null;
+      if (method === "gateway") {
+        var intent = answer.paymentIntent || {}, order = answer.order || {};
+        if (intent.provider !== "sandbox") { D.showProblem(form, { title: t("error") }); return; }
+        var back = "/orders?order=" + encodeURIComponent(order.id);
+        window.location.assign("/sandbox/payments/" + encodeURIComponent(intent.paymentId) + "?return=" + encodeURIComponent(back));
+        return;
+      }
       form.hidden = true;
       done.hidden = false;
       done.focus();
     } catch (problem) {
-      pay.disabled = false;
       if (problem.status === 401) { window.location.assign(root.getAttribute("data-signin")); return; }
       attemptKey = null;
       var slug = String(problem.type || "").replace("/problems/", "");
@@ -98,9 +109,13 @@
       var words = { "sold-out": "goneNow", "not-on-sale": "notOnSaleNow", "limit-reached": "limitReached", "insufficient-funds": "notEnoughPoints",
         "coupon-not-applicable": "couponNotApplicable", "coupon-minimum-not-met": "couponMinimum", "coupon-not-held": "couponUsed" };
       D.showProblem(form, words[slug] ? { title: t(words[slug]) } : problem);
-      return;
-    } finally { pay.disabled = false; }
-  });
+    } finally {
+      pay.disabled = false;
+      if (payCard) payCard.disabled = false;
+    }
+  }
+  form.addEventListener("submit", function (event) { event.preventDefault(); checkout("wallet"); });
+  if (payCard) payCard.addEventListener("click", function () { checkout("gateway"); });
 
   async function refresh() {
     var ids = Array.from(new Set(Cart.lines().map(function (line) { return line.productId; })));

@@ -295,7 +295,10 @@
         await new Promise(function (resolve) { setTimeout(resolve, 1000); });
         continue;
       }
-      if (order.status === "paid") announce(waiting, t("paidNow"), true);
+      if (order.status === "paid") {
+        var withTickets = (order.items || []).length > 0;
+        announce(waiting, t(withTickets ? "paidNow" : "paidGoodsNow"), withTickets);
+      }
       else if (order.status === "payment_failed") showCardProblem(waiting, { text: t("failedNow") });
       return;
     }
