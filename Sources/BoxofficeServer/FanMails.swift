@@ -42,8 +42,13 @@ struct FanNotifications: EventSubscriber {
     var handlesBatches: Bool { true }
 
     func handle(batch events: [EventEnvelope], in transaction: DatabaseTransaction) async throws {
-        try await ordersPaid(try events.compactMap(PaidOrder.init), in: transaction)
-        for event in events where try PaidOrder(event) == nil { try await handle(event, in: transaction) }
+        var paid: [PaidOrder] = []
+        var others: [EventEnvelope] = []
+        for event in events {
+            if let order = try PaidOrder(event) { paid.append(order) } else { others.append(event) }
+        }
+        try await ordersPaid(paid, in: transaction)
+        for event in others { try await handle(event, in: transaction) }
     }
 
     func handle(_ event: EventEnvelope, in transaction: DatabaseTransaction) async throws {

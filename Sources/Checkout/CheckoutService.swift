@@ -402,8 +402,7 @@ public final class CheckoutService: Sendable {
             try await database.read { sql in
                 var items: [String: [Order.Item]] = [:]
                 for row in try await sql.raw("""
-                    SELECT order_id, ticket_id, seat_id, seat_label, tier, price_amount, currency, status FROM order_items
-                    WHERE order_id IN \(ids) ORDER BY seat_label, ticket_id
+                    SELECT order_id, \(unsafeRaw: Self.itemColumns) FROM order_items WHERE order_id IN \(ids) ORDER BY seat_label, ticket_id
                     """).all() {
                     items[try row.decode(column: "order_id", as: String.self), default: []].append(try Self.item(row))
                 }
@@ -643,6 +642,9 @@ public final class CheckoutService: Sendable {
             """).run()
     }
 
+    /// The columns `item` reads.
+    private static let itemColumns = "ticket_id, seat_id, seat_label, tier, price_amount, currency, status"
+
     /// A ticket line of an order, from a row of `order_items`.
     private static func item(_ row: any SQLRow) throws -> Order.Item {
         Order.Item(
@@ -663,8 +665,7 @@ public final class CheckoutService: Sendable {
         else { throw Problem.notFound(detail: "No such order.") }
         let currency = Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw
         let items = try await sql.raw("""
-            SELECT ticket_id, seat_id, seat_label, tier, price_amount, currency, status FROM order_items
-            WHERE order_id = \(bind: id) ORDER BY seat_label, ticket_id
+            SELECT \(unsafeRaw: Self.itemColumns) FROM order_items WHERE order_id = \(bind: id) ORDER BY seat_label, ticket_id
             """).all().map(Self.item)
         let history = try await sql.raw("""
             SELECT status, note, at FROM order_history WHERE order_id = \(bind: id) ORDER BY id
