@@ -71,6 +71,8 @@ public final class BoxofficePlatform: Sendable {
     public let streamConsumers: [RedisStreamConsumer]
     /// Events set aside after repeated failures: dead outbox rows, or the `dlq.*` streams.
     public let deadLetters: any DeadLetterStore
+    /// What `/metrics` reads at each scrape.
+    let scrapeGauges: ScrapeGauges
     /// Keeps the tables that only grow (outbox, inbox, idempotency keys, sessions…) bounded.
     public let retention: RetentionJob
     /// Finishes orders, payments and refunds stuck between states, from the gateway's truth.
@@ -263,12 +265,19 @@ public final class BoxofficePlatform: Sendable {
                     logger: logger.with(component: "events"), metrics: metrics)
             }
             self.deadLetters = RedisDeadLetters(redis: redis, settings: streams)
+            let topics = EventTopics.topics(for: Set(allSubscribers.flatMap(\.eventTypes)))
+            self.scrapeGauges = ScrapeGauges(
+                outbox: OutboxDeadLetters(database: database, clock: clock), streams: (RedisDeadLetters(redis: redis, settings: streams), topics),
+                redis: redis, metrics: metrics, logger: logger.with(component: "metrics"))
         } else {
             self.relay = OutboxRelay(
                 database: delivery, outbox: outbox, subscribers: allSubscribers, clock: clock,
                 logger: logger.with(component: "outbox"), metrics: metrics)
             self.streamConsumers = []
             self.deadLetters = OutboxDeadLetters(database: database, clock: clock)
+            self.scrapeGauges = ScrapeGauges(
+                outbox: OutboxDeadLetters(database: database, clock: clock), streams: nil, redis: nil, metrics: metrics,
+                logger: logger.with(component: "metrics"))
         }
         let sqlSessions = redis == nil ? SQLSessionStore(database: database, clock: clock) : nil
         let sessionStore: any SessionStore = redis.map { RedisSessionStore(redis: $0, clock: clock) } ?? sqlSessions!
@@ -316,7 +325,7 @@ public final class BoxofficePlatform: Sendable {
         }
         let registrar = RouteRegistrar(router: router, table: routes)
         OperationsController(
-            database: database, redis: redis, drain: drain, registry: metricsRegistry, metrics: metrics,
+            database: database, redis: redis, drain: drain, registry: metricsRegistry, metrics: metrics, scrapeGauges: scrapeGauges,
             openAPIJSON: try OpenAPIDocument.json(), metricsToken: configuration.metricsToken
         ).addRoutes(to: registrar)
         IdentityController(service: identity, browserSessions: browserSessions, oauth: oauth).addRoutes(to: registrar)

@@ -18,6 +18,7 @@ struct OperationsController {
     let drain: DrainState
     let registry: PrometheusCollectorRegistry
     let metrics: any MetricsFactory
+    let scrapeGauges: ScrapeGauges
     let openAPIJSON: Data
     /// When set, `/metrics` answers only requests that carry it.
     var metricsToken: String?
@@ -45,7 +46,7 @@ struct OperationsController {
                     throw Problem.unauthorized(detail: "Send the metrics scrape token as 'Authorization: Bearer <token>'.")
                 }
             }
-            return exposition()
+            return await exposition()
         }
         routes.get("/openapi.json") { _, _ in
             Response(
@@ -76,7 +77,8 @@ struct OperationsController {
         return try Response.json(Status(status: "ok", checks: ["database": "ok", "redis": "ok"]))
     }
 
-    private func exposition() -> Response {
+    private func exposition() async -> Response {
+        await scrapeGauges.record()
         let pool = database.poolStatistics
         Gauge(label: "boxoffice_db_pool_connections_max", factory: metrics).record(pool.maximumConnections)
         Gauge(label: "boxoffice_db_pool_connections_in_use", factory: metrics).record(pool.inUse)

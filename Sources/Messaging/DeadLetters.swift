@@ -81,7 +81,7 @@ public struct OutboxDeadLetters: DeadLetterStore {
             let row = try await sql.raw("""
                 SELECT
                     (SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL) AS pending,
-                    (SELECT MIN(occurred_at) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL) AS oldest,
+                    (SELECT occurred_at FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL ORDER BY position LIMIT 1) AS oldest,
                     (SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NOT NULL) AS dead
                 """).first()
             let oldest = try row?.decode(column: "oldest", as: Date?.self)

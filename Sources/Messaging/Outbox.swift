@@ -129,6 +129,10 @@ public final class Outbox: Sendable {
         Migration("0004_index_inbox_by_time", sql: [
             "CREATE INDEX inbox_processed ON inbox (processed_at)",
         ]),
+        // Prometheus asks every node for the number of dead events at each scrape.
+        Migration("0005_index_dead_events", sql: [
+            "CREATE INDEX outbox_dead ON outbox (position) WHERE dead_at IS NOT NULL AND delivered_at IS NULL",
+        ]),
     ])
 
     /// Delivered events and the inbox's record of handled ones, kept `retention` seconds.

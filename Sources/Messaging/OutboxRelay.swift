@@ -49,6 +49,7 @@ public final class OutboxRelay: Service {
     private let deliveredCounter: Counter
     private let failureCounter: Counter
     private let deadCounter: Counter
+    private let metrics: any MetricsFactory
     /// Runs between handing an event over and marking it delivered. Tests use it to stop a
     /// relay at the worst moment; nothing else sets it.
     let afterDelivery: (@Sendable (EventEnvelope) async throws -> Void)?
@@ -107,6 +108,7 @@ public final class OutboxRelay: Service {
         self.deliveredCounter = Counter(label: "boxoffice_outbox_events_delivered_total", factory: metrics)
         self.failureCounter = Counter(label: "boxoffice_outbox_delivery_failures_total", factory: metrics)
         self.deadCounter = Counter(label: "boxoffice_outbox_events_dead_total", factory: metrics)
+        self.metrics = metrics
         outbox.onCommittedEvents { [wakeups] in wakeups.signal() }
     }
 
@@ -185,6 +187,11 @@ public final class OutboxRelay: Service {
                 .run()
         }
         deliveredCounter.increment(by: events.count)
+        // What the on-sale is doing, as the events tell it (holds placed, orders paid, …), once
+        // per event however many subscribers or nodes it reaches.
+        for (type, ofType) in Dictionary(grouping: events, by: \.type) {
+            Counter(label: "boxoffice_events_published_total", dimensions: [("type", type)], factory: metrics).increment(by: ofType.count)
+        }
     }
 
     private func recordFailure(of item: PendingEvent, error: any Error) async throws {

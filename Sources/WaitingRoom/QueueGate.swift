@@ -40,8 +40,10 @@ public final class QueueGate: Service {
         Gauge(label: "boxoffice_queue_active_shoppers", dimensions: dimensions, factory: metrics).record(figures.active + admitted)
         Gauge(label: "boxoffice_queue_admitted_last_minute", dimensions: dimensions, factory: metrics).record(figures.admitted + admitted)
         Gauge(label: "boxoffice_queue_available_units", dimensions: dimensions, factory: metrics).record(available)
-        if admitted > 0 { Counter(label: "boxoffice_queue_admitted_total", dimensions: dimensions, factory: metrics).increment(by: admitted) }
-        if skipped > 0 { Counter(label: "boxoffice_queue_abandoned_total", dimensions: dimensions, factory: metrics).increment(by: skipped) }
+        // Incremented by nothing too, so each queue's counters exist from its first step and
+        // rates over them start at 0 rather than at no data.
+        Counter(label: "boxoffice_queue_admitted_total", dimensions: dimensions, factory: metrics).increment(by: admitted)
+        Counter(label: "boxoffice_queue_abandoned_total", dimensions: dimensions, factory: metrics).increment(by: skipped)
     }
 
     public func run() async throws {

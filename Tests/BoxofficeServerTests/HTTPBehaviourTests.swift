@@ -5,6 +5,7 @@ import HTTPKit
 import Hummingbird
 import HummingbirdTesting
 import Persistence
+import SQLKit
 import TestSupport
 import Testing
 
@@ -261,6 +262,45 @@ func decodeProblem(_ body: ByteBuffer) throws -> Problem {
                     #expect(text.contains("boxoffice_db_pool_connections_in_use"))
                     #expect(text.contains("boxoffice_db_pool_waiting_requests"))
                 }
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
+    func metricsShowTheEventBacklogWhatWasPublishedAndDeadEvents(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                func metrics() async throws -> String {
+                    try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+                }
+                func value(_ sample: String, in text: String) -> Double? {
+                    text.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+                }
+                // A hold writes an event; no relay runs behind `.router` tests.
+                let sale = try await OnSale.make(client, platform)
+                let fan = try await OnSale.token(platform, userID: "fan-1")
+                #expect(try await sale.hold(["seatIds": [sale.seatIDs[0]]], fan: fan).status == 201)
+                let pending = try await platform.database.read { sql in
+                    try await sql.raw("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL").first()?.decode(column: "n", as: Int.self) ?? 0
+                }
+                #expect(pending > 0)
+                let before = try await metrics()
+                #expect(value("boxoffice_outbox_pending_events", in: before) == Double(pending))
+                #expect((value("boxoffice_outbox_oldest_pending_seconds", in: before) ?? -1) >= 0)
+                #expect(value("boxoffice_outbox_dead_events", in: before) == 0)
+                #expect(value(#"boxoffice_events_published_total{type="reservation.held"}"#, in: before) == nil)
+
+                try await platform.relay.deliverPending()
+                // One more event that will never be delivered, set aside as the relay does.
+                #expect(try await sale.hold(["seatIds": [sale.seatIDs[1]]], fan: fan).status == 201)
+                try await platform.database.withTransaction { transaction in
+                    try await transaction.sql.raw("UPDATE outbox SET dead_at = occurred_at WHERE delivered_at IS NULL").run()
+                }
+                let after = try await metrics()
+                #expect(value("boxoffice_outbox_pending_events", in: after) == 0)
+                #expect(value("boxoffice_outbox_oldest_pending_seconds", in: after) == 0)
+                #expect(value("boxoffice_outbox_dead_events", in: after) == 1)
+                #expect(value(#"boxoffice_events_published_total{type="reservation.held"}"#, in: after) == 1, "the set-aside hold is not counted")
             }
         }
     }

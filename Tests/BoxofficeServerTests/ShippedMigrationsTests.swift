@@ -56,6 +56,7 @@ import Testing
         "messaging/0001_create_outbox": "a83132753313b669 bfc50c6f941f0f8a",
         "messaging/0002_create_inbox": "4e6dd3b41f3f2205 4e6dd3b41f3f2205",
         "messaging/0003_index_backing_off_events": "4ce2814d345f78d6 4ce2814d345f78d6",
+        "messaging/0005_index_dead_events": "dfe6a0c4eb25d059 dfe6a0c4eb25d059",
         "messaging/0004_index_inbox_by_time": "94c15806e3cd0ecb 94c15806e3cd0ecb",
         "payments/0001_create_wallets_and_payments": "ce2e2ee5ad5b5bfb 215931849921293e",
         "payments/0002_refunds_cancellable_before": "628ab52cda9ac707 bf24ee972b31e5ec",

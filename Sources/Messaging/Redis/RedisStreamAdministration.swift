@@ -94,8 +94,13 @@ public struct RedisDeadLetters: DeadLetterStore {
     }
 
     public func stats() async throws -> [StreamStats] {
+        try await stats(of: try await topics())
+    }
+
+    /// The figures of the named topics' streams only: no scan of the keyspace.
+    public func stats(of topics: [String]) async throws -> [StreamStats] {
         var result: [StreamStats] = []
-        for topic in try await topics() {
+        for topic in topics {
             let key = settings.streamKey(topic)
             let replies = try await redis.pipeline([
                 RedisCommand("XLEN", key), RedisCommand("XLEN", settings.deadLetterKey(topic)), RedisCommand("XINFO", "GROUPS", key),
