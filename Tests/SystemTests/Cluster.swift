@@ -72,6 +72,12 @@ final class Cluster: Sendable {
         _ = try await run(["stop", directory.path], environment: [:])
     }
 
+    /// `scripts/cluster rolling`: each node restarted in turn behind nginx. The nodes keep the
+    /// ports they had; their process IDs change.
+    func rollingRestart() async throws -> (status: Int32, output: String) {
+        try await Self.run(["rolling", directory.path], environment: [:])
+    }
+
     private static func run(_ arguments: [String], environment: [String: String]) async throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = repositoryRoot.appendingPathComponent("scripts/cluster")

@@ -320,7 +320,7 @@ import Testing
         }
     }
 
-    private func putOnSale(_ client: ClusterClient, _ url: String, organizer: String, rows: Int) async throws -> String {
+    func putOnSale(_ client: ClusterClient, _ url: String, organizer: String, rows: Int) async throws -> String {
         let venue = try await client.call(.POST, "\(url)/v1/venues", token: organizer, json: ["name": "Arena", "address": "Seoul"])
         let venueID = try #require(venue.json["id"] as? String)
         let csv = (1...rows).flatMap { row in (1...10).map { seat in "A,\(row),\(seat),\(seat),\(row),R" } }.joined(separator: "\n")
@@ -340,7 +340,7 @@ import Testing
         return performanceID
     }
 
-    private func waitForSeats(
+    func waitForSeats(
         _ client: ClusterClient, _ url: String, performanceID: String, token: String, count: Int
     ) async throws -> [String] {
         let deadline = ContinuousClock.now + .seconds(30)
@@ -356,7 +356,7 @@ import Testing
 
     /// The process ID of the node holding lease `name` (holders are `host/pid/random`); nil
     /// while nobody holds it (between a holder's death and the takeover).
-    private func leaseHolderPID(_ cluster: Cluster, _ name: String) async throws -> Int32? {
+    func leaseHolderPID(_ cluster: Cluster, _ name: String) async throws -> Int32? {
         let holder = try await cluster.withRedis { redis in try await redis.send("GET", "boxoffice:lease:\(name)").string }
         guard let parts = holder?.split(separator: "/"), parts.count == 3 else { return nil }
         return Int32(parts[1])
