@@ -349,7 +349,18 @@ public final class WaitingRoomService: ShopperAdmission {
         }) {
             return cached
         }
-        return try await refreshView(performanceID, polledAt: now)
+        do {
+            return try await refreshView(performanceID, polledAt: now)
+        } catch {
+            // The store (Redis) is failing over: a hold or checkout on this performance goes on
+            // with the last settings this node read rather than failing with it. Only a node
+            // that never read them has nothing to go on.
+            guard let stale = views.withLock({ $0[performanceID] }) else { throw error }
+            logger.warning("waiting room: using the last known settings; the queue store did not answer", metadata: [
+                "performance_id": .string(performanceID), "error": .string(String(describing: error)),
+            ])
+            return stale
+        }
     }
 
     @discardableResult

@@ -5,6 +5,7 @@ import HTTPKit
 import Hummingbird
 import HummingbirdTesting
 import Persistence
+import RedisClient
 import SQLKit
 import TestSupport
 import Testing
@@ -27,6 +28,12 @@ func testRoutes(_ routes: RouteRegistrar<AppRequestContext>) {
     }
     routes.get("/test/explode") { _, _ -> String in
         throw ExplodingDependency()
+    }
+    routes.get("/test/redis-failing-over") { _, _ -> String in
+        throw RedisError.unavailable("no master known")
+    }
+    routes.get("/test/redis-wrong-type") { _, _ -> String in
+        throw RedisError.server(code: "WRONGTYPE", message: "WRONGTYPE Operation against a key holding the wrong kind of value")
     }
     // The server misreading its own stored data is a bug of ours, never the client's 422.
     routes.get("/test/corrupt-row") { _, _ -> Response in
@@ -205,6 +212,27 @@ func decodeProblem(_ body: ByteBuffer) throws -> Problem {
         #expect(errors.count == 1)
         #expect(errors.first?.metadata["request_id"] == "req-explode-1")
         #expect(errors.first?.metadata["error"]?.contains("refused") == true)
+    }
+
+    @Test func redisUnreachableIsARetryable503AndABadRedisReplyAnOpaque500() async throws {
+        let logs = LogRecorder()
+        try await withPlatform(logger: logs.logger) { platform in
+            try await platform.buildApplication(additionalRoutes: testRoutes).test(.router) { client in
+                try await client.execute(uri: "/test/redis-failing-over", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.headers[.retryAfter] == "2")
+                    #expect((try? decodeProblem(response.body))?.type == "/problems/service-unavailable")
+                    #expect(!String(buffer: response.body).contains("master"), "names no internals")
+                }
+                try await client.execute(uri: "/test/redis-wrong-type", method: .get) { response in
+                    #expect(response.status == .internalServerError)
+                    #expect(!String(buffer: response.body).contains("WRONGTYPE"))
+                }
+            }
+        }
+        let errors = logs.all.filter { $0.level == .error }
+        #expect(errors.count == 2)
+        #expect(errors.first?.metadata["error"]?.contains("no master known") == true, "the log keeps the cause")
     }
 
     @Test func theServerFailingToDecodeItsOwnDataIsALogged500NotA422() async throws {

@@ -222,3 +222,143 @@ extension ClusterTests {
         return Set(texts.flatMap { text in text.matches(of: pattern).map { String(text[$0.range]) } })
     }
 }
+
+extension ClusterTests {
+    @Test(.timeLimit(.minutes(5)))
+    func theRedisMasterDyingUnderLoadFailsOverWithinThirtySecondsAndDatabasePathsNeverFail() async throws {
+        try await Cluster.with(environment: ["BOXOFFICE_HUMAN_CHECK": "off", "BOXOFFICE_FAN_RATE_LIMIT": "0"]) { cluster in
+            let http = HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: .init(connectionPool: .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)))
+            defer { _ = http.shutdown() }
+            let client = ClusterClient(http: http)
+            let tokens = try await cluster.tokens()
+            let organizer = try await tokens.issue(for: User(id: "organizer", email: "o@example.com", name: "O", roles: [.organizer]))
+            let admin = try await tokens.issue(for: User(id: "admin", email: "a@example.com", name: "A", roles: [.admin]))
+            let performanceID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 200)
+            let seatIDs = try await waitForSeats(client, cluster.url, performanceID: performanceID, token: organizer, count: 2000)
+            let queuedID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 1)
+            _ = try await waitForSeats(client, cluster.url, performanceID: queuedID, token: organizer, count: 10)
+            let queue = "\(cluster.url)/v1/performances/\(queuedID)/queue"
+            #expect(try await client.call(.PUT, queue, token: organizer, json: [
+                "enabled": true, "opensAt": Date().addingTimeInterval(-1).formatted(Date.ISO8601FormatStyle()),
+                "admitPerMinute": 60, "maxActiveShoppers": 2, "keepAliveSeconds": 300,
+            ]).status == 200)
+
+            // Paths on the database alone (wallet grants, holds, wallet checkouts, the seat map's
+            // performance) and paths whose state lives in Redis (the waiting room).
+            struct Outcome: Sendable {
+                let request: String
+                let status: Int
+                let at: ContinuousClock.Instant
+            }
+            let outcomes = Mutex<[Outcome]>([])
+            let paidOrders = Mutex<[(orderID: String, seatID: String)]>([])
+            let queueTickets = Mutex<[String]>([])
+            let nextFan = Atomic<Int>(0)
+            let running = Atomic<Bool>(true)
+            let record: @Sendable (String, Int) -> Void = { request, status in
+                outcomes.withLock { $0.append(Outcome(request: request, status: status, at: .now)) }
+            }
+            let close = ["Connection": "close"]
+            let call: @Sendable (String, HTTPMethod, String, String?, Any?, [String: String]) async -> ClusterClient.Reply? = {
+                request, method, url, token, json, headers in
+                do {
+                    let reply = try await client.call(method, url, token: token, json: json, headers: close.merging(headers) { $1 })
+                    record(request, reply.status)
+                    return reply
+                } catch {
+                    record(request, 0)
+                    return nil
+                }
+            }
+            let work: @Sendable () async throws -> Void = {
+                while running.load(ordering: .relaxed) {
+                    let index = nextFan.add(1, ordering: .relaxed).oldValue
+                    guard index < seatIDs.count else { break }
+                    let fanID = "fan-\(index)"
+                    let fan = try await tokens.issue(for: User(id: fanID, email: "\(fanID)@example.com", name: "F", roles: [.fan]))
+                    let seatID = seatIDs[index]
+                    _ = await call("grant", .POST, "\(cluster.url)/v1/admin/wallets/\(fanID)/grants", admin,
+                                   ["amount": 200_000, "reason": "failover test"], ["Idempotency-Key": UUID().uuidString])
+                    if let hold = await call("hold", .POST, "\(cluster.url)/v1/performances/\(performanceID)/holds", fan, ["seatIds": [seatID]], [:]),
+                       hold.status == 201, let holdID = hold.json["id"] as? String,
+                       let paid = await call("checkout", .POST, "\(cluster.url)/v1/checkout", fan, ["holdId": holdID, "method": "wallet"],
+                                             ["Idempotency-Key": UUID().uuidString]),
+                       paid.status == 201, let orderID = (paid.json["order"] as? [String: Any])?["id"] as? String {
+                        paidOrders.withLock { $0.append((orderID, seatID)) }
+                    }
+                    _ = await call("performance", .GET, "\(cluster.url)/v1/performances/\(performanceID)", nil, nil, [:])
+                    if let joined = await call("queue join", .POST, "\(queue)/join", fan, nil, [:]), let ticket = joined.json["queueTicket"] as? String {
+                        queueTickets.withLock { $0.append(ticket) }
+                        _ = await call("queue status", .GET, "\(queue)/status", nil, nil, ["Queue-Ticket": ticket])
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let masterPID = try #require(Int32(try String(
+                contentsOf: cluster.directory.appendingPathComponent("redis/master.pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let killedAt = Mutex<ContinuousClock.Instant?>(nil)
+            let killUnderLoad: @Sendable () async throws -> Void = {
+                try await Task.sleep(for: .seconds(3))
+                kill(masterPID, SIGKILL)
+                killedAt.withLock { $0 = .now }
+                // Long enough for Sentinel to notice (2 s), agree and promote, and for the nodes
+                // to find the new master; then ten seconds more of load on it.
+                let deadline = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .seconds(1))
+                    let recent = outcomes.withLock { $0.filter { ContinuousClock.now - $0.at < .seconds(10) } }
+                    let failedRecently = recent.contains { $0.status == 0 || $0.status >= 500 }
+                    if ContinuousClock.now - (killedAt.withLock { $0 } ?? .now) > .seconds(12), !failedRecently { break }
+                }
+                running.store(false, ordering: .relaxed)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<12 { group.addTask { try await work() } }
+                group.addTask { try await killUnderLoad() }
+                try await group.waitForAll()
+            }
+
+            let killed = try #require(killedAt.withLock { $0 })
+            let all = outcomes.withLock { $0 }
+            let failed = all.filter { $0.status == 0 || $0.status >= 500 }
+            let byRequest = Dictionary(grouping: all, by: \.request).mapValues { Dictionary(grouping: $0, by: \.status).mapValues(\.count) }
+            let lastFailure = failed.map(\.at).max()
+            let window = lastFailure.map { max(.zero, $0 - killed) } ?? .zero
+            FileHandle.standardError.write(Data("""
+                redis failover: requests by kind and status: \(byRequest)
+                redis failover: Redis-backed paths answered errors until \(window) after the master was killed
+
+                """.utf8))
+            #expect(window < .seconds(30), "errors for \(window)")
+            for kind in ["grant", "hold", "checkout", "performance"] {
+                #expect(!failed.contains { $0.request == kind }, "\(kind) failed: \(byRequest[kind] ?? [:])")
+            }
+            #expect(all.filter { $0.request == "checkout" && $0.at > killed }.count > 50, "the load went on after the kill: \(byRequest)")
+
+            // Nothing acknowledged was lost: paid orders with their tickets, and every waiting-room
+            // place handed out still answers on the promoted master.
+            let orders = paidOrders.withLock { $0 }
+            try await cluster.withDatabase { database in
+                try await database.read { sql in
+                    let rows = try await sql.raw("""
+                        SELECT o.id, t.seat_id FROM orders o JOIN tickets t ON t.order_id = o.id AND t.status = 'valid' WHERE o.status = 'paid'
+                        """).all()
+                    var seatsByOrder: [String: [String]] = [:]
+                    for row in rows {
+                        seatsByOrder[try row.decode(column: "id", as: String.self), default: []].append(try row.decode(column: "seat_id", as: String.self))
+                    }
+                    for order in orders { #expect(seatsByOrder[order.orderID] == [order.seatID], "paid order \(order.orderID) lost") }
+                }
+            }
+            var lostPlaces = 0
+            for ticket in queueTickets.withLock({ $0 }) {
+                let status = try await client.call(.GET, "\(queue)/status", token: nil, headers: ["Queue-Ticket": ticket])
+                if status.status != 200 || !["waiting", "admitted"].contains(status.json["state"] as? String ?? "") { lostPlaces += 1 }
+            }
+            FileHandle.standardError.write(Data("redis failover: \(lostPlaces) of \(queueTickets.withLock { $0.count }) waiting-room places not found afterwards\n".utf8))
+            #expect(lostPlaces == 0)
+        }
+    }
+}

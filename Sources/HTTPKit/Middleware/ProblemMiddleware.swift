@@ -32,7 +32,10 @@ public struct ProblemMiddleware: RouterMiddleware {
         case let convertible as any ProblemConvertible:
             let problem = convertible.problem
             if problem.status >= 500 {
-                context.logger.error("request failed", metadata: ["problem": .string(problem.type), "detail": .string(problem.detail ?? "")])
+                var metadata: Logger.Metadata = ["problem": .string(problem.type), "detail": .string(problem.detail ?? "")]
+                // An error that speaks for itself as a problem still has its own story for the log.
+                if !(error is Problem) { metadata["error"] = .string(String(reflecting: error)) }
+                context.logger.error("request failed", metadata: metadata)
             }
             var headers: HTTPFields = [:]
             if case .int(let seconds)? = problem.extensions?["retryAfter"] {
