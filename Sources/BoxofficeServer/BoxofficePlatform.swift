@@ -201,7 +201,8 @@ public final class BoxofficePlatform: Sendable {
                 clock: clock, logger: logger.with(component: "payments"))
         }
         let payments = PaymentService(
-            database: database, outbox: outbox, gateway: gateway, clock: clock, logger: logger.with(component: "payments"))
+            database: database, outbox: outbox, gateway: TracedGateway(gateway: gateway), clock: clock,
+            logger: logger.with(component: "payments"))
         self.payments = payments
         sandboxGateway?.deliverWebhooks { body, headers in
             try await payments.receiveWebhook(provider: "sandbox", body: body, headers: headers)
@@ -304,6 +305,8 @@ public final class BoxofficePlatform: Sendable {
         // Order matters: the request ID first, so every later log line and problem carries it;
         // the access log next, so it sees the final status of every response, problems included.
         router.add(middleware: RequestIDMiddleware())
+        // A span per request (a child of the caller's `traceparent`, if any) when tracing is on.
+        router.add(middleware: TracingMiddleware(redactingQueryParameters: ["code", "state", "token"]))
         // Before anything that counts per address or answers with a problem: problems need the
         // CORS headers too, or a page on another origin cannot read why it was refused.
         router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies))
@@ -369,12 +372,16 @@ public final class BoxofficePlatform: Sendable {
     /// On graceful shutdown (SIGTERM/SIGINT when `signals` lists them): `/ready` fails and new
     /// requests are refused at once; after `drainSeconds` the listener closes; in-flight requests
     /// then get `shutdownTimeoutSeconds` to finish before everything is cancelled.
-    public func run(_ application: some ApplicationProtocol, signals: [UnixSignal] = []) async throws {
-        try await makeServiceGroup(application, signals: signals).run()
+    /// `observability` (the span exporter) starts first and stops last, so the spans of the
+    /// shutdown itself are sent too.
+    public func run(_ application: some ApplicationProtocol, signals: [UnixSignal] = [], observability: (any Service)? = nil) async throws {
+        try await makeServiceGroup(application, signals: signals, observability: observability).run()
     }
 
     /// The service group `run` runs; tests trigger its graceful shutdown themselves.
-    public func makeServiceGroup(_ application: some ApplicationProtocol, signals: [UnixSignal] = []) -> ServiceGroup {
+    public func makeServiceGroup(
+        _ application: some ApplicationProtocol, signals: [UnixSignal] = [], observability: (any Service)? = nil
+    ) -> ServiceGroup {
         // ServiceGroup stops services in reverse order, each after the one before has ended:
         // drain, then the HTTP server (which waits for in-flight requests); the leased jobs
         // before or after those (see `services`).
@@ -435,7 +442,7 @@ public final class BoxofficePlatform: Sendable {
         // shutdown begins, so another node carries on while this one drains.
         // The jobs stop side by side: one waiting on a blocking read must not hold up the rest.
         let jobs = ConcurrentServices(services: leased)
-        let services: [any Service] = redis == nil ? [jobs] + serving : serving + [jobs]
+        let services: [any Service] = (observability.map { [$0] } ?? []) + (redis == nil ? [jobs] + serving : serving + [jobs])
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: signals,

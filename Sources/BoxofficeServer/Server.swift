@@ -22,6 +22,7 @@ public enum Server {
             if !applied.isEmpty {
                 logger.notice("migrated", metadata: ["applied": .array(applied.map { .string($0) })])
             }
+            let tracing = try Telemetry.bootstrapTracing(configuration, logger: logger)
             let platform = try await BoxofficePlatform(configuration: configuration, database: database, logger: logger)
             if demo {
                 let filled = try await DemoData.fillIfEmpty(platform)
@@ -44,7 +45,7 @@ public enum Server {
                 }
             }
             do {
-                try await platform.run(application, signals: [.sigterm, .sigint])
+                try await platform.run(application, signals: [.sigterm, .sigint], observability: tracing)
             } catch let error as IOError where error.errnoCode == EADDRINUSE {
                 throw ConfigurationError(
                     origin: "--port/BOXOFFICE_PORT",

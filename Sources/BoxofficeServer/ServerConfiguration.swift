@@ -62,6 +62,8 @@ public struct ServerConfiguration: Sendable {
     public var allowSandboxGateway = false
     /// When set, `/metrics` answers only `Authorization: Bearer <token>` (Prometheus's scrape credentials).
     public var metricsToken: String?
+    /// Where traces go (an OTLP/HTTP collector's base URL); nil: no tracing.
+    public var otelEndpoint: String?
     /// Where mail goes: an SMTP server, or (nil) `.eml` files under `<data-dir>/mail`.
     public var smtp: SMTPMailer.Configuration?
     /// The sender of every mail.
@@ -231,6 +233,12 @@ public struct ServerConfiguration: Sendable {
         if let (token, origin) = input.value(.metricsToken) {
             guard token.utf8.count >= 16 else { throw ConfigurationError(origin: origin, problem: "the token must be at least 16 characters long") }
             configuration.metricsToken = token
+        }
+        if let (endpoint, origin) = input.value(.otelEndpoint) {
+            guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false else {
+                throw ConfigurationError(origin: origin, problem: "'\(endpoint)' is not an http:// or https:// URL of an OTLP collector")
+            }
+            configuration.otelEndpoint = endpoint
         }
         if let (from, origin) = input.value(.mailFrom) {
             guard from.contains("@"), !from.contains("\r"), !from.contains("\n") else {
@@ -413,6 +421,10 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         flag: "--metrics-token", environmentVariable: "BOXOFFICE_METRICS_TOKEN",
         summary: "When set, /metrics answers only requests with 'Authorization: Bearer <token>' (16+ characters).",
         defaultValue: "none: /metrics is open")
+    public static let otelEndpoint = Setting(
+        flag: "--otel-endpoint", environmentVariable: "BOXOFFICE_OTEL_ENDPOINT",
+        summary: "An OpenTelemetry collector's OTLP/HTTP address (`http://collector:4318`): every request is traced there, with spans for database and Redis calls, gateway calls and the event handling it causes on any node. The standard `OTEL_*` variables (protocol, sampler, headers) apply too.",
+        defaultValue: "none: no tracing")
     public static let smtpURL = Setting(
         flag: "--smtp-url", environmentVariable: "BOXOFFICE_SMTP_URL",
         summary: "`smtp://[user:password@]host[:port][?starttls=true]` or `smtps://…`: where mail goes.",
@@ -432,6 +444,7 @@ public struct Setting: Hashable, Sendable, CaseIterable {
         oauthProviders, paymentGateway, portOneAPIURL, portOneAPISecret, portOneStoreID, portOneChannelKey, paymentWebhookSecret,
         gatewayHoldMinutes, allowSandboxGateway, fanRateLimit, redisURL, redisSentinels, redisMasterName, redisPassword,
         eventStreamMaxLength, eventStreamMaxAgeHours, trustedProxies, corsOrigins, retentionDays, smtpURL, mailFrom, metricsToken,
+        otelEndpoint,
     ]
 }
 

@@ -58,7 +58,7 @@ public final class Outbox: Sendable {
         let payload = try EventCoding.encoder.encode(event)
         return Row(
             id: ids.next(), eventType: Event.eventType, aggregateType: Event.aggregateType, aggregateID: event.aggregateID,
-            payload: String(decoding: payload, as: UTF8.self), occurredAt: clock.now())
+            payload: EventTrace.stamp(String(decoding: payload, as: UTF8.self)), occurredAt: clock.now())
     }
 
     /// Tells the relay that committed events are waiting, so delivery does not wait for its poll.

@@ -70,6 +70,12 @@ struct SubscriberDelivery: Sendable {
     func deliverAroundFailures(
         _ events: [EventEnvelope], to subscriber: any EventSubscriber
     ) async throws -> [(event: EventEnvelope, failure: SubscriberFailure)] {
+        try await traced(events, to: subscriber) { try await deliverAroundFailuresUntraced(events, to: subscriber) }
+    }
+
+    private func deliverAroundFailuresUntraced(
+        _ events: [EventEnvelope], to subscriber: any EventSubscriber
+    ) async throws -> [(event: EventEnvelope, failure: SubscriberFailure)] {
         var failures: [(event: EventEnvelope, failure: SubscriberFailure)] = []
         var remaining = events
         while !remaining.isEmpty {

@@ -8,6 +8,7 @@ import SQLKit
 import SQLiteKit
 import SQLiteNIO
 import Synchronization
+import Tracing
 
 /// The state of record: PostgreSQL in production, an SQLite file when embedded.
 ///
@@ -96,6 +97,13 @@ public final class Database: Sendable {
         if let open = Self.openTransaction, open.database == ObjectIdentifier(self) {
             return try await body(open.sql)
         }
+        return try await withSpan("db read", ofKind: .client) { span in
+            span.attributes["db.system"] = dialect.tracingName
+            return try await readOutsideTransaction(body)
+        }
+    }
+
+    private func readOutsideTransaction<Result: Sendable>(_ body: (any SQLDatabase) async throws -> Result) async throws -> Result {
         switch driver {
         case .sqlite(let store):
             return try await store.readers.withConnection { connection in
@@ -112,6 +120,15 @@ public final class Database: Sendable {
     /// (rethrowing the error unchanged), then runs the transaction's after-commit hooks.
     @discardableResult
     public func withTransaction<Result: Sendable>(
+        _ body: (DatabaseTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await withSpan("db transaction", ofKind: .client) { span in
+            span.attributes["db.system"] = dialect.tracingName
+            return try await runInTransaction(body)
+        }
+    }
+
+    private func runInTransaction<Result: Sendable>(
         _ body: (DatabaseTransaction) async throws -> Result
     ) async throws -> Result {
         switch driver {
@@ -147,7 +164,11 @@ public final class Database: Sendable {
         _ statement: Statement
     ) async throws -> [Statement.Row] where Statement.Row: Sendable {
         guard case .postgres(let store) = driver else { throw PreparedStatementsUnavailable() }
-        return try await store.withConnection { connection in try await connection.rows(of: statement, logger: logger) }
+        return try await withSpan("db statement", ofKind: .client) { span in
+            span.attributes["db.system"] = "postgresql"
+            span.attributes["db.operation.name"] = String(describing: Statement.self)
+            return try await store.withConnection { connection in try await connection.rows(of: statement, logger: logger) }
+        }
     }
 
     /// A statement that proves the database answers; used by readiness checks.
@@ -404,5 +425,15 @@ private final class PostgresStore: Sendable {
         if let message = error.serverInfo?[.message] { return message }
         if let underlying = error.underlying { return String(describing: underlying) }
         return error.code.description
+    }
+}
+
+extension DatabaseDialect {
+    /// OpenTelemetry's `db.system` name.
+    var tracingName: String {
+        switch self {
+        case .sqlite: "sqlite"
+        case .postgres: "postgresql"
+        }
     }
 }

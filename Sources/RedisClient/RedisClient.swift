@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import Tracing
 
 /// Where Redis is and how to talk to it.
 public struct RedisConfiguration: Sendable, Equatable {
@@ -114,9 +115,12 @@ public final class RedisClient: Sendable {
     /// Sends one command; an error reply is thrown as `RedisError.server`.
     @discardableResult
     public func send(_ command: RedisCommand) async throws -> RESPValue {
-        let connection = try await connection()
-        let reply = try await connection.sendRaw(command)
-        return try check(reply, on: connection)
+        try await withSpan("redis \(command.name)", ofKind: .client) { span in
+            span.attributes["db.system"] = "redis"
+            let connection = try await connection()
+            let reply = try await connection.sendRaw(command)
+            return try check(reply, on: connection)
+        }
     }
 
     @discardableResult
@@ -128,24 +132,31 @@ public final class RedisClient: Sendable {
     /// error replies included (as `.error` values), so one failing command does not hide the
     /// others' results.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RESPValue] {
-        let connection = try await connection()
-        let replies = try await connection.sendRaw(commands)
-        for reply in replies { _ = try? check(reply, on: connection) }
-        return replies
+        try await withSpan("redis pipeline", ofKind: .client) { span in
+            span.attributes["db.system"] = "redis"
+            span.attributes["db.operation.name"] = Set(commands.map(\.name)).sorted().joined(separator: " ")
+            let connection = try await connection()
+            let replies = try await connection.sendRaw(commands)
+            for reply in replies { _ = try? check(reply, on: connection) }
+            return replies
+        }
     }
 
     /// Runs `script` by its SHA1, loading it first if this server does not have it yet.
     @discardableResult
     public func eval(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPValue {
-        let connection = try await connection()
-        let tail = [String(keys.count)] + keys + arguments
-        let reply = try await connection.sendRaw(RedisCommand("EVALSHA", [script.sha1] + tail))
-        if case .error(let text) = reply, text.hasPrefix("NOSCRIPT") {
-            // EVAL runs the script and caches it on the server, so the next EVALSHA finds it.
-            logger.debug("loading Redis script", metadata: ["sha1": .string(script.sha1)])
-            return try check(try await connection.sendRaw(RedisCommand("EVAL", [script.source] + tail)), on: connection)
+        try await withSpan("redis EVALSHA", ofKind: .client) { span in
+            span.attributes["db.system"] = "redis"
+            let connection = try await connection()
+            let tail = [String(keys.count)] + keys + arguments
+            let reply = try await connection.sendRaw(RedisCommand("EVALSHA", [script.sha1] + tail))
+            if case .error(let text) = reply, text.hasPrefix("NOSCRIPT") {
+                // EVAL runs the script and caches it on the server, so the next EVALSHA finds it.
+                logger.debug("loading Redis script", metadata: ["sha1": .string(script.sha1)])
+                return try check(try await connection.sendRaw(RedisCommand("EVAL", [script.source] + tail)), on: connection)
+            }
+            return try check(reply, on: connection)
         }
-        return try check(reply, on: connection)
     }
 
     /// Lends a connection of its own, outside the pool, for commands that block it (such as

@@ -207,6 +207,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("metrics-token"), help: ArgumentHelp(Setting.metricsToken.helpText))
     var metricsToken: String?
 
+    @Option(name: .customLong("otel-endpoint"), help: ArgumentHelp(Setting.otelEndpoint.helpText))
+    var otelEndpoint: String?
+
     @Flag(help: "Fill an empty embedded database with demo accounts, a venue and events (one opening soon behind a waiting room), print how to sign in, then serve.")
     var demo = false
 
@@ -225,6 +228,7 @@ struct Serve: AsyncParsableCommand {
         flags[.smtpURL] = smtpURL
         flags[.mailFrom] = mailFrom
         flags[.metricsToken] = metricsToken
+        flags[.otelEndpoint] = otelEndpoint
         identity.add(to: &flags)
         payments.add(to: &flags)
         redis.add(to: &flags)
@@ -313,7 +317,11 @@ func bootstrapLogging(_ configuration: ServerConfiguration) -> Logger {
     let level = configuration.logLevel
     switch configuration.logFormat {
     case .json:
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        LoggingSystem.bootstrap({ label, traceIDs in
+            var handler = JSONLogHandler(label: label, level: level)
+            handler.metadataProvider = traceIDs
+            return handler
+        }, metadataProvider: Telemetry.logMetadata)
     case .text:
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardOutput(label: label)
