@@ -157,7 +157,7 @@ public enum Server {
     }
 
     /// Opens the configured database; an unreachable one is a configuration error naming it.
-    private static func withDatabase<Result: Sendable>(
+    static func withDatabase<Result: Sendable>(
         _ configuration: ServerConfiguration, logger: Logger, _ body: (Database) async throws -> Result
     ) async throws -> Result {
         do {

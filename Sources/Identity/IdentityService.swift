@@ -147,6 +147,39 @@ public final class IdentityService: Sendable {
         return User(id: id, email: trimmedEmail, name: trimmedName, roles: AccountRules.decode(storedRoles), language: chosenLanguage)
     }
 
+    /// For `boxoffice drill`: accounts made in bulk, with no password (nobody signs in as them;
+    /// the drill issues their tokens) and a verified address (no mail goes out), a few hundred
+    /// per transaction. Returns the users, in the order asked.
+    public func provisionAccounts(_ accounts: [(email: String, name: String)], roles: Set<Role> = []) async throws -> [User] {
+        let storedRoles = AccountRules.encode(roles)
+        var users: [User] = []
+        for batch in stride(from: 0, to: accounts.count, by: 250).map({ Array(accounts[$0..<min($0 + 250, accounts.count)]) }) {
+            let now = clock.now()
+            let made = batch.map { account in
+                User(id: ids.next(), email: account.email, name: account.name, roles: AccountRules.decode(storedRoles), emailVerified: true)
+            }
+            try await database.withTransaction { transaction in
+                var insert: SQLQueryString = """
+                    INSERT INTO users (id, email, email_normalized, name, password_hash, roles, language, created_at, updated_at, email_verified_at)
+                    VALUES
+                    """
+                for (index, user) in made.enumerated() {
+                    insert += index == 0 ? " " : ", "
+                    insert += """
+                        (\(bind: user.id), \(bind: user.email), \(bind: AccountRules.normalizedEmail(user.email)), \(bind: user.name), NULL,
+                         \(bind: storedRoles), 'ko', \(bind: now), \(bind: now), \(bind: now))
+                        """
+                }
+                try await transaction.sql.raw(insert).run()
+                for user in made {
+                    try await self.outbox.publish(UserRegistered(userID: user.id, roles: user.roles), in: transaction)
+                }
+            }
+            users += made
+        }
+        return users
+    }
+
     public func user(id: String) async throws -> User {
         guard let user = try await database.read({ sql in try await Self.fetchUser(sql, id: id) }) else {
             throw Problem.notFound(detail: "No such user.")

@@ -12,7 +12,7 @@ struct Boxoffice: AsyncParsableCommand {
         commandName: "boxoffice",
         abstract: "Ticketing and commerce for high-demand on-sales.",
         version: BoxofficeVersion.current,
-        subcommands: [Serve.self, Migrate.self, Users.self, Keys.self, Events.self, Version.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Keys.self, Events.self, DrillCommand.self, Version.self])
 }
 
 /// Options every command that touches the database shares.
@@ -371,6 +371,93 @@ struct Users: AsyncParsableCommand {
                     configuration, email: email, password: line, name: name, promoteExisting: promoteExisting, logger: logger)
                 print(created ? "created administrator \(user.email) (\(user.id))" : "\(user.email) (\(user.id)) is now an administrator")
             }
+        }
+    }
+}
+
+struct DrillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drill",
+        abstract: "Rehearse an on-sale against a running deployment, through its API.",
+        discussion: """
+            Puts a drill event on sale behind a waiting room; virtual fans join, are admitted, hold \
+            seats and pay from their wallets, some let their hold go, walk away holding it or stop \
+            waiting. Prints a live progress line, then a table of outcomes and latencies and the \
+            invariants (no seat sold twice, money conserved, fans admitted in join order), and \
+            writes the same as an HTML report. The fans (and the organizer, unless --email is \
+            given, its password on standard input) are accounts made through the same database \
+            settings as `serve`; their requests go to --url only. Exits 1 when an invariant fails.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "The deployment's address, e.g. http://127.0.0.1:8080 (its load balancer).")
+    var url: String
+
+    @Option(help: "How many virtual fans.")
+    var fans: Int = 2000
+
+    @Option(help: "Seats on sale (default: 1.5 per fan; fewer rehearse a sell-out, which takes minutes: the queue waits for walked-away fans' sessions).")
+    var seats: Int?
+
+    @Option(help: "An organizer with the admin role to run the drill as; its password is read from standard input.")
+    var email: String?
+
+    @Option(help: "Percent of fans who let their hold go instead of paying.")
+    var abandonPercent: Int = 10
+
+    @Option(help: "Percent of fans who walk away holding their seat (it frees when the hold runs out).")
+    var expirePercent: Int = 5
+
+    @Option(help: "Percent of fans who stop waiting before their turn.")
+    var leaveQueuePercent: Int = 5
+
+    @Option(help: "Requests in flight at once, at most.")
+    var connections: Int = 128
+
+    @Option(help: "Where to write the HTML report (default: boxoffice-drill-<run>.html here).")
+    var report: String?
+
+    func validate() throws {
+        guard (1...100_000).contains(fans) else { throw ValidationError("--fans must be between 1 and 100000") }
+        guard seats.map({ (1...100_000).contains($0) }) ?? true else { throw ValidationError("--seats must be between 1 and 100000") }
+        for (name, value) in [("--abandon-percent", abandonPercent), ("--expire-percent", expirePercent), ("--leave-queue-percent", leaveQueuePercent)] {
+            guard (0...100).contains(value) else { throw ValidationError("\(name) must be between 0 and 100") }
+        }
+        guard abandonPercent + expirePercent + leaveQueuePercent <= 100 else { throw ValidationError("the percentages add up to more than 100") }
+        guard URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) == true else { throw ValidationError("--url must be an http:// or https:// address") }
+        guard (1...1000).contains(connections) else { throw ValidationError("--connections must be between 1 and 1000") }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let (configuration, logger) = try Keys.configuration(common)
+            var options = Drill.Options(url: url, reportPath: report ?? "")
+            options.fans = fans
+            options.seats = seats
+            options.abandonPercent = abandonPercent
+            options.expirePercent = expirePercent
+            options.leaveQueuePercent = leaveQueuePercent
+            options.connections = connections
+            if let email {
+                guard let password = readLine(strippingNewline: true), !password.isEmpty else {
+                    printError("boxoffice: give the organizer's password on standard input, e.g. printf '%s' \"$PASSWORD\" | boxoffice drill --email …")
+                    throw ExitCode(64)
+                }
+                options.organizerEmail = email
+                options.organizerPassword = password
+            }
+            let interactive = isatty(STDERR_FILENO) == 1
+            let result = try await Drill.run(options, configuration: configuration, logger: logger) { line in
+                // A live line on a terminal; one line per update otherwise (logs, CI).
+                FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[K" + line : line + "\n").utf8))
+            }
+            if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+            let path = report ?? "boxoffice-drill-\(result.runID).html"
+            try Data(result.html().utf8).write(to: URL(fileURLWithPath: path))
+            print(result.terminal(), terminator: "")
+            print("report: \(path)")
+            if !result.passed { throw ExitCode.failure }
         }
     }
 }

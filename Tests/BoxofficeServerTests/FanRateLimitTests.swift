@@ -28,6 +28,11 @@ import Testing
                 let refused = try await get(fan)
                 #expect(refused.status == 429)
                 #expect(refused.retryAfter == "1")
+                // An administrator (an operator's tool) is not limited.
+                let admin = try await OnSale.token(platform, userID: "operator", roles: [.admin])
+                var adminStatuses: [Int] = []
+                for _ in 0..<8 { adminStatuses.append(try await get(admin).status) }
+                #expect(adminStatuses.allSatisfy { $0 == 200 })
                 // Another fan has a budget of their own; anonymous requests are not counted.
                 #expect(try await get(other).status == 200)
                 #expect(try await get(nil).status == 401)

@@ -72,15 +72,22 @@ final class Cluster: Sendable {
         _ = try await run(["stop", directory.path], environment: [:])
     }
 
+    /// Runs the `boxoffice` binary the nodes run, to its end; its output and error together.
+    static func runBoxoffice(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await run(arguments, executable: binary)
+    }
+
     /// `scripts/cluster rolling`: each node restarted in turn behind nginx. The nodes keep the
     /// ports they had; their process IDs change.
     func rollingRestart() async throws -> (status: Int32, output: String) {
         try await Self.run(["rolling", directory.path], environment: [:])
     }
 
-    private static func run(_ arguments: [String], environment: [String: String]) async throws -> (status: Int32, output: String) {
+    private static func run(
+        _ arguments: [String], environment: [String: String] = [:], executable: URL = repositoryRoot.appendingPathComponent("scripts/cluster")
+    ) async throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = repositoryRoot.appendingPathComponent("scripts/cluster")
+        process.executableURL = executable
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("BOXOFFICE_") }
         merged["BOXOFFICE_BIN"] = binary.path
