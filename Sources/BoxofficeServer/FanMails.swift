@@ -107,11 +107,13 @@ struct FanNotifications: EventSubscriber {
                 message = FanMail.orderConfirmed(
                     .init(
                         orderID: order.orderId, show: show, tickets: lines, goods: goods, delivered: order.addressId != nil, total: order.total,
-                        method: order.method, cancelUntil: deadline, feePercent: policy.feePercent),
+                        discount: order.discount, method: order.method, cancelUntil: deadline, feePercent: policy.feePercent),
                     to: fan, publicURL: publicURL)
             } else {
                 message = FanMail.goodsOrderConfirmed(
-                    .init(orderID: order.orderId, goods: goods, delivered: order.addressId != nil, total: order.total, method: order.method),
+                    .init(
+                        orderID: order.orderId, goods: goods, delivered: order.addressId != nil, total: order.total, discount: order.discount,
+                        method: order.method),
                     to: fan, publicURL: publicURL)
             }
             _ = try await mail.enqueue(message, key: "order-confirmed:\(paid.orderID)", in: transaction)

@@ -59,6 +59,8 @@ public struct OrderReceipt: Sendable {
     public let orderId: String
     public let method: String
     public let total: Money
+    /// Taken off by a coupon (zero without one).
+    public let discount: Money
     public let items: [Order.Item]
     public let goods: [Order.GoodsItem]
     /// Where the goods go; nil: picked up at the venue.

@@ -412,12 +412,15 @@ public final class CheckoutService: Sendable {
                     """).all() {
                     goods[try row.decode(column: "order_id", as: String.self), default: []].append(try Self.goodsItem(row))
                 }
-                for row in try await sql.raw("SELECT id, method, total_amount, currency, address_id FROM orders WHERE id IN \(ids)").all() {
+                for row in try await sql.raw("""
+                    SELECT id, method, total_amount, discount_amount, currency, address_id FROM orders WHERE id IN \(ids)
+                    """).all() {
                     let id = try row.decode(column: "id", as: String.self)
                     let currency = Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .krw
                     receipts[id] = OrderReceipt(
                         orderId: id, method: try row.decode(column: "method", as: String.self),
-                        total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency), items: items[id] ?? [],
+                        total: Money(amount: try row.decode(column: "total_amount", as: Int64.self), currency: currency),
+                        discount: Money(amount: try row.decode(column: "discount_amount", as: Int64.self), currency: currency), items: items[id] ?? [],
                         goods: goods[id] ?? [], addressId: try row.decode(column: "address_id", as: String?.self))
                 }
             }

@@ -55,6 +55,8 @@ public enum FanMail {
         /// Whether the goods are sent to the fan's address (else picked up at the venue).
         public let delivered: Bool
         public let total: Money
+        /// What a coupon took off (nil or zero: none).
+        public let discount: Money?
         /// wallet or gateway.
         public let method: String
         /// Until when tickets can be cancelled (nil: no longer), and the fee then kept.
@@ -62,8 +64,8 @@ public enum FanMail {
         public let feePercent: Int
 
         public init(
-            orderID: String, show: Show, tickets: [TicketLine], goods: [GoodsLine] = [], delivered: Bool = false, total: Money, method: String,
-            cancelUntil: Date?, feePercent: Int
+            orderID: String, show: Show, tickets: [TicketLine], goods: [GoodsLine] = [], delivered: Bool = false, total: Money,
+            discount: Money? = nil, method: String, cancelUntil: Date?, feePercent: Int
         ) {
             self.orderID = orderID
             self.show = show
@@ -71,6 +73,7 @@ public enum FanMail {
             self.goods = goods
             self.delivered = delivered
             self.total = total
+            self.discount = discount
             self.method = method
             self.cancelUntil = cancelUntil
             self.feePercent = feePercent
@@ -83,13 +86,16 @@ public enum FanMail {
         public let goods: [GoodsLine]
         public let delivered: Bool
         public let total: Money
+        /// What a coupon took off (nil or zero: none).
+        public let discount: Money?
         public let method: String
 
-        public init(orderID: String, goods: [GoodsLine], delivered: Bool, total: Money, method: String) {
+        public init(orderID: String, goods: [GoodsLine], delivered: Bool, total: Money, discount: Money? = nil, method: String) {
             self.orderID = orderID
             self.goods = goods
             self.delivered = delivered
             self.total = total
+            self.discount = discount
             self.method = method
         }
     }
@@ -111,6 +117,7 @@ public enum FanMail {
             (words.ko ? "일시" : "When", words.language.dateTime(order.show.startsAt)),
             (words.ko ? "장소" : "Where", order.show.venue),
             (words.ko ? "주문번호" : "Order", order.orderID),
+        ] + words.discountRow(order.discount) + [
             (words.ko ? "결제" : "Paid", "\(words.language.money(order.total)) (\(paidWith))"),
         ]
         let greeting = words.ko ? "\(fan.name)님, 예매가 완료되었습니다." : "Hello \(fan.name), your tickets are booked."
@@ -141,6 +148,7 @@ public enum FanMail {
         let paidWith = order.method == "wallet" ? (words.ko ? "포인트" : "points") : (words.ko ? "카드" : "card")
         let summary = [
             (words.ko ? "주문번호" : "Order", order.orderID),
+        ] + words.discountRow(order.discount) + [
             (words.ko ? "결제" : "Paid", "\(words.language.money(order.total)) (\(paidWith))"),
         ]
         let goods = words.goodsSection(order.goods, delivered: order.delivered)
@@ -232,6 +240,12 @@ public enum FanMail {
         func seat(_ ticket: TicketLine) -> String {
             ticket.seat.map { ko ? "\($0) (\(ticket.tier)석)" : "\($0) (\(ticket.tier))" }
                 ?? (ko ? "\(ticket.tier)석 입장권" : "\(ticket.tier) admission")
+        }
+
+        /// The summary's coupon line ("−9,000원"), when a coupon took something off.
+        func discountRow(_ discount: Money?) -> [(String, String)] {
+            guard let discount, discount.amount > 0 else { return [] }
+            return [(ko ? "쿠폰 할인" : "Coupon discount", "−" + language.money(discount))]
         }
 
         /// "투어 티셔츠 (L) × 2 · 70,000원"; how they reach the fan.

@@ -9,6 +9,8 @@ extension WordTable {
         "payment_failed": ("결제 실패", "Payment failed"), "partially_cancelled": ("부분 취소", "Partly cancelled"),
         "cancelled": ("취소됨", "Cancelled"), "active": ("사용 가능", "Valid"), "givenAway": ("양도함", "Given away"),
         "cancelSelected": ("선택한 티켓 취소하기", "Cancel the chosen tickets"),
+        "cancelSelectedGoods": ("선택한 상품 취소하기", "Cancel the chosen goods"),
+        "cancelSelectedItems": ("선택한 티켓·상품 취소하기", "Cancel the chosen tickets and goods"),
         "chooseTickets": ("취소할 티켓이나 상품을 고르세요.", "Choose the tickets or goods to cancel."),
         "quoteTitle": ("취소하면 돌려받는 금액", "What comes back if you cancel"),
         "quoteTickets": ("취소할 항목", "To cancel"), "quoteGross": ("결제한 금액", "You paid"),

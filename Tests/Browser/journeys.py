@@ -790,6 +790,7 @@ class Journeys(unittest.TestCase):
                                                      if "Aurora Light Stick (Standard) × 2" in c.text), None))
             self.assertIn("Goods order", card.text)
             driver.execute_script("arguments[0].click()", card.find_element(By.CSS_SELECTOR, "input[name=goods]"))
+            self.assertEqual(card.find_element(By.CSS_SELECTOR, ".cancel-start").text, "Cancel the chosen goods", "a goods order has no tickets")
             card.find_element(By.CSS_SELECTOR, ".cancel-start").click()
             quote = self.wait(driver, lambda d: card.find_element(By.CSS_SELECTOR, ".quote") if card.find_element(By.CSS_SELECTOR, ".quote").is_displayed() else None)
             self.assertIn("₩81,000", quote.text, "what was paid for them, after the coupon")

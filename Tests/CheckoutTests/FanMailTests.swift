@@ -96,9 +96,12 @@ import WaitingRoom
                     "note": "문 앞",
                 ])
                 let addressID = try #require(address.json["id"] as? String, "\(address.rawBody)")
+                // A coupon of 7,000 off the goods: the mail says what it took off.
+                let coupon = try #require(try await CouponTests.coupon(sale, shop, ["discount": ["amount": 7_000]]).json["id"] as? String)
+                #expect(try await sale.call(.post, "/v1/coupons/\(coupon)/claim", fan: buyer.token).status == 201)
                 let alone = try await sale.call(
                     .post, "/v1/checkout", fan: buyer.token,
-                    body: ["items": [["optionId": shop.medium, "quantity": 2]], "addressId": addressID, "method": "wallet"],
+                    body: ["items": [["optionId": shop.medium, "quantity": 2]], "addressId": addressID, "method": "wallet", "couponId": coupon],
                     headers: OnSale.idempotencyKey())
                 #expect(alone.status == 201, "\(alone.rawBody)")
                 let together = try await shop.buy(
@@ -114,7 +117,8 @@ import WaitingRoom
                 let goods = try #require(goodsMails.first)
                 #expect(goods.contains("서연님, 주문이 완료되었습니다."), "\(goods)")
                 #expect(goods.contains("Tour T-shirt (M) × 2 · 70,000원"), "\(goods)")
-                #expect(goods.contains("결제: 73,000원 (포인트)"), "the goods and one shipping fee: \(goods)")
+                #expect(goods.contains("쿠폰 할인: −7,000원"), "\(goods)")
+                #expect(goods.contains("결제: 66,000원 (포인트)"), "the goods less the coupon, and one shipping fee: \(goods)")
                 #expect(goods.contains("배송지로 보내 드립니다") && goods.contains("/orders?order=\(aloneID)"), "\(goods)")
                 #expect(!goods.contains("예매"), "no tickets in this order: \(goods)")
 
@@ -124,6 +128,7 @@ import WaitingRoom
                 #expect(both.contains("서연님, 예매가 완료되었습니다."), "\(both)")
                 #expect(both.contains("(R석) · 110,000원") && both.contains("Tour T-shirt (L) × 1 · 35,000원"), "\(both)")
                 #expect(both.contains("결제: 145,000원 (포인트)") && both.contains("공연장에서 수령합니다."), "\(both)")
+                #expect(!both.contains("쿠폰"), "no coupon line without a coupon: \(both)")
             }
         }
     }

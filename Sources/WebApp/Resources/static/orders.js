@@ -161,7 +161,10 @@
     error.hidden = true;
     card.appendChild(error);
     if (canCancel) {
-      var start = el("button", { type: "button", "class": "secondary cancel-start" }, t("cancelSelected"));
+      // Named after what the order holds: a goods-only order has no tickets to cancel.
+      var hasTickets = (order.items || []).length > 0, hasGoods = (order.goods || []).length > 0;
+      var start = el("button", { type: "button", "class": "secondary cancel-start" },
+        t(hasTickets && hasGoods ? "cancelSelectedItems" : hasGoods ? "cancelSelectedGoods" : "cancelSelected"));
       card.appendChild(start);
       var quoteBox = el("section", { "class": "quote", "aria-live": "polite" });
       quoteBox.hidden = true;
