@@ -17,8 +17,8 @@ public struct SalesDesk: Sendable {
         self.fans = fans
     }
 
-    /// Money taken for a performance: orders paid, tickets still valid, gross, refunded and net,
-    /// per tier and in total. One grouped read over the performance's orders.
+    /// Money taken for a performance: orders paid, tickets still valid, the goods bought with
+    /// them, gross, refunded and net, per tier and in total. One grouped read over the performance's orders.
     public struct Summary: Codable, Sendable {
         public struct TierSales: Codable, Sendable {
             public let tier: String
@@ -31,6 +31,8 @@ public struct SalesDesk: Sendable {
         public let pendingOrders: Int
         public let cancelledOrders: Int
         public let ticketsSold: Int
+        /// Merchandise sold in the performance's orders (before coupons), part of `gross`.
+        public let goods: Money
         public let gross: Money
         public let refunded: Money
         public let net: Money
@@ -103,9 +105,15 @@ public struct SalesDesk: Sendable {
                         tier: try row.decode(column: "tier", as: String.self), ticketsSold: try row.decode(column: "tickets", as: Int.self),
                         revenue: Money(amount: try row.decode(column: "revenue", as: Int64.self), currency: currency))
                 }
+            let goods = try await sql.raw("""
+                SELECT CAST(COALESCE(SUM(g.quantity * g.unit_price_amount), 0) AS BIGINT) AS goods
+                FROM order_goods g JOIN orders o ON o.id = g.order_id
+                WHERE o.performance_id = \(bind: performanceID) AND o.status IN \(SQLQueryString.list(OrderStatus.live)) AND g.status = 'active'
+                """).first()?.decode(column: "goods", as: Int64.self) ?? 0
             return Summary(
                 performanceId: performanceID, paidOrders: paid, pendingOrders: pending, cancelledOrders: cancelled,
-                ticketsSold: tiers.reduce(0) { $0 + $1.ticketsSold }, gross: Money(amount: gross, currency: currency),
+                ticketsSold: tiers.reduce(0) { $0 + $1.ticketsSold }, goods: Money(amount: goods, currency: currency),
+                gross: Money(amount: gross, currency: currency),
                 refunded: Money(amount: refunded, currency: currency), net: Money(amount: gross - refunded, currency: currency),
                 tiers: tiers)
         }

@@ -51,7 +51,7 @@ extension WordTable {
         "available": ("구매 가능", "Available"), "held": ("선점", "Held"), "sold": ("판매", "Sold"),
         "tier": ("등급", "Tier"), "revenue": ("매출", "Revenue"), "gross": ("결제", "Paid in"),
         "refunded": ("환불", "Refunded"), "net": ("순매출", "Net"), "paidOrders": ("결제 주문", "Paid orders"),
-        "ticketsSold": ("발권", "Tickets"), "liveMap": ("실시간 좌석", "Live seat map"),
+        "ticketsSold": ("발권", "Tickets"), "goodsSold": ("함께 팔린 굿즈", "Goods with them"), "liveMap": ("실시간 좌석", "Live seat map"),
         "orders": ("주문", "Orders"), "search": ("검색", "Search"),
         "searchHint": ("주문번호, 좌석(A-1-2) 또는 이메일", "Order ID, seat (A-1-2) or email"),
         "anyStatus": ("모든 상태", "Any status"), "export": ("CSV 내보내기", "Export CSV"),

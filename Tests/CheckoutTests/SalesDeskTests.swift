@@ -13,6 +13,34 @@ import Testing
 /// detail and the CSV export, for the performance's organizer and nobody else.
 @Suite struct SalesDeskTests {
     @Test(arguments: DatabaseDialect.allCases)
+    func goodsBoughtWithTicketsShowInTheSummaryAsSuchAndLeaveTheTiersAlone(dialect: DatabaseDialect) async throws {
+        try await withPlatform(dialect) { platform in
+            try await platform.buildApplication().test(.router) { client in
+                let sale = try await OnSale.make(client, platform)
+                let shop = try await MerchandiseTests.Shop.make(sale)
+                let fan = try await OnSale.token(platform, userID: "fan-goods")
+                try await sale.grant(500_000, to: "fan-goods")
+                // A seat and two T-shirts in one order (picked up at the venue), and
+                // then the T-shirts come back: only what is kept counts as goods sold.
+                let bought = try await shop.buy(
+                    [["optionId": shop.large, "quantity": 2]], hold: try await sale.holdID([sale.seatIDs[0]], fan: fan), fan: fan)
+                #expect(bought.status == 201, "\(bought.rawBody)")
+                let summary = try await sale.call(.get, "/v1/performances/\(sale.performanceID)/sales", fan: shop.organizer)
+                #expect(summary.status == 200, "\(summary.rawBody)")
+                #expect((summary.json["goods"] as? [String: Any])?["amount"] as? Int == 70_000)
+                #expect((summary.json["gross"] as? [String: Any])?["amount"] as? Int == 110_000 + 70_000)
+                let tiers = try #require(summary.json["tiers"] as? [[String: Any]])
+                #expect((tiers.first?["revenue"] as? [String: Any])?["amount"] as? Int == 110_000, "tickets only")
+                let goodsLine = try #require((bought.order["goods"] as? [[String: Any]])?.first?["id"] as? String)
+                let orderID = try #require(bought.order["id"] as? String)
+                #expect(try await sale.call(.post, "/v1/orders/\(orderID)/cancel", fan: fan, body: ["goodsIds": [goodsLine]]).status == 200)
+                let after = try await sale.call(.get, "/v1/performances/\(sale.performanceID)/sales", fan: shop.organizer)
+                #expect((after.json["goods"] as? [String: Any])?["amount"] as? Int == 0)
+            }
+        }
+    }
+
+    @Test(arguments: DatabaseDialect.allCases)
     func theOrganizerSeesWhatSoldSearchesOrdersAndExportsThem(dialect: DatabaseDialect) async throws {
         try await withPlatform(dialect) { platform in
             try await platform.buildApplication().test(.router) { client in

@@ -17,6 +17,7 @@
       var sales = answers[0], availability = answers[1];
       document.getElementById("paid-orders").textContent = sales.paidOrders;
       document.getElementById("tickets-sold").textContent = sales.ticketsSold;
+      document.getElementById("goods-sold").textContent = D.money(sales.goods);
       document.getElementById("net").textContent = D.money(sales.net);
       document.getElementById("gross-refunded").textContent = D.money(sales.gross) + " / " + D.money(sales.refunded);
       var revenue = {};
