@@ -22,19 +22,8 @@ extension ClusterTests {
             defer { _ = http.shutdown() }
             let client = ClusterClient(http: http)
             let tokens = try await cluster.tokens()
-            let organizer = try await tokens.issue(for: User(id: "organizer", email: "o@example.com", name: "O", roles: [.organizer]))
-            let admin = try await tokens.issue(for: User(id: "admin", email: "a@example.com", name: "A", roles: [.admin]))
-            let performanceID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 150)
-            let seatIDs = try await waitForSeats(client, cluster.url, performanceID: performanceID, token: organizer, count: 1500)
-
-            // A second performance behind a waiting room, whose fans poll their place throughout.
-            let queuedID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 1)
-            _ = try await waitForSeats(client, cluster.url, performanceID: queuedID, token: organizer, count: 10)
-            let queue = "\(cluster.url)/v1/performances/\(queuedID)/queue"
-            #expect(try await client.call(.PUT, queue, token: organizer, json: [
-                "enabled": true, "opensAt": Date().addingTimeInterval(-1).formatted(Date.ISO8601FormatStyle()),
-                "admitPerMinute": 60, "maxActiveShoppers": 2, "keepAliveSeconds": 300,
-            ]).status == 200)
+            let sale = try await loadTestSale(client, cluster, tokens: tokens, rows: 150)
+            let (admin, performanceID, seatIDs, queue) = (sale.admin, sale.performanceID, sale.seatIDs, sale.queue)
 
             // Each worker, until the restart is over, serves one fan after another: an admin
             // funds the fan's wallet, the fan holds a seat, pays for it from the wallet and asks
@@ -207,6 +196,30 @@ extension ClusterTests {
         }
     }
 
+    /// What the load tests sell: `rows` rows of ten seats on sale now, and a second performance
+    /// behind a waiting room (`queue`, its URL) whose fans ask for their place meanwhile.
+    struct LoadTestSale {
+        let admin: String
+        let performanceID: String
+        let seatIDs: [String]
+        let queue: String
+    }
+
+    func loadTestSale(_ client: ClusterClient, _ cluster: Cluster, tokens: AccessTokens, rows: Int) async throws -> LoadTestSale {
+        let organizer = try await tokens.issue(for: User(id: "organizer", email: "o@example.com", name: "O", roles: [.organizer]))
+        let admin = try await tokens.issue(for: User(id: "admin", email: "a@example.com", name: "A", roles: [.admin]))
+        let performanceID = try await putOnSale(client, cluster.url, organizer: organizer, rows: rows)
+        let seatIDs = try await waitForSeats(client, cluster.url, performanceID: performanceID, token: organizer, count: rows * 10)
+        let queuedID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 1)
+        _ = try await waitForSeats(client, cluster.url, performanceID: queuedID, token: organizer, count: 10)
+        let queue = "\(cluster.url)/v1/performances/\(queuedID)/queue"
+        #expect(try await client.call(.PUT, queue, token: organizer, json: [
+            "enabled": true, "opensAt": Date().addingTimeInterval(-1).formatted(Date.ISO8601FormatStyle()),
+            "admitPerMinute": 60, "maxActiveShoppers": 2, "keepAliveSeconds": 300,
+        ]).status == 200)
+        return LoadTestSale(admin: admin, performanceID: performanceID, seatIDs: seatIDs, queue: queue)
+    }
+
     /// `boxoffice_*` names in the Grafana dashboards' queries and the Prometheus alert rules.
     static func metricNamesUsedByDeployFiles() throws -> Set<String> {
         let deploy = Cluster.repositoryRoot.appendingPathComponent("deploy")
@@ -233,17 +246,8 @@ extension ClusterTests {
             defer { _ = http.shutdown() }
             let client = ClusterClient(http: http)
             let tokens = try await cluster.tokens()
-            let organizer = try await tokens.issue(for: User(id: "organizer", email: "o@example.com", name: "O", roles: [.organizer]))
-            let admin = try await tokens.issue(for: User(id: "admin", email: "a@example.com", name: "A", roles: [.admin]))
-            let performanceID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 200)
-            let seatIDs = try await waitForSeats(client, cluster.url, performanceID: performanceID, token: organizer, count: 2000)
-            let queuedID = try await putOnSale(client, cluster.url, organizer: organizer, rows: 1)
-            _ = try await waitForSeats(client, cluster.url, performanceID: queuedID, token: organizer, count: 10)
-            let queue = "\(cluster.url)/v1/performances/\(queuedID)/queue"
-            #expect(try await client.call(.PUT, queue, token: organizer, json: [
-                "enabled": true, "opensAt": Date().addingTimeInterval(-1).formatted(Date.ISO8601FormatStyle()),
-                "admitPerMinute": 60, "maxActiveShoppers": 2, "keepAliveSeconds": 300,
-            ]).status == 200)
+            let sale = try await loadTestSale(client, cluster, tokens: tokens, rows: 200)
+            let (admin, performanceID, seatIDs, queue) = (sale.admin, sale.performanceID, sale.seatIDs, sale.queue)
 
             // Paths on the database alone (wallet grants, holds, wallet checkouts, the seat map's
             // performance) and paths whose state lives in Redis (the waiting room).
