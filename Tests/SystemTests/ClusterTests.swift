@@ -53,9 +53,11 @@ import Testing
                 let token = try await tokens.issue(for: User(id: "fan-\(fan)", email: "f\(fan)@example.com", name: "F", roles: [.fan]))
                 let seats = Array(seatIDs.shuffled().prefix(2))
                 let startedAfterKill = killed.withLock { $0 }
-                let reply = try await client.call(
+                // A request in flight on the node when it dies ends as a 502 or, when its answer had
+                // begun, as a cut-off answer (status 0 here); neither was acknowledged.
+                let reply = try? await client.call(
                     .POST, "\(cluster.url)/v1/performances/\(performanceID)/holds", token: token, json: ["seatIds": seats])
-                outcomes.withLock { $0.append((seats, reply.status, reply.json["id"] as? String, startedAfterKill)) }
+                outcomes.withLock { $0.append((seats, reply?.status ?? 0, reply?.json["id"] as? String, startedAfterKill)) }
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var next = 0
@@ -90,7 +92,7 @@ import Testing
             // Only requests in flight on the victim when it died may fail (nginx does not send a
             // POST that reached a node to another); none sent after it was killed.
             let failed = all.filter { $0.status != 201 && $0.status != 409 }
-            #expect(failed.allSatisfy { $0.status == 502 }, "statuses: \(statuses)")
+            #expect(failed.allSatisfy { $0.status == 502 || $0.status == 0 }, "statuses: \(statuses)")
             #expect(failed.count <= 48, "statuses: \(statuses)")
             #expect(failed.filter(\.afterKill).count <= 48)
             #expect(all.filter { $0.afterKill }.count > 400)
