@@ -161,7 +161,8 @@ import Testing
                     repeat {
                         try await Task.sleep(for: .milliseconds(250))
                         trace = receiver.all.filter { $0.traceID == walletTrace }
-                    } while !trace.contains(where: { $0.name == "handle reservation.confirmed" }) && ContinuousClock.now < until
+                        // Each consumer group exports its spans in its own batch: wait for two.
+                    } while trace.filter({ $0.name == "handle reservation.confirmed" }).count < 2 && ContinuousClock.now < until
                     let request = try #require(trace.first { $0.kind == 2 }, "no server span in \(trace.map(\.name))")
                     #expect(request.name == "/v1/checkout")
                     #expect(request.attributes["http.route"] == "/v1/checkout")
